@@ -1,0 +1,89 @@
+"""Shared benchmark helpers: machine facts, the fp32 matmul peak, medians, JSON output."""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "datasets"
+
+
+def machine_info():
+    """Returns the facts that make a figure comparable: CPU, cores, versions."""
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def matmul_peak_gflops(size=2048, repeats=5):
+    """Measures the fp32 matmul peak in GFLOP/s: the best of several timed square matmuls.
+
+    A matmul of two n x n matrices costs 2 n^3 floating-point operations.
+    """
+    import tensorflow as tf
+
+    a = tf.random.uniform((size, size), dtype=tf.float32)
+    b = tf.random.uniform((size, size), dtype=tf.float32)
+
+    @tf.function
+    def chain():
+        c = a
+        for _ in range(4):
+            c = tf.matmul(c, b) * 1e-3
+        return tf.reduce_sum(c)
+
+    chain().numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        chain().numpy()
+        best = min(best, time.perf_counter() - start)
+    return 4 * 2 * size**3 / best / 1e9
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def print_json(data):
+    print(json.dumps(data, indent=2))
+
+
+def run_cli(args, env=None, timeout=None):
+    """Runs `python -m segcore ARGS` and returns (stdout, stderr); raises on failure."""
+    full_env = dict(os.environ, **(env or {}))
+    result = subprocess.run(
+        [sys.executable, "-m", "segcore", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=full_env,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"segcore {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}"
+        )
+    return result.stdout, result.stderr

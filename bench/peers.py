@@ -47,9 +47,8 @@ def _read_pair(image_path, mask_path):
 
 def get_model(img_size, num_classes):
     """keras.io's U-Net-like model, as published."""
-    from keras import layers
-
     import keras
+    from keras import layers
 
     inputs = keras.Input(shape=img_size + (3,))
     x = layers.Conv2D(32, 3, strides=2, padding="same")(inputs)

@@ -1,0 +1,195 @@
+"""The data doctor: checks every file of a dataset and reports all problems at once."""
+
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segcore.data.archive import extract_zip
+from segcore.data.classes import IGNORE_LABEL
+from segcore.data.dataset import SPLITS, natural_key, resolve_class_map
+from segcore.data.formats import (
+    IMAGE_EXTENSIONS,
+    MASK_EXTENSIONS,
+    image_shape,
+    raw_to_labels,
+    read_image,
+    read_raw_mask,
+)
+from segcore.errors import DataError
+
+
+@dataclass
+class DoctorReport:
+    """What the doctor found: a summary, and one line per problem (empty when healthy)."""
+
+    summary: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return not self.problems
+
+
+def _split_folders(root):
+    folders = {name: root / name for name in SPLITS if (root / name / "images").is_dir()}
+    return folders or {"all": root}
+
+
+def _pair_leniently(folder, problems):
+    """Pairs images with masks by stem, recording every mismatch instead of stopping."""
+    images_dir, masks_dir = folder / "images", folder / "masks"
+    if not images_dir.is_dir():
+        problems.append(f"{folder}: no images/ folder (expected images/ and masks/).")
+        return []
+    if not masks_dir.is_dir():
+        problems.append(f"{folder}: no masks/ folder (expected images/ and masks/).")
+        return []
+    found = {}
+    for kind, directory, extensions in (
+        ("image", images_dir, IMAGE_EXTENSIONS), ("mask", masks_dir, MASK_EXTENSIONS)
+    ):
+        found[kind] = {}
+        for path in sorted(directory.iterdir()):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            if path.suffix.lower() not in extensions:
+                problems.append(f"{path}: not a supported {kind} type ({path.suffix or 'no extension'}).")
+                continue
+            if path.stem in found[kind]:
+                problems.append(
+                    f"{path}: duplicate stem {path.stem!r} (also {found[kind][path.stem].name})."
+                )
+                continue
+            found[kind][path.stem] = path
+    images, masks = found["image"], found["mask"]
+    for stem in sorted(set(images) - set(masks), key=natural_key):
+        problems.append(f"{images[stem]}: no matching mask in {masks_dir}.")
+    for stem in sorted(set(masks) - set(images), key=natural_key):
+        problems.append(f"{masks[stem]}: no matching image in {images_dir}.")
+    return [(images[s], masks[s]) for s in sorted(set(images) & set(masks), key=natural_key)]
+
+
+def _read_pair(image_path, mask_path, problems):
+    """Reads one pair, returning the raw mask or None when the pair is unusable."""
+    try:
+        shape = image_shape(image_path)
+        read_image(image_path)
+    except DataError as error:
+        problems.append(str(error))
+        return None
+    try:
+        raw = read_raw_mask(mask_path)
+    except DataError as error:
+        problems.append(str(error))
+        return None
+    if raw.shape[:2] != shape:
+        problems.append(
+            f"{mask_path}: mask is {raw.shape[1]}x{raw.shape[0]} but its image "
+            f"{image_path.name} is {shape[1]}x{shape[0]}."
+        )
+        return None
+    return raw
+
+
+def check_folder(root, classes=None, ignore_index=None):
+    """Checks a dataset folder; see `check_dataset`."""
+    root = Path(root)
+    report = DoctorReport()
+    problems = report.problems
+    if not root.is_dir():
+        problems.append(f"{root}: dataset folder not found.")
+        return report
+    pairs, raws = {}, {}
+    for split, folder in _split_folders(root).items():
+        pairs[split] = _pair_leniently(folder, problems)
+        for image_path, mask_path in pairs[split]:
+            raw = _read_pair(image_path, mask_path, problems)
+            if raw is not None:
+                raws[mask_path] = (split, raw, image_path)
+    if not any(pairs.values()):
+        problems.append(f"{root}: the dataset is empty (no images with masks found).")
+        return report
+    try:
+        usable = [_FakeSample(path) for path in raws]
+        class_map = resolve_class_map(root, usable, classes, ignore_index)
+    except DataError as error:
+        problems.append(str(error))
+        return report
+    counts = np.zeros(256, dtype=np.int64)
+    sizes = Counter()
+    for mask_path, (_, raw, _) in raws.items():
+        try:
+            labels = raw_to_labels(raw, class_map, str(mask_path))
+        except DataError as error:
+            problems.append(str(error))
+            continue
+        counts += np.bincount(labels.ravel(), minlength=256)
+        sizes[f"{raw.shape[1]}x{raw.shape[0]}"] += 1
+    total = int(counts.sum()) or 1
+    report.summary = {
+        "root": str(root),
+        "images_per_split": {split: len(items) for split, items in pairs.items()},
+        "sizes": dict(sizes.most_common()),
+        "classes": [
+            {"name": name, "value": value, "pixel_share": float(counts[label] / total)}
+            for label, (name, value) in enumerate(zip(class_map.names, class_map.values))
+        ],
+        "void_share": float(counts[IGNORE_LABEL] / total),
+        "class_map": class_map.to_json(),
+    }
+    return report
+
+
+@dataclass
+class _FakeSample:
+    mask: Path
+
+
+def check_dataset(path, classes=None, ignore_index=None, scratch=None):
+    """Checks a dataset folder or zip and reports every problem found.
+
+    Args:
+        path: a dataset folder, or a zip of one.
+        classes: a class file or ClassMap (default: the dataset's classes.json, else inferred).
+        ignore_index: raw mask value of void pixels.
+        scratch: a folder for unpacking zips (default: the system temp folder).
+
+    Returns:
+        A `DoctorReport`.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".zip":
+        holder = Path(tempfile.mkdtemp(prefix=".check-", dir=scratch))
+        try:
+            extracted = extract_zip(path, holder / "data", label=str(path))
+            return check_folder(extracted, classes, ignore_index)
+        except DataError as error:
+            return DoctorReport(problems=[str(error)])
+        finally:
+            shutil.rmtree(holder, ignore_errors=True)
+    if path.is_file():
+        return DoctorReport(problems=[f"{path}: expected a dataset folder or a .zip file."])
+    return check_folder(path, classes, ignore_index)
+
+
+def format_report(report):
+    """Renders a report as the text `check-data` prints."""
+    if report.problems:
+        return "\n".join(report.problems)
+    summary = report.summary
+    lines = [f"dataset: {summary['root']}"]
+    lines.append(
+        "images: " + ", ".join(f"{s} {n}" for s, n in summary["images_per_split"].items())
+    )
+    lines.append("sizes (WxH): " + ", ".join(f"{s} x{n}" for s, n in summary["sizes"].items()))
+    lines.append(f"classes: {len(summary['classes'])}")
+    for entry in summary["classes"]:
+        lines.append(
+            f"  {entry['value']:>3}  {entry['name']:<24} {100 * entry['pixel_share']:6.2f}% of pixels"
+        )
+    lines.append(f"void: {100 * summary['void_share']:.2f}% of pixels")
+    return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""The tf.data pipeline: decode once into memory, then crop, augment and batch per epoch.
+
+Every random choice is a stateless function of (seed, epoch, sample index), so an epoch can be
+replayed exactly, which is what makes stop/resume reproducible.
+"""
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from segcore.data.classes import IGNORE_LABEL
+from segcore.data.formats import read_image, read_mask
+from segcore.errors import DataError
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentations applied identically to image and mask (colour ones to the image only).
+
+    Attributes:
+        hflip: random left-right flip.
+        vflip: random up-down flip.
+        rot90: random multiple of 90 degrees (square training sizes only).
+        scale_min: scale-crop: a random window of `scale..1` of the side is zoomed to full size.
+        brightness: maximum brightness shift (added to pixels in [0, 1]).
+        contrast: maximum contrast change (factor in [1 - c, 1 + c]).
+    """
+
+    hflip: bool = True
+    vflip: bool = False
+    rot90: bool = False
+    scale_min: float = 1.0
+    brightness: float = 0.0
+    contrast: float = 0.0
+
+    def to_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**(data or {}))
+
+    @property
+    def enabled(self):
+        return (
+            self.hflip or self.vflip or self.rot90 or self.scale_min < 1.0
+            or self.brightness > 0 or self.contrast > 0
+        )
+
+
+def resize_pair(image, mask, size):
+    """Resizes image (area) and mask (nearest) to size=(H, W)."""
+    height, width = size
+    if image.shape[:2] != (height, width):
+        interpolation = cv2.INTER_AREA if image.shape[0] >= height else cv2.INTER_LINEAR
+        image = cv2.resize(image, (width, height), interpolation=interpolation)
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    return image, mask
+
+
+def load_arrays(samples, class_map, size=None):
+    """Decodes every sample once into memory.
+
+    Args:
+        samples: `Sample`s with masks.
+        class_map: the dataset's class map.
+        size: (H, W) to resize to; None keeps the native size (all samples must share it).
+
+    Returns:
+        (images float32 [N, H, W, 3], masks uint8 [N, H, W]).
+    """
+    images, masks = [], []
+    for sample in samples:
+        image = read_image(sample.image)
+        mask = read_mask(sample.mask, class_map)
+        if mask.shape != image.shape[:2]:
+            raise DataError(
+                f"{sample.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its image "
+                f"{sample.image.name} is {image.shape[1]}x{image.shape[0]}."
+            )
+        if size is not None:
+            image, mask = resize_pair(image, mask, size)
+        images.append(image)
+        masks.append(mask)
+    if size is None and len({m.shape for m in masks}) > 1:
+        raise DataError("Images differ in size: give a training size (--img-size HxW).")
+    return np.stack(images).astype(np.float32), np.stack(masks).astype(np.uint8)
+
+
+def class_pixel_counts(masks, num_classes):
+    """Counts the pixels of each class (void excluded) as int64 [num_classes]."""
+    counts = np.zeros(256, dtype=np.int64)
+    for mask in masks:
+        counts += np.bincount(np.asarray(mask).ravel(), minlength=256)
+    return counts[:num_classes]
+
+
+def _augment(image, mask, seeds, augment, out_size):
+    """Applies one sample's augmentations; `seeds` is a [k, 2] int tensor of stateless seeds."""
+    import tensorflow as tf
+
+    height, width = out_size
+    mask = mask[..., None]
+    if augment.scale_min < 1.0 or image.shape[0] != height or image.shape[1] != width:
+        scale = tf.random.stateless_uniform([], seeds[0], augment.scale_min, 1.0)
+        in_h, in_w = tf.shape(image)[0], tf.shape(image)[1]
+        crop_h = tf.minimum(in_h, tf.cast(tf.round(height / scale), tf.int32))
+        crop_w = tf.minimum(in_w, tf.cast(tf.round(width / scale), tf.int32))
+        if augment.scale_min >= 1.0:
+            crop_h, crop_w = tf.minimum(in_h, height), tf.minimum(in_w, width)
+        top = tf.random.stateless_uniform([], seeds[1], 0, in_h - crop_h + 1, dtype=tf.int32)
+        left = tf.random.stateless_uniform([], seeds[2], 0, in_w - crop_w + 1, dtype=tf.int32)
+        image = image[top:top + crop_h, left:left + crop_w]
+        mask = mask[top:top + crop_h, left:left + crop_w]
+        image = tf.image.resize(image, (height, width), method="bilinear")
+        mask = tf.image.resize(mask, (height, width), method="nearest")
+    flips = tf.random.stateless_uniform([3], seeds[3])
+    if augment.hflip:
+        image = tf.cond(flips[0] < 0.5, lambda: tf.reverse(image, [1]), lambda: image)
+        mask = tf.cond(flips[0] < 0.5, lambda: tf.reverse(mask, [1]), lambda: mask)
+    if augment.vflip:
+        image = tf.cond(flips[1] < 0.5, lambda: tf.reverse(image, [0]), lambda: image)
+        mask = tf.cond(flips[1] < 0.5, lambda: tf.reverse(mask, [0]), lambda: mask)
+    if augment.rot90 and height == width:
+        turns = tf.cast(tf.floor(flips[2] * 4.0), tf.int32)
+        image = tf.image.rot90(image, turns)
+        mask = tf.image.rot90(mask, turns)
+    if augment.brightness > 0:
+        shift = tf.random.stateless_uniform([], seeds[4], -augment.brightness, augment.brightness)
+        image = image + shift
+    if augment.contrast > 0:
+        factor = tf.random.stateless_uniform(
+            [], seeds[5], 1.0 - augment.contrast, 1.0 + augment.contrast
+        )
+        mean = tf.reduce_mean(image, axis=[0, 1], keepdims=True)
+        image = (image - mean) * factor + mean
+    if augment.brightness > 0 or augment.contrast > 0:
+        image = tf.clip_by_value(image, 0.0, 1.0)
+    image = tf.ensure_shape(image, (height, width, 3))
+    mask = tf.ensure_shape(mask[..., 0], (height, width))
+    return image, mask
+
+
+def epoch_order(count, seed, epoch):
+    """The shuffled sample order of one epoch: a pure function of (seed, epoch)."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
+
+
+def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop=None):
+    """One epoch of shuffled, augmented training batches.
+
+    Args:
+        images: float32 [N, H, W, 3] in memory.
+        masks: uint8 [N, H, W] training labels.
+        batch_size: the global batch size; the last partial batch is dropped.
+        augment: an `AugmentConfig` (None: no augmentation).
+        seed: run seed. epoch: epoch number; together they fix order and augmentation.
+        crop: (h, w) random-crop size, or None for the full image.
+
+    Returns:
+        A `tf.data.Dataset` of (float32 [B, h, w, 3], int32 [B, h, w]).
+    """
+    import tensorflow as tf
+
+    augment = augment or AugmentConfig(hflip=False)
+    out_size = tuple(crop) if crop else images.shape[1:3]
+    order = epoch_order(len(images), seed, epoch)
+    needs_map = augment.enabled or tuple(out_size) != tuple(images.shape[1:3])
+    indices = tf.data.Dataset.from_tensor_slices(order.astype(np.int64))
+
+    def take(index):
+        image = tf.gather(images_t, index)
+        mask = tf.gather(masks_t, index)
+        if needs_map:
+            seeds = tf.random.experimental.stateless_split(
+                tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + index]), 6
+            )
+            image, mask = _augment(image, mask, seeds, augment, out_size)
+        return image, tf.cast(mask, tf.int32)
+
+    images_t = tf.constant(images)
+    masks_t = tf.constant(masks)
+    dataset = indices.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(images, masks, batch_size):
+    """Validation batches in order, the remainder kept."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, masks.astype(np.int32)))
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+__all__ = [
+    "AugmentConfig", "IGNORE_LABEL", "class_pixel_counts", "epoch_order", "eval_dataset",
+    "load_arrays", "resize_pair", "train_dataset",
+]

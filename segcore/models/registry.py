@@ -1,0 +1,149 @@
+"""The model registry: each family with its hyperparameters, ranges and defaults.
+
+The app builds its sliders and the CLI its flags from these tables.
+"""
+
+from dataclasses import dataclass, field
+
+from segcore.errors import ConfigError
+from segcore.models.hybrid import build_unet_renet
+from segcore.models.reseg import build_reseg
+from segcore.models.unet import build_unet
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter: kind is "int", "float", "log", "choice" or "bool"."""
+
+    name: str
+    kind: str
+    default: object
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    help: str = ""
+
+    def validate(self, value, model):
+        """Returns `value` converted to this parameter's type, or raises ConfigError."""
+        try:
+            if self.kind == "bool":
+                if isinstance(value, str):
+                    value = {"true": True, "false": False, "1": True, "0": False}[value.lower()]
+                return bool(value)
+            if self.kind == "choice":
+                if value not in self.choices:
+                    raise ValueError
+                return value
+            value = int(value) if self.kind == "int" else float(value)
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(
+                f"{model}: {self.name}={value!r} is invalid"
+                + (f"; choose one of {', '.join(self.choices)}." if self.choices else ".")
+            ) from None
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            raise ConfigError(
+                f"{model}: {self.name}={value} is outside its range {self.low}..{self.high}."
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model family: its builder and its hyperparameters."""
+
+    name: str
+    family: str
+    description: str
+    builder: object
+    params: tuple = field(default_factory=tuple)
+    stride_param: str = "depth"
+
+    def defaults(self):
+        return {p.name: p.default for p in self.params}
+
+
+_DEPTH = Param("depth", "int", 4, 2, 5, help="2x poolings; the input must be a multiple of 2**depth")
+_FILTERS = Param("base_filters", "int", 16, 8, 64, help="filters of the first level, doubled per level")
+_BN = Param("batch_norm", "bool", True, help="batch normalization after each convolution")
+_DROPOUT = Param("dropout", "float", 0.0, 0.0, 0.5, help="dropout in the deep layers")
+_UP = Param("upsampling", "choice", "transpose", choices=("transpose", "resize"),
+            help="learned transposed conv, or bilinear resize + conv")
+_RNN = Param("rnn_type", "choice", "gru", choices=("gru", "lstm"), help="recurrent cell")
+_UNITS = Param("rnn_units", "int", 32, 8, 128, help="hidden units per direction of each sweep")
+
+MODELS = {
+    "unet": ModelSpec(
+        "unet", "cnn", "U-Net: encoder-decoder CNN with skip connections.",
+        build_unet, (_DEPTH, _FILTERS, _BN, _DROPOUT, _UP),
+    ),
+    "reseg": ModelSpec(
+        "reseg", "rnn",
+        "ReSeg: CNN encoder, ReNet layers (bidirectional RNN sweeps over columns then rows), "
+        "upsampling decoder.",
+        build_reseg,
+        (
+            Param("encoder_depth", "int", 3, 1, 4, help="2x poolings before the recurrent layers"),
+            _FILTERS,
+            Param("renet_layers", "int", 1, 1, 3, help="stacked ReNet layers"),
+            _RNN, _UNITS,
+            Param("skips", "bool", True, help="skip connections from the encoder to the decoder"),
+            _BN, _DROPOUT,
+        ),
+        stride_param="encoder_depth",
+    ),
+    "unet-renet": ModelSpec(
+        "unet-renet", "hybrid", "U-Net whose bottleneck is a ReNet layer: global context from "
+        "the RNN with the U-Net's sharp boundaries.",
+        build_unet_renet, (_DEPTH, _FILTERS, _RNN, _UNITS, _BN, _DROPOUT, _UP),
+    ),
+}
+
+
+def get_spec(name):
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ConfigError(f"Unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
+
+
+def resolve_hparams(name, hparams=None):
+    """Returns the model's full hyperparameters: defaults filled in, values checked.
+
+    Raises:
+        ConfigError: an unknown name or a value out of range.
+    """
+    spec = get_spec(name)
+    hparams = dict(hparams or {})
+    unknown = set(hparams) - {p.name for p in spec.params}
+    if unknown:
+        raise ConfigError(f"{name}: unknown hyperparameters {', '.join(sorted(unknown))}.")
+    return {p.name: p.validate(hparams.get(p.name, p.default), name) for p in spec.params}
+
+
+def model_stride(name, **hparams):
+    """The factor that input height and width must be multiples of."""
+    spec = get_spec(name)
+    return 2 ** resolve_hparams(name, hparams)[spec.stride_param]
+
+
+def build_model(name, input_shape, num_classes, **hparams):
+    """Builds a registered model that outputs float32 logits (B, H, W, num_classes).
+
+    Args:
+        name: "unet", "reseg" or "unet-renet".
+        input_shape: (H, W, C); None for H and W accepts any multiple of the stride.
+        num_classes: number of classes.
+        **hparams: the family's hyperparameters (see `MODELS[name].params`).
+    """
+    spec = get_spec(name)
+    hparams = resolve_hparams(name, hparams)
+    stride = 2 ** hparams[spec.stride_param]
+    for side in input_shape[:2]:
+        if side is not None and side % stride:
+            raise ConfigError(
+                f"{name}: input size {input_shape[0]}x{input_shape[1]} must be a multiple of "
+                f"{stride} (2**{spec.stride_param})."
+            )
+    return spec.builder(tuple(input_shape), int(num_classes), **hparams)

@@ -5,10 +5,9 @@ The app builds its sliders and the CLI its flags from these tables.
 
 from dataclasses import dataclass, field
 
+import importlib
+
 from segcore.errors import ConfigError
-from segcore.models.hybrid import build_unet_renet
-from segcore.models.reseg import build_reseg
-from segcore.models.unet import build_unet
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,11 @@ class Param:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model family: its builder and its hyperparameters."""
+    """A model family: its builder ("module:function", imported on use) and hyperparameters.
+
+    Builders import Keras, so the registry stays importable without TensorFlow: the CLI's
+    flags and the app's sliders come from here without paying TensorFlow's start-up.
+    """
 
     name: str
     family: str
@@ -76,13 +79,13 @@ _UNITS = Param("rnn_units", "int", 32, 8, 128, help="hidden units per direction 
 MODELS = {
     "unet": ModelSpec(
         "unet", "cnn", "U-Net: encoder-decoder CNN with skip connections.",
-        build_unet, (_DEPTH, _FILTERS, _BN, _DROPOUT, _UP),
+        "segcore.models.unet:build_unet", (_DEPTH, _FILTERS, _BN, _DROPOUT, _UP),
     ),
     "reseg": ModelSpec(
         "reseg", "rnn",
         "ReSeg: CNN encoder, ReNet layers (bidirectional RNN sweeps over columns then rows), "
         "upsampling decoder.",
-        build_reseg,
+        "segcore.models.reseg:build_reseg",
         (
             Param("encoder_depth", "int", 3, 1, 4, help="2x poolings before the recurrent layers"),
             _FILTERS,
@@ -96,7 +99,7 @@ MODELS = {
     "unet-renet": ModelSpec(
         "unet-renet", "hybrid", "U-Net whose bottleneck is a ReNet layer: global context from "
         "the RNN with the U-Net's sharp boundaries.",
-        build_unet_renet, (_DEPTH, _FILTERS, _RNN, _UNITS, _BN, _DROPOUT, _UP),
+        "segcore.models.hybrid:build_unet_renet", (_DEPTH, _FILTERS, _RNN, _UNITS, _BN, _DROPOUT, _UP),
     ),
 }
 
@@ -146,4 +149,6 @@ def build_model(name, input_shape, num_classes, **hparams):
                 f"{name}: input size {input_shape[0]}x{input_shape[1]} must be a multiple of "
                 f"{stride} (2**{spec.stride_param})."
             )
-    return spec.builder(tuple(input_shape), int(num_classes), **hparams)
+    module, function = spec.builder.split(":")
+    builder = getattr(importlib.import_module(module), function)
+    return builder(tuple(input_shape), int(num_classes), **hparams)

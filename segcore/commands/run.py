@@ -1,0 +1,256 @@
+"""Run commands: `train`, `evaluate`, `predict`, `export`, `runs`.
+
+Training flags are generated from `RunConfig` and the model registry, so the CLI, the app's
+widgets and `config.json` cannot drift apart.
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from segcore.errors import ConfigError, DataError
+from segcore.workspace import workspace_root
+
+_AUGMENT_FLAGS = ("hflip", "vflip", "rot90")
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _add_config_flags(parser):
+    from segcore.data.pipeline import AugmentConfig
+    from segcore.models import MODELS
+    from segcore.training.config import RunConfig
+
+    renamed = {"time_budget_min": "time_budget"}
+    for f in dataclasses.fields(RunConfig):
+        if f.name in ("hparams", "augment"):
+            continue
+        kind = {int: int, float: float}.get(type(f.default), str)
+        if f.name == "ignore_index":
+            kind = int
+        parser.add_argument(
+            _flag(renamed.get(f.name, f.name)), dest=f.name, type=kind, default=None,
+            choices=f.metadata.get("choices"), help=f"{f.metadata['help']} (default: {f.default})",
+        )
+    group = parser.add_argument_group("augmentation")
+    for f in dataclasses.fields(AugmentConfig):
+        if f.name in _AUGMENT_FLAGS:
+            group.add_argument(_flag(f.name), dest=f"aug_{f.name}", default=None,
+                               action=argparse.BooleanOptionalAction,
+                               help=f"{f.name} (default: {f.default})")
+        else:
+            group.add_argument(_flag(f.name), dest=f"aug_{f.name}", type=float, default=None,
+                               help=f"{f.name} (default: {f.default})")
+    group = parser.add_argument_group("model hyperparameters (see each model's ranges)")
+    seen = set()
+    for spec in MODELS.values():
+        for param in spec.params:
+            if param.name in seen:
+                continue
+            seen.add(param.name)
+            used_by = ", ".join(s.name for s in MODELS.values() if param in s.params)
+            group.add_argument(_flag(param.name), dest=f"hp_{param.name}", default=None,
+                               help=f"{param.help} [{used_by}]")
+
+
+def config_from_args(args):
+    """Builds a RunConfig from parsed flags (unset flags keep the defaults)."""
+    from segcore.data.pipeline import AugmentConfig
+    from segcore.models import get_spec
+    from segcore.training.config import RunConfig
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)
+              if getattr(args, f.name, None) is not None}
+    augment = {f.name: getattr(args, f"aug_{f.name}") for f in dataclasses.fields(AugmentConfig)
+               if getattr(args, f"aug_{f.name}", None) is not None}
+    values["augment"] = AugmentConfig(**augment)
+    model = values.get("model", "unet")
+    allowed = {p.name for p in get_spec(model).params}
+    hparams = {}
+    for key, value in vars(args).items():
+        if key.startswith("hp_") and value is not None:
+            name = key[3:]
+            if name not in allowed:
+                raise ConfigError(f"{_flag(name)} does not apply to model {model}.")
+            hparams[name] = value
+    values["hparams"] = hparams
+    return RunConfig(**values).validate()
+
+
+def register(subparsers):
+    train = subparsers.add_parser("train", help="train a model; prints the run folder last")
+    _add_config_flags(train)
+    train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
+    train.set_defaults(handler=train_command)
+
+    evaluate = subparsers.add_parser("evaluate", help="full-resolution evaluation of a run")
+    evaluate.add_argument("--run", required=True, help="run id or folder")
+    evaluate.add_argument("--data", help="dataset folder (default: the run's)")
+    evaluate.add_argument("--split", default="val", choices=("train", "val", "test"))
+    evaluate.add_argument("--weights", default="best", choices=("best", "last"))
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=evaluate_command)
+
+    predict = subparsers.add_parser("predict", help="predict masks for images (tiled if large)")
+    predict.add_argument("--run", required=True, help="run id or folder")
+    predict.add_argument("--input", required=True, help="an image or a folder of images")
+    predict.add_argument("--output", required=True, help="folder for masks and overlays")
+    predict.add_argument("--weights", default="best", choices=("best", "last"))
+    predict.set_defaults(handler=predict_command)
+
+    export = subparsers.add_parser("export", help="export a run's model")
+    export.add_argument("--run", required=True, help="run id or folder")
+    export.add_argument("--format", required=True, choices=("keras", "savedmodel", "tflite"))
+    export.add_argument("--weights", default="best", choices=("best", "last"))
+    export.set_defaults(handler=export_command)
+
+    runs = subparsers.add_parser("runs", help="list runs with status and best mean IoU")
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=runs_command)
+
+    stop = subparsers.add_parser("stop", help="ask a run to stop after its current step")
+    stop.add_argument("--run", required=True)
+    stop.set_defaults(handler=stop_command)
+
+
+def train_command(args):
+    from segcore import runs
+    from segcore.training.config import RunConfig
+    from segcore.training.loop import train
+
+    workspace = workspace_root(args.workspace)
+    if args.resume:
+        path = runs.run_dir(workspace, args.resume)
+        stored = runs.read_config(path)
+        config = RunConfig.from_json(stored["config"])
+        if runs.read_status(path).get("state") == "finished":
+            raise ConfigError(f"Run {path.name} has finished; nothing to resume.")
+        resume = True
+    else:
+        config = config_from_args(args)
+        if not config.data:
+            raise ConfigError("train needs --data DIR (a dataset folder).")
+        if not Path(config.data).is_dir():
+            raise DataError(f"{config.data}: dataset folder not found.")
+        config.data = str(Path(config.data).resolve())
+        if config.classes:
+            config.classes = str(Path(config.classes).resolve())
+        from segcore.training.strategy import is_chief
+
+        path = runs.create_run(workspace, config) if is_chief() else None
+        resume = False
+    if path is not None:
+        _log_to(path)
+    try:
+        train(config, path, resume=resume)
+    except BaseException as error:
+        if path is not None:
+            import logging
+
+            logging.getLogger("segcore").exception("training failed")
+            runs.write_status(path, state="failed", message=str(error) or error.__class__.__name__,
+                              ended=runs.now())
+        raise
+    if path is not None:
+        print(path)
+    return 0
+
+
+def _log_to(path):
+    import logging
+
+    handler = logging.FileHandler(path / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("segcore")
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+
+
+def evaluate_command(args):
+    from segcore import runs
+    from segcore.evaluation import evaluate_run
+
+    path = runs.run_dir(workspace_root(args.workspace), args.run)
+    result = evaluate_run(path, args.data, args.split, args.weights)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"run {path.name}, {args.split} split, {result['images']} images, {args.weights} weights")
+    print(f"mean IoU {result['mean_iou']:.4f}  pixel accuracy {result['pixel_accuracy']:.4f}  "
+          f"mean class accuracy {result['mean_class_accuracy']:.4f}  fw IoU {result['fw_iou']:.4f}")
+    for name, iou in zip(result["class_names"], result["per_class_iou"]):
+        print(f"  {name:<24} IoU {'   n/a' if iou is None else f'{iou:.4f}'}")
+    return 0
+
+
+def predict_command(args):
+    import cv2
+
+    from segcore import runs
+    from segcore.data.formats import is_image_name, read_image_uint8
+    from segcore.inference import RunPredictor, colorize, overlay
+
+    path = runs.run_dir(workspace_root(args.workspace), args.run)
+    source = Path(args.input)
+    if source.is_dir():
+        inputs = sorted(p for p in source.iterdir() if p.is_file() and is_image_name(p.name))
+    elif source.is_file():
+        inputs = [source]
+    else:
+        raise DataError(f"{source}: no such file or folder.")
+    if not inputs:
+        raise DataError(f"{source}: no images found.")
+    predictor = RunPredictor(path, args.weights)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    for image_path in inputs:
+        image = read_image_uint8(image_path)
+        labels = predictor.predict(image)
+        cv2.imwrite(str(output / f"{image_path.stem}_mask.png"), labels)
+        blended = overlay(image, labels, predictor.class_map, 0.5)
+        cv2.imwrite(str(output / f"{image_path.stem}_overlay.png"), blended[..., ::-1])
+        cv2.imwrite(str(output / f"{image_path.stem}_color.png"),
+                    colorize(labels, predictor.class_map)[..., ::-1])
+        print(output / f"{image_path.stem}_mask.png", file=sys.stderr)
+    print(output)
+    return 0
+
+
+def export_command(args):
+    from segcore import runs
+    from segcore.inference import export_model
+
+    path = runs.run_dir(workspace_root(args.workspace), args.run)
+    print(export_model(path, args.format, args.weights))
+    return 0
+
+
+def runs_command(args):
+    from segcore import runs
+
+    listed = runs.list_runs(workspace_root(args.workspace))
+    if args.json:
+        print(json.dumps([{"run": r.run_id, "state": r.state, "best_mean_iou": r.best_mean_iou,
+                           "epoch": r.status.get("epoch"), "model": r.config.get("config", {}).get("model")}
+                          for r in listed]))
+        return 0
+    if not listed:
+        print("no runs yet")
+    for run in listed:
+        best = run.best_mean_iou
+        model = run.config.get("config", {}).get("model", "?")
+        print(f"{run.run_id:<40} {run.state:<9} {model:<11} epoch {run.status.get('epoch', 0):>3}  "
+              f"best mIoU {'  -   ' if best is None or best < 0 else f'{best:.4f}'}")
+    return 0
+
+
+def stop_command(args):
+    from segcore import runs
+
+    state = runs.stop_run(workspace_root(args.workspace), args.run, timeout=0)
+    print(state)
+    return 0

@@ -1,0 +1,67 @@
+"""Full-resolution evaluation of a run: predictions resized back to each mask's own size."""
+
+from pathlib import Path
+
+import numpy as np
+
+from segcore.data.classes import IGNORE_LABEL
+from segcore.data.dataset import load_dataset
+from segcore.data.formats import read_image, read_mask
+from segcore.errors import DataError
+from segcore.fileio import read_json, write_json_atomic
+from segcore.inference import RunPredictor
+from segcore.metrics import confusion_matrix, json_safe, scores
+
+
+def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_image=None):
+    """Scores a run's model on a split, accumulating one confusion matrix over all pixels.
+
+    Args:
+        run_dir: the run folder.
+        data: dataset folder (default: the one the run trained on).
+        split: "train", "val" or "test".
+        which: "best" or "last" checkpoint.
+        cache: reuse/write `<run>/eval_<split>_<which>.json` when the data is the run's own.
+        on_image: optional callback(index, count) for progress.
+
+    Returns:
+        A JSON-ready dict: the keys of `metrics.scores`, `class_names`, `per_image`
+        (file, mean_iou, pixel_accuracy; worst first) and `confusion_matrix`.
+    """
+    run_dir = Path(run_dir)
+    info = read_json(run_dir / "config.json", {}) or {}
+    config = info.get("config", {})
+    own_data = data is None or Path(data).resolve() == Path(config.get("data", "")).resolve()
+    cache_path = run_dir / f"eval_{split}_{which}.json"
+    checkpoint = run_dir / f"{which}.keras"
+    if (cache and own_data and cache_path.is_file() and checkpoint.is_file()
+            and cache_path.stat().st_mtime >= checkpoint.stat().st_mtime):
+        return read_json(cache_path)
+    predictor = RunPredictor(run_dir, which)
+    class_map = predictor.class_map
+    dataset = load_dataset(data or config["data"], classes=class_map, split=config.get("split", "auto"),
+                           val_fraction=config.get("val_fraction", 0.2), seed=config.get("seed", 0))
+    samples = dataset.samples(split)
+    if not samples:
+        raise DataError(f"{dataset.root}: no images in the {split!r} split.")
+    num_classes = class_map.num_classes
+    total = np.zeros((num_classes, num_classes), dtype=np.int64)
+    per_image = []
+    for index, sample in enumerate(samples):
+        truth = read_mask(sample.mask, class_map)
+        prediction = predictor.predict(read_image(sample.image))
+        cm = confusion_matrix(truth, prediction, num_classes, ignore_index=IGNORE_LABEL)
+        total += cm
+        image_scores = scores(cm)
+        per_image.append({"file": sample.image.name, "mean_iou": image_scores["mean_iou"],
+                          "pixel_accuracy": image_scores["pixel_accuracy"]})
+        if on_image:
+            on_image(index + 1, len(samples))
+    result = scores(total, class_map.names)
+    per_image.sort(key=lambda r: (np.nan_to_num(r["mean_iou"], nan=1.0), r["file"]))
+    result.update(split=split, checkpoint=which, per_image=per_image,
+                  confusion_matrix=total.tolist(), images=len(samples))
+    result = json_safe(result)
+    if cache and own_data:
+        write_json_atomic(cache_path, result)
+    return result

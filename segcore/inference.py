@@ -1,0 +1,243 @@
+"""Prediction (whole or tiled with blending), overlays, error maps and model export.
+
+Large images are predicted tile by tile, one band of rows at a time: only a band of logits
+(tile height x image width x classes) is held, so memory stays bounded for 8192x8192 inputs.
+"""
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from segcore.data.classes import IGNORE_LABEL, ClassMap
+from segcore.errors import RunError
+from segcore.fileio import read_json
+
+WHICH = ("best", "last")
+EXPORT_FORMATS = ("keras", "savedmodel", "tflite")
+
+
+def load_run_model(run_dir, which="best"):
+    """Loads a run's checkpoint with Keras' safe mode (only a run folder's own `.keras` files)."""
+    import keras
+
+    import segcore.models  # noqa: F401  (registers the custom layers)
+
+    if which not in WHICH:
+        raise RunError(f"Unknown checkpoint {which!r}; use best or last.")
+    path = Path(run_dir) / f"{which}.keras"
+    if not path.is_file():
+        other = Path(run_dir) / "last.keras"
+        if which == "best" and other.is_file():
+            path = other
+        else:
+            raise RunError(f"{path}: no checkpoint yet; train the run for at least one epoch.")
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+class RunPredictor:
+    """What inference needs from a run: its model, class map, training size, scale and stride."""
+
+    def __init__(self, run_dir, which="best"):
+        info = read_json(Path(run_dir) / "config.json", {}) or {}
+        if "class_map" not in info:
+            raise RunError(f"{run_dir}: the run has not started training yet.")
+        from segcore.models import model_stride
+
+        config = info["config"]
+        self.run_dir = Path(run_dir)
+        self.class_map = ClassMap.from_json(info["class_map"])
+        self.tile = tuple(config["crop"] or config["img_size"])
+        self.scale = float(info.get("input_scale") or 1.0)
+        self.stride = model_stride(config["model"], **config["hparams"])
+        self.model = load_run_model(run_dir, which)
+
+    def predict(self, image):
+        """Returns uint8 labels at the image's own size."""
+        return predict_labels(self.model, image, self.tile, self.stride, self.scale,
+                              self.class_map.num_classes)
+
+
+def _as_float(tile):
+    return tile.astype(np.float32) / 255.0 if tile.dtype == np.uint8 else tile.astype(np.float32)
+
+
+def _pad_to(image, height, width):
+    pad_h, pad_w = height - image.shape[0], width - image.shape[1]
+    if pad_h == 0 and pad_w == 0:
+        return image
+    mode = cv2.BORDER_REFLECT_101 if min(image.shape[:2]) > 1 else cv2.BORDER_REPLICATE
+    return cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, mode)
+
+
+def predict_logits(model, image, stride):
+    """Logits for a whole image: padded to the stride, cropped back. float32 (H, W, C)."""
+    height, width = image.shape[:2]
+    padded = _pad_to(image, math.ceil(height / stride) * stride, math.ceil(width / stride) * stride)
+    logits = model(_as_float(padded)[None], training=False)
+    return np.asarray(logits)[0, :height, :width]
+
+
+def _starts(length, tile, step):
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, step))
+    return starts + [length - tile]
+
+
+def _window(size):
+    """Blending weights: high in a tile's centre, low (not zero) at its edges."""
+    ramp = np.sin(np.pi * (np.arange(size) + 0.5) / size)
+    return (0.05 + ramp).astype(np.float32)
+
+
+def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4):
+    """Labels of a large image from overlapping tiles blended with a smooth window.
+
+    Args:
+        model: a model returning logits.
+        image: uint8 or float (H, W, 3).
+        tile: (h, w) tile size, multiples of `stride`.
+        stride: the model's stride.
+        num_classes: channels of the logits.
+        overlap: share of a tile overlapping its neighbour.
+        batch: tiles per model call.
+
+    Returns:
+        uint8 labels (H, W).
+    """
+    height, width = image.shape[:2]
+    tile_h, tile_w = (min(t, math.ceil(s / stride) * stride) for t, s in zip(tile, (height, width)))
+    if height <= tile_h and width <= tile_w:
+        return np.argmax(predict_logits(model, image, stride), axis=-1).astype(np.uint8)
+    image = _pad_to(image, max(height, tile_h), max(width, tile_w))
+    full_h, full_w = image.shape[:2]
+    step_h = max(stride, int(tile_h * (1 - overlap)) // stride * stride)
+    step_w = max(stride, int(tile_w * (1 - overlap)) // stride * stride)
+    window = _window(tile_h)[:, None] * _window(tile_w)[None, :]
+    labels = np.zeros((full_h, full_w), dtype=np.uint8)
+    # A band accumulator spanning rows [top, top + tile_h): rows above the next band's start
+    # are final once the band is added, so they are argmaxed and the accumulator shifts up.
+    acc = np.zeros((tile_h, full_w, num_classes), dtype=np.float32)
+    weight = np.zeros((tile_h, full_w), dtype=np.float32)
+    row_starts, col_starts = _starts(full_h, tile_h, step_h), _starts(full_w, tile_w, step_w)
+    top = 0
+    for index, row in enumerate(row_starts):
+        shift = row - top
+        if shift:
+            acc = np.roll(acc, -shift, axis=0)
+            weight = np.roll(weight, -shift, axis=0)
+            acc[-shift:] = 0
+            weight[-shift:] = 0
+            top = row
+        for first in range(0, len(col_starts), batch):
+            cols = col_starts[first:first + batch]
+            tiles = np.stack([_as_float(image[row:row + tile_h, c:c + tile_w]) for c in cols])
+            logits = np.asarray(model(tiles, training=False))
+            for c, tile_logits in zip(cols, logits):
+                acc[:, c:c + tile_w] += tile_logits * window[..., None]
+                weight[:, c:c + tile_w] += window
+        next_row = row_starts[index + 1] if index + 1 < len(row_starts) else full_h
+        final = next_row - top
+        probs = acc[:final] / np.maximum(weight[:final, :, None], 1e-6)
+        labels[top:top + final] = np.argmax(probs, axis=-1)
+    return labels[:height, :width]
+
+
+def predict_labels(model, image, tile, stride, scale=1.0, num_classes=None):
+    """Labels at the image's own size, predicted at the scale the model was trained at."""
+    height, width = image.shape[:2]
+    if abs(scale - 1.0) > 1e-3:
+        size = (max(stride, round(width * scale)), max(stride, round(height * scale)))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        if small.shape[0] <= tile[0] and small.shape[1] <= tile[1]:
+            logits = predict_logits(model, small, stride)
+            logits = cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR)
+            if logits.ndim == 2:
+                logits = logits[..., None]
+            return np.argmax(logits, axis=-1).astype(np.uint8)
+        labels = predict_tiled(model, small, tile, stride, num_classes or model.output_shape[-1])
+        return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+    return predict_tiled(model, image, tile, stride, num_classes or model.output_shape[-1])
+
+
+def predict_image_file(model, path, tile=(256, 256), stride=None):
+    """Reads an image as uint8 (a quarter of float memory) and predicts its labels tiled."""
+    from segcore.data.formats import read_image_uint8
+
+    image = read_image_uint8(path)
+    stride = stride or 32
+    return predict_tiled(model, image, tile, stride, model.output_shape[-1])
+
+
+# Pictures ----------------------------------------------------------------------------------
+
+
+def palette(class_map):
+    """uint8 [256, 3]: colour of each training label; void in its colour (or black)."""
+    table = np.zeros((256, 3), dtype=np.uint8)
+    table[: class_map.num_classes] = np.array(class_map.colors, dtype=np.uint8)
+    table[IGNORE_LABEL] = class_map.void_color or (0, 0, 0)
+    return table
+
+
+def colorize(labels, class_map):
+    """Colours a label map with the class colours: uint8 (H, W, 3)."""
+    return palette(class_map)[labels]
+
+
+def to_uint8(image):
+    if image.dtype == np.uint8:
+        return image
+    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def overlay(image, labels, class_map, alpha=0.5):
+    """Blends class colours over an image: uint8 (H, W, 3). alpha=0 shows the image only."""
+    base = to_uint8(image).astype(np.float32)
+    colours = colorize(labels, class_map).astype(np.float32)
+    return (base * (1 - alpha) + colours * alpha + 0.5).astype(np.uint8)
+
+
+def error_map(prediction, truth, ignore_label=IGNORE_LABEL):
+    """Right pixels grey, wrong pixels red, void black: uint8 (H, W, 3)."""
+    out = np.full((*truth.shape, 3), 90, dtype=np.uint8)
+    out[prediction != truth] = (230, 30, 30)
+    out[truth == ignore_label] = (0, 0, 0)
+    return out
+
+
+# Export ------------------------------------------------------------------------------------
+
+
+def export_model(run_dir, fmt, which="best"):
+    """Exports a run's model into `<run>/export/`: .keras, a SavedModel folder, or .tflite.
+
+    Returns:
+        The path written.
+    """
+    import tensorflow as tf
+
+    if fmt not in EXPORT_FORMATS:
+        raise RunError(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+    predictor = RunPredictor(run_dir, which)
+    folder = Path(run_dir) / "export"
+    folder.mkdir(exist_ok=True)
+    model = predictor.model
+    if fmt == "keras":
+        path = folder / "model.keras"
+        model.save(path)
+        return path
+    height, width = predictor.tile
+    signature = tf.TensorSpec((1, height, width, 3), tf.float32, name="image")
+    if fmt == "savedmodel":
+        path = folder / "savedmodel"
+        model.export(str(path), format="tf_saved_model", input_signature=[signature], verbose=False)
+        return path
+    function = tf.function(lambda image: model(image, training=False))
+    concrete = function.get_concrete_function(signature)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], function)
+    path = folder / "model.tflite"
+    path.write_bytes(converter.convert())
+    return path

@@ -1,0 +1,136 @@
+"""The run configuration: one dataclass behind the CLI flags, the app's widgets and config.json."""
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from segcore.data.dataset import SPLIT_MODES
+from segcore.data.pipeline import AugmentConfig
+from segcore.errors import ConfigError
+from segcore.losses import CLASS_WEIGHTINGS, LOSSES
+from segcore.models import MODELS, model_stride, resolve_hparams
+
+OPTIMIZERS = {
+    "adam": "Adam: robust default.",
+    "adamw": "AdamW: Adam with decoupled weight decay.",
+    "sgd": "SGD with Nesterov momentum.",
+}
+SCHEDULES = {
+    "constant": "Constant learning rate (after warm-up).",
+    "cosine": "Linear warm-up, then cosine decay to 1% of the rate at the last epoch.",
+    "plateau": "Halve the rate when validation mean IoU stalls for 2 epochs.",
+}
+STRATEGIES = {
+    "auto": "mirrored when more than one GPU is visible, else one device",
+    "one": "the default strategy on one device",
+    "mirrored": "all local GPUs, or N logical CPU devices (SEGCORE_CPU_REPLICAS)",
+    "multiworker": "MultiWorkerMirroredStrategy configured from TF_CONFIG on every host",
+}
+
+
+def _option(default, help, choices=None, **extra):
+    return field(default=default, metadata={"help": help, "choices": choices, **extra})
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run; `config.json` holds one of these."""
+
+    data: str = _option("", "dataset folder (images/ + masks/, or train/ val/ test/)")
+    model: str = _option("unet", "model family", tuple(MODELS))
+    hparams: dict = field(default_factory=dict, metadata={"help": "model hyperparameters"})
+    classes: str | None = _option(None, "class file (JSON) when the dataset has none")
+    ignore_index: int | None = _option(None, "mask value of void pixels")
+    split: str = _option("auto", "validation split when there is no val/ folder", SPLIT_MODES)
+    val_fraction: float = _option(0.2, "share of images held out for validation")
+    img_size: tuple = _option((128, 128), "training size HxW (images are resized to it)")
+    crop: tuple | None = _option(None, "random-crop size HxW taken from the resized images")
+    epochs: int = _option(30, "maximum epochs")
+    batch_size: int = _option(8, "global batch size (split across replicas)")
+    lr: float = _option(3e-3, "peak learning rate")
+    optimizer: str = _option("adam", "optimizer", tuple(OPTIMIZERS))
+    weight_decay: float = _option(1e-4, "weight decay (AdamW, SGD)")
+    momentum: float = _option(0.9, "SGD momentum")
+    schedule: str = _option("cosine", "learning-rate schedule", tuple(SCHEDULES))
+    warmup_epochs: float = _option(1.0, "linear warm-up epochs")
+    loss: str = _option("ce", "loss", tuple(LOSSES))
+    class_weights: str = _option("none", "class weighting from training pixel counts", CLASS_WEIGHTINGS)
+    augment: AugmentConfig = field(
+        default_factory=AugmentConfig, metadata={"help": "augmentations"}
+    )
+    seed: int = _option(0, "random seed (same seed, same run on a CPU)")
+    patience: int = _option(0, "early stopping: epochs without a better val mean IoU (0 = off)")
+    time_budget_min: float = _option(0.0, "stop at the first epoch end past this many minutes (0 = off)")
+    strategy: str = _option("auto", "tf.distribute strategy", tuple(STRATEGIES))
+    log_every: int = _option(5, "write a train-loss record every N steps")
+
+    def __post_init__(self):
+        if isinstance(self.augment, dict):
+            self.augment = AugmentConfig.from_json(self.augment)
+        self.img_size = parse_size(self.img_size)
+        self.crop = parse_size(self.crop) if self.crop else None
+
+    def validate(self):
+        """Checks ranges and choices; returns the config with model hyperparameters resolved."""
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ConfigError(
+                    f"--{f.name.replace('_', '-')} {getattr(self, f.name)!r} is not one of "
+                    f"{', '.join(choices)}."
+                )
+        self.hparams = resolve_hparams(self.model, self.hparams)
+        stride = model_stride(self.model, **self.hparams)
+        for name, size in (("img_size", self.img_size), ("crop", self.crop)):
+            if size and (size[0] % stride or size[1] % stride):
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} {size[0]}x{size[1]} must be a multiple of "
+                    f"{stride} for {self.model} with these settings."
+                )
+        if self.crop and (self.crop[0] > self.img_size[0] or self.crop[1] > self.img_size[1]):
+            raise ConfigError("--crop must not be larger than --img-size.")
+        checks = (
+            (self.epochs >= 1, "--epochs must be at least 1."),
+            (self.batch_size >= 1, "--batch-size must be at least 1."),
+            (0 < self.lr < 10, "--lr must lie in (0, 10)."),
+            (0 <= self.val_fraction < 1, "--val-fraction must lie in [0, 1)."),
+            (self.patience >= 0, "--patience must be 0 or more."),
+            (self.time_budget_min >= 0, "--time-budget must be 0 or more."),
+            (self.log_every >= 1, "--log-every must be at least 1."),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+    def to_json(self):
+        data = dataclasses.asdict(self)
+        data["img_size"] = list(self.img_size)
+        data["crop"] = list(self.crop) if self.crop else None
+        return data
+
+    @classmethod
+    def from_json(cls, data):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def dumps(self):
+        return json.dumps(self.to_json(), indent=2)
+
+
+def parse_size(value):
+    """Parses "HxW", "N", (H, W) or [H, W] into a (H, W) tuple of ints."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            parts = value.lower().replace(",", "x").split("x")
+            parts = parts * 2 if len(parts) == 1 else parts
+            height, width = (int(p) for p in parts)
+        else:
+            height, width = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Size {value!r} is not of the form HxW (e.g. 256x256).") from None
+    if height < 8 or width < 8 or height > 8192 or width > 8192:
+        raise ConfigError(f"Size {height}x{width} must lie between 8 and 8192 per side.")
+    return height, width

@@ -1,0 +1,383 @@
+"""The one training loop: a custom tf.function step under a tf.distribute strategy.
+
+Keras 3's `model.fit` fails under MultiWorkerMirroredStrategy on this stack, while a custom
+step through `strategy.run` works; so the CLI, the app and a cluster all train here.
+"""
+
+import logging
+import os
+import platform
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+
+from segcore.data.classes import IGNORE_LABEL, ClassMap
+from segcore.data.dataset import load_dataset
+from segcore.data.pipeline import class_pixel_counts, eval_dataset, load_arrays, train_dataset
+from segcore.errors import DataError
+from segcore.fileio import append_jsonl, read_json, write_json_atomic
+from segcore.losses import build_loss, compute_class_weights
+from segcore.metrics import confusion_matrix_tf, json_safe, scores
+from segcore.runs import STOP_FILE, now, read_config, write_status
+from segcore.training.config import RunConfig
+from segcore.training.schedules import Plateau, learning_rate
+from segcore.training.strategy import is_chief, make_strategy
+
+log = logging.getLogger("segcore.train")
+STATE_DIR = "ckpt"
+
+
+class StopRequest:
+    """Set by SIGTERM or a STOP file; training ends cleanly after the current step."""
+
+    def __init__(self, run_dir):
+        self.stop_file = Path(run_dir) / STOP_FILE if run_dir else None
+        self.signalled = False
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, *_):
+        self.signalled = True
+
+    def __bool__(self):
+        return self.signalled or bool(self.stop_file and self.stop_file.exists())
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__}
+
+
+def make_optimizer(config):
+    import keras
+
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay
+        )
+    return keras.optimizers.Adam(config.lr)
+
+
+def _progress(epoch, epochs, step, steps, loss, started, stream):
+    """A one-line progress bar per epoch on stderr."""
+    width = 24
+    done = int(width * step / max(1, steps))
+    elapsed = time.perf_counter() - started
+    eta = elapsed / max(1, step) * (steps - step)
+    line = (f"\repoch {epoch + 1}/{epochs} [{'#' * done}{'.' * (width - done)}] "
+            f"{step}/{steps} loss {loss:.4f} eta {eta:4.0f}s")
+    if stream.isatty() or step == steps:
+        stream.write(line + ("\n" if step == steps else ""))
+        stream.flush()
+
+
+class Trainer:
+    """Holds the model, data and state of one run; `fit()` trains it."""
+
+    def __init__(self, config, run_dir, strategy=None):
+        import keras
+        import tensorflow as tf
+
+        self.config = config
+        self.chief = is_chief()
+        self.run_dir = Path(run_dir) if (run_dir and self.chief) else None
+        self.strategy = strategy or make_strategy(config.strategy)
+        keras.utils.set_random_seed(config.seed)
+        self._load_data()
+        with self.strategy.scope():
+            from segcore.models import build_model
+
+            self.model = build_model(
+                config.model, (None, None, 3), self.class_map.num_classes, **config.hparams
+            )
+            self.optimizer = make_optimizer(config)
+            self.optimizer.build(self.model.trainable_variables)
+        self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights)
+        self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
+                      "epochs_without_improvement": 0, "plateau": Plateau().state(),
+                      "train_seconds": 0.0}
+        self._train_step = tf.function(self._distributed_train_step)
+        self._eval_step = tf.function(self._distributed_eval_step)
+
+    def _load_data(self):
+        config = self.config
+        dataset = load_dataset(config.data, classes=config.classes, ignore_index=config.ignore_index,
+                               split=config.split, val_fraction=config.val_fraction, seed=config.seed)
+        self.dataset = dataset
+        self.class_map = dataset.class_map
+        if not dataset.samples("val"):
+            raise DataError(f"{config.data}: no validation images; lower --val-fraction's rounding "
+                            "or add a val/ folder.")
+        self.train_images, self.train_masks = load_arrays(dataset.samples("train"), self.class_map,
+                                                          config.img_size)
+        self.val_images, self.val_masks = load_arrays(dataset.samples("val"), self.class_map,
+                                                      config.img_size)
+        if len(self.train_images) < config.batch_size:
+            raise DataError(f"{config.data}: {len(self.train_images)} training images are fewer "
+                            f"than the batch size {config.batch_size}; lower --batch-size.")
+        counts = class_pixel_counts(self.train_masks, self.class_map.num_classes)
+        self.class_weights = compute_class_weights(counts, config.class_weights)
+        self.steps_per_epoch = len(self.train_images) // config.batch_size
+        first = dataset.samples("train")[0]
+        from segcore.data.formats import image_shape
+
+        native = image_shape(first.image)
+        self.input_scale = config.img_size[0] / native[0]
+
+    # The distributed steps -------------------------------------------------------------------
+
+    def _distributed_train_step(self, images, masks):
+        import tensorflow as tf
+
+        global_batch = self.config.batch_size
+
+        def step(images, masks):
+            with tf.GradientTape() as tape:
+                logits = self.model(images, training=True)
+                per_example = self.loss_fn(masks, logits)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            gradients = tape.gradient(loss, self.model.trainable_variables)
+            self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+            return loss
+
+        losses = self.strategy.run(step, args=(images, masks))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    def _distributed_eval_step(self, images, masks):
+        import tensorflow as tf
+
+        num_classes = self.class_map.num_classes
+
+        def step(images, masks):
+            logits = self.model(images, training=False)
+            loss_sum = tf.reduce_sum(self.loss_fn(masks, logits))
+            count = tf.cast(tf.shape(images)[0], tf.float32)
+            predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            cm = confusion_matrix_tf(masks, predictions, num_classes, IGNORE_LABEL)
+            return loss_sum, count, cm
+
+        loss_sum, count, cm = self.strategy.run(step, args=(images, masks))
+        reduce = lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)  # noqa: E731
+        return reduce(loss_sum), reduce(count), reduce(cm)
+
+    # Checkpoints -----------------------------------------------------------------------------
+
+    def save_state(self):
+        """Writes weights, optimizer variables and loop position (numpy arrays, no pickle)."""
+        if self.run_dir is None:
+            return
+        folder = self.run_dir / STATE_DIR
+        folder.mkdir(exist_ok=True)
+        arrays = {f"w{i}": v.numpy() for i, v in enumerate(self.model.weights)}
+        arrays.update({f"o{i}": v.numpy() for i, v in enumerate(self.optimizer.variables)})
+        tmp = folder / "state.tmp.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, folder / "state.npz")
+        write_json_atomic(folder / "state.json", json_safe(self.state))
+        self.model.save(folder / "last.tmp.keras")
+        os.replace(folder / "last.tmp.keras", self.run_dir / "last.keras")
+
+    def load_state(self, run_dir):
+        """Restores a checkpoint written by `save_state`; returns False when there is none."""
+        folder = Path(run_dir) / STATE_DIR
+        state = read_json(folder / "state.json")
+        if state is None or not (folder / "state.npz").is_file():
+            return False
+        with np.load(folder / "state.npz", allow_pickle=False) as arrays:
+            for i, variable in enumerate(self.model.weights):
+                variable.assign(arrays[f"w{i}"])
+            for i, variable in enumerate(self.optimizer.variables):
+                variable.assign(arrays[f"o{i}"])
+        self.state.update(state)
+        return True
+
+    # The loop --------------------------------------------------------------------------------
+
+    def _record(self, record):
+        if self.run_dir is not None:
+            append_jsonl(self.run_dir / "metrics.jsonl", json_safe(record))
+
+    def _status(self, **fields):
+        if self.run_dir is not None:
+            write_status(self.run_dir, **fields)
+
+    def _set_lr(self):
+        plateau = self.state["plateau"]["scale"]
+        rate = learning_rate(self.config, self.state["step"], self.steps_per_epoch, plateau)
+        self.optimizer.learning_rate.assign(rate)
+        return rate
+
+    def _distributed_epoch(self, epoch, skip):
+        import tensorflow as tf
+
+        data = train_dataset(self.train_images, self.train_masks, self.config.batch_size,
+                             self.config.augment, self.config.seed, epoch, self.config.crop)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        data = data.with_options(options).skip(skip)
+        return self.strategy.experimental_distribute_dataset(data)
+
+    def validate(self):
+        """Runs the validation set; returns (val loss, scores dict, confusion matrix)."""
+        num_classes = self.class_map.num_classes
+        total_cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+        loss_sum = count = 0.0
+        data = eval_dataset(self.val_images, self.val_masks, self.config.batch_size)
+        for images, masks in self.strategy.experimental_distribute_dataset(data):
+            batch_loss, batch_count, cm = self._eval_step(images, masks)
+            loss_sum += float(batch_loss)
+            count += float(batch_count)
+            total_cm += cm.numpy().astype(np.int64)
+        return loss_sum / max(count, 1.0), scores(total_cm, self.class_map.names), total_cm
+
+    def train_epoch(self, epoch, stop, stream):
+        """Trains one epoch (or its rest after a resume); returns (mean loss, images, stopped)."""
+        config = self.config
+        skip = self.state["step_in_epoch"]
+        losses, started = [], time.perf_counter()
+        pending = []
+        for images, masks in self._distributed_epoch(epoch, skip):
+            rate = self._set_lr()
+            pending.append(self._train_step(images, masks))
+            self.state["step"] += 1
+            self.state["step_in_epoch"] += 1
+            if len(pending) >= config.log_every or self.state["step_in_epoch"] == self.steps_per_epoch:
+                values = [float(v) for v in pending]
+                losses.extend(values)
+                pending = []
+                self._record({"kind": "step", "step": self.state["step"], "epoch": epoch,
+                              "loss": float(np.mean(values)), "lr": rate, "time": time.time()})
+                _progress(epoch, config.epochs, self.state["step_in_epoch"], self.steps_per_epoch,
+                          float(np.mean(losses)), started, stream)
+            if stop:
+                losses.extend(float(v) for v in pending)
+                return (float(np.mean(losses)) if losses else float("nan"),
+                        (self.state["step_in_epoch"] - skip) * config.batch_size, True)
+        images_seen = (self.state["step_in_epoch"] - skip) * config.batch_size
+        return float(np.mean(losses)) if losses else float("nan"), images_seen, False
+
+    def fit(self, stream=None):
+        """Trains until the epochs, the time budget, early stopping or a stop request end it.
+
+        Returns:
+            The final state: "finished" or "stopped".
+        """
+        import sys
+
+        import tensorflow as tf
+
+        stream = stream or sys.stderr
+        config = self.config
+        stop = StopRequest(self.run_dir)
+        writer = (tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
+                  if self.run_dir is not None else None)
+        budget_start = time.perf_counter() - self.state["train_seconds"]
+        self._status(state="running", pid=os.getpid(), host=platform.node(), started=now(),
+                     epochs=config.epochs, steps_per_epoch=self.steps_per_epoch)
+        log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas",
+                 config.model, len(self.train_images), len(self.val_images), self.steps_per_epoch,
+                 self.strategy.num_replicas_in_sync)
+        while self.state["epoch"] < config.epochs:
+            epoch = self.state["epoch"]
+            epoch_start = time.perf_counter()
+            train_loss, images_seen, stopped = self.train_epoch(epoch, stop, stream)
+            train_seconds = time.perf_counter() - epoch_start
+            if stopped:
+                self.state["train_seconds"] = time.perf_counter() - budget_start
+                self.save_state()
+                self._status(state="stopped", ended=now(), epoch=epoch, step=self.state["step"],
+                             message="Stopped on request; resume to continue.")
+                return "stopped"
+            val_loss, result, cm = self.validate()
+            mean_iou = result["mean_iou"] if np.isfinite(result["mean_iou"]) else 0.0
+            improved = mean_iou > self.state["best_mean_iou"]
+            self.state.update(epoch=epoch + 1, step_in_epoch=0)
+            self.state["train_seconds"] = time.perf_counter() - budget_start
+            if improved:
+                self.state.update(best_mean_iou=mean_iou, best_epoch=epoch + 1,
+                                  epochs_without_improvement=0)
+            else:
+                self.state["epochs_without_improvement"] += 1
+            plateau = Plateau(**self.state["plateau"])
+            plateau.update(mean_iou)
+            self.state["plateau"] = plateau.state()
+            record = {
+                "kind": "epoch", "epoch": epoch + 1, "step": self.state["step"],
+                "train_loss": train_loss, "val_loss": val_loss, "val_mean_iou": result["mean_iou"],
+                "val_pixel_accuracy": result["pixel_accuracy"],
+                "val_mean_class_accuracy": result["mean_class_accuracy"],
+                "per_class_iou": result["per_class_iou"],
+                "lr": float(self.optimizer.learning_rate.numpy()),
+                "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
+                "train_images": images_seen, "time": time.time(),
+            }
+            self._record(record)
+            if writer is not None:
+                with writer.as_default(step=epoch + 1):
+                    for key in ("train_loss", "val_loss", "val_mean_iou", "val_pixel_accuracy", "lr"):
+                        tf.summary.scalar(key, record[key])
+                writer.flush()
+            self.save_state()
+            if improved and self.run_dir is not None:
+                self.model.save(self.run_dir / "best.tmp.keras")
+                os.replace(self.run_dir / "best.tmp.keras", self.run_dir / "best.keras")
+                write_json_atomic(self.run_dir / "best_confusion.json", cm.tolist())
+            self._status(epoch=epoch + 1, step=self.state["step"],
+                         best_mean_iou=self.state["best_mean_iou"], last_mean_iou=mean_iou)
+            stream.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
+                         f"val mIoU {mean_iou:.4f}  ({record['seconds']:.1f}s)\n")
+            if config.patience and self.state["epochs_without_improvement"] >= config.patience:
+                self._status(message=f"Early stop: no better val mean IoU for {config.patience} epochs.")
+                break
+            budget = config.time_budget_min * 60
+            if budget and time.perf_counter() - budget_start >= budget:
+                self._status(message=f"Time budget of {config.time_budget_min:g} min reached.")
+                break
+            if stop:
+                self._status(state="stopped", ended=now(), message="Stopped on request.")
+                return "stopped"
+        self._status(state="finished", ended=now())
+        return "finished"
+
+
+def write_run_config(run_dir, trainer):
+    """Stores the resolved config, class map, dataset fingerprint and versions in config.json."""
+    if trainer.run_dir is None:
+        return
+    existing = read_config(run_dir)
+    existing.update({
+        "config": trainer.config.to_json(),
+        "class_map": trainer.class_map.to_json(),
+        "num_classes": trainer.class_map.num_classes,
+        "input_scale": trainer.input_scale,
+        "dataset_fingerprint": trainer.dataset.fingerprint(),
+        "dataset_sizes": {k: len(v) for k, v in trainer.dataset.splits.items()},
+        "class_weights": None if trainer.class_weights is None else trainer.class_weights.tolist(),
+        "versions": _versions(),
+    })
+    write_json_atomic(Path(run_dir) / "config.json", existing)
+
+
+def train(config, run_dir, resume=False, strategy=None, stream=None):
+    """Trains `config` into `run_dir`; with `resume`, continues from its last checkpoint.
+
+    Returns:
+        "finished" or "stopped".
+    """
+    config = RunConfig.from_json(config.to_json()).validate()
+    if run_dir is not None:
+        (Path(run_dir) / STOP_FILE).unlink(missing_ok=True)
+    trainer = Trainer(config, run_dir, strategy)
+    if not (resume and trainer.load_state(run_dir)):
+        write_run_config(run_dir, trainer)
+    return trainer.fit(stream)
+
+
+def class_map_of(run_dir):
+    return ClassMap.from_json(read_config(run_dir)["class_map"])

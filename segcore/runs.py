@@ -166,15 +166,14 @@ def create_run(workspace, config, run_id=None):
 
 def _spawn(workspace, path):
     """Starts `python -m segcore train --resume RUN` detached, output into train.log."""
-    log = open(path / "train.log", "ab")
     env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "segcore", "--workspace", str(workspace), "train",
-         "--resume", path.name],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, env=env, cwd=Path(__file__).resolve().parent.parent,
-    )
-    log.close()
+    with open(path / "train.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "segcore", "--workspace", str(workspace), "train",
+             "--resume", path.name],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env, cwd=Path(__file__).resolve().parent.parent,
+        )
     write_status(path, pid=process.pid, host=socket.gethostname())
     return process
 

@@ -3,9 +3,8 @@
 The app builds its sliders and the CLI its flags from these tables.
 """
 
-from dataclasses import dataclass, field
-
 import importlib
+from dataclasses import dataclass, field
 
 from segcore.errors import ConfigError
 

@@ -1,0 +1,52 @@
+import subprocess
+import sys
+
+import numpy as np
+from helpers import make_pair_dataset, write_png, zip_bytes
+
+from conftest import REPO
+
+
+def check(*args):
+    result = subprocess.run([sys.executable, "-m", "segcore", "check-data", *map(str, args)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert "Traceback" not in result.stdout + result.stderr
+    return result
+
+
+def test_healthy_dataset_prints_summary_and_exits_0(tmp_path):
+    root = make_pair_dataset(tmp_path / "d", count=4, size=(8, 8), classes=3)
+    result = check(root)
+    assert result.returncode == 0, result.stdout
+    assert "images: all 4" in result.stdout and "classes: 3" in result.stdout
+
+
+def test_every_problem_gets_one_line_and_exit_2(tmp_path):
+    root = make_pair_dataset(tmp_path / "d", count=4, size=(8, 8), classes=3)
+    write_png(root / "masks" / "1.png", np.zeros((4, 4), np.uint8))  # wrong size
+    (root / "images" / "2.png").write_bytes(b"text, not a png")  # not an image
+    write_png(root / "images" / "lonely.png", np.zeros((8, 8), np.uint8))
+    result = check(root)
+    assert result.returncode == 2
+    lines = result.stdout.strip().splitlines()
+    assert any("1.png: mask is 4x4 but its image 1.png is 8x8" in line for line in lines)
+    assert any("2.png" in line and "not an image" in line for line in lines)
+    assert any("lonely.png: no matching mask" in line for line in lines)
+
+
+def test_undeclared_values_named_and_zips_checked(tmp_path):
+    root = make_pair_dataset(tmp_path / "d", count=2, size=(8, 8), classes=3)
+    (root / "classes.json").write_text('{"names": ["a", "b"]}')
+    result = check(root)
+    assert result.returncode == 2 and "mask values 2 are not among" in result.stdout
+    evil = tmp_path / "evil.zip"
+    evil.write_bytes(zip_bytes({"../x.png": b"1"}))
+    result = check(evil)
+    assert result.returncode == 2 and "evil.zip" in result.stdout
+
+
+def test_empty_dataset_and_missing_folder(tmp_path):
+    (tmp_path / "e" / "images").mkdir(parents=True)
+    (tmp_path / "e" / "masks").mkdir()
+    assert "empty" in check(tmp_path / "e").stdout
+    assert check(tmp_path / "nope").returncode == 2

@@ -3,22 +3,35 @@
 import keras
 from keras import layers
 
-from segcore.models.layers import ReNet, conv_block
-from segcore.models.unet import decoder, encoder, logits_head
+from segcore.models.blocks import conv_block, logits_head
+from segcore.models.renet_layer import ReNet
+from segcore.models.unet import decoder, encoder
 
 
 def build_unet_renet(input_shape, num_classes, depth=4, base_filters=16, rnn_type="gru",
                      rnn_units=32, batch_norm=True, dropout=0.0, upsampling="transpose"):
-    """Builds a U-Net with a bidirectional-RNN (ReNet) bottleneck.
+    """Builds a U-Net with a bidirectional-RNN (ReNet) bottleneck; outputs float32 logits.
 
-    The bottleneck's conv block is followed by a ReNet layer whose output is fused back by a
-    1x1 convolution, so each bottleneck position sees the whole image before decoding.
+    The bottleneck conv block is followed by a ReNet layer whose output is concatenated with
+    the block's and fused by a 1x1 convolution, so each bottleneck position sees the whole
+    image before the U-Net decoder restores the boundaries from the skips.
+
+    Args:
+        input_shape: (H, W, C); H and W may be None, else multiples of 2**depth.
+        num_classes: output channels.
+        depth, base_filters, batch_norm, dropout, upsampling: as in `build_unet`.
+        rnn_type: "gru" or "lstm".
+        rnn_units: hidden units per direction of each sweep.
+
+    Returns:
+        A functional `keras.Model` named "unet_renet".
     """
     inputs = keras.Input(shape=input_shape, name="image")
-    x, skips = encoder(inputs, depth, base_filters, batch_norm, dropout)
-    x = conv_block(x, base_filters * 2**depth, batch_norm, dropout, name="bottleneck")
+    x, skips = encoder(inputs, depth, base_filters, batch_norm)
+    filters = base_filters * 2**depth
+    x = conv_block(x, filters, batch_norm, dropout, name="bottleneck")
     context = ReNet(rnn_units, rnn_type, name="renet")(x)
     x = layers.Concatenate(name="bottleneck_concat")([x, context])
-    x = layers.Conv2D(base_filters * 2**depth, 1, activation="relu", name="bottleneck_fuse")(x)
+    x = layers.Conv2D(filters, 1, activation="relu", name="bottleneck_fuse")(x)
     x = decoder(x, skips, base_filters, batch_norm, dropout, upsampling)
     return keras.Model(inputs, logits_head(x, num_classes), name="unet_renet")

@@ -11,7 +11,16 @@ from segcore.errors import ConfigError
 
 @dataclass(frozen=True)
 class Param:
-    """One hyperparameter: kind is "int", "float", "log", "choice" or "bool"."""
+    """One hyperparameter, described as data so the app and the CLI are generated from it.
+
+    Attributes:
+        name: snake_case keyword of the builder; the CLI flag is `--name-with-dashes`.
+        kind: "int", "float", "log" (a float best swept on a log scale), "choice" or "bool".
+        default: the value used when none is given (chosen for short CPU runs).
+        low, high: inclusive range of numeric kinds.
+        choices: the allowed values of a "choice".
+        help: one line for the slider's tooltip and the flag's help.
+    """
 
     name: str
     kind: str
@@ -22,21 +31,36 @@ class Param:
     help: str = ""
 
     def validate(self, value, model):
-        """Returns `value` converted to this parameter's type, or raises ConfigError."""
+        """Returns `value` converted to this parameter's type, or raises ConfigError.
+
+        Strings are accepted (CLI flags): "true"/"false"/"1"/"0"/"yes"/"no" for bools, and
+        numbers for ints and floats; an int parameter rejects a fractional value.
+        """
         try:
             if self.kind == "bool":
                 if isinstance(value, str):
-                    value = {"true": True, "false": False, "1": True, "0": False}[value.lower()]
+                    value = _BOOLS[value.strip().lower()]
+                elif value not in (True, False):
+                    raise ValueError
                 return bool(value)
             if self.kind == "choice":
                 if value not in self.choices:
                     raise ValueError
                 return value
-            value = int(value) if self.kind == "int" else float(value)
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if self.kind == "int":
+                if not number.is_integer():
+                    raise ValueError
+                value = int(number)
+            else:
+                value = number
         except (KeyError, TypeError, ValueError):
             raise ConfigError(
                 f"{model}: {self.name}={value!r} is invalid"
-                + (f"; choose one of {', '.join(self.choices)}." if self.choices else ".")
+                + (f"; choose one of {', '.join(self.choices)}." if self.choices else
+                   f"; expected a {self.kind}.")
             ) from None
         if (self.low is not None and value < self.low) or (
             self.high is not None and value > self.high
@@ -45,6 +69,10 @@ class Param:
                 f"{model}: {self.name}={value} is outside its range {self.low}..{self.high}."
             )
         return value
+
+
+_BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
+          "on": True, "off": False}
 
 
 @dataclass(frozen=True)
@@ -63,6 +91,7 @@ class ModelSpec:
     stride_param: str = "depth"
 
     def defaults(self):
+        """{param name: default value}."""
         return {p.name: p.default for p in self.params}
 
 
@@ -104,6 +133,7 @@ MODELS = {
 
 
 def get_spec(name):
+    """The `ModelSpec` of a registered model, or ConfigError naming the choices."""
     try:
         return MODELS[name]
     except KeyError:

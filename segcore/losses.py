@@ -1,7 +1,11 @@
 """Losses that ignore void pixels (label 255) and return one value per example.
 
-The training loop averages per-example losses over the global batch, which keeps the
-gradient scale right under any number of replicas.
+Every loss has the signature fn(y_true int [B, H, W], logits [B, H, W, C]) -> float32 [B].
+The training loop averages the per-example values over the global batch
+(`tf.nn.compute_average_loss`), which keeps the gradient scale right under any number of
+replicas. Within an example, each loss is a mean over its valid (non-void) pixels, so an
+example with a few labelled pixels weighs as much as a fully labelled one; an example with no
+valid pixel gives 0 (and zero gradients), never NaN.
 """
 
 import numpy as np
@@ -9,34 +13,65 @@ import numpy as np
 from segcore.data.classes import IGNORE_LABEL
 from segcore.errors import ConfigError
 
+# Guards the division by the sum of pixel weights of an all-void example (0 / eps = 0).
 _EPS = 1e-6
 
+CLASS_WEIGHTINGS = ("none", "inverse", "median")
 
-def compute_class_weights(pixel_counts, method="none"):
-    """Class weights from training pixel counts.
 
-    - "inverse": w_c = total / (C * n_c), so a balanced dataset gets all ones.
-    - "median": SegNet's median-frequency balancing, w_c = median(f) / f_c with f_c = n_c / total.
-    Classes with no pixels get weight 0. Returns float32 [C], or None for "none".
+def compute_class_weights(pixel_counts, method="none", image_pixels=None):
+    """Class weights from the training set's pixel counts (void excluded).
+
+    With n_c the pixels of class c, N = sum_c n_c and K the number of classes present:
+
+    - "none": returns None (every pixel weighs 1).
+    - "inverse": w_c = N / (K n_c), so a balanced set gets all ones.
+    - "median": median-frequency balancing, w_c = median(f) / f_c. By default f_c = n_c / N
+      (pixel frequency over the whole set). SegNet's exact variant (Badrinarayanan et al., 2017)
+      divides instead by the pixels of the images where c appears: pass those totals as
+      `image_pixels` and f_c = n_c / image_pixels[c]. The two agree when every class occurs
+      in every image.
+
+    Classes with no pixels get weight 0 (they never occur, so their weight never applies).
+
+    Example:
+        counts [100, 10, 50]: inverse -> 160 / (3 * [100, 10, 50]) = [0.533, 5.333, 1.067];
+        median: f = [0.625, 0.0625, 0.3125], median 0.3125 -> [0.5, 5.0, 1.0].
+
+    Args:
+        pixel_counts: int [C] labelled pixels per class.
+        method: "none", "inverse" or "median".
+        image_pixels: optional [C] total pixels of the images containing each class
+            ("median" only).
+
+    Returns:
+        float32 [C], or None for "none".
+
+    Raises:
+        ConfigError: an unknown method, or no labelled pixel at all.
     """
     if method in (None, "none"):
         return None
+    if method not in CLASS_WEIGHTINGS:
+        raise ConfigError(
+            f"Unknown class weighting {method!r}; use one of {', '.join(CLASS_WEIGHTINGS)}."
+        )
     counts = np.asarray(pixel_counts, dtype=np.float64)
     present = counts > 0
     if not present.any():
-        raise ConfigError("Class weights need at least one labelled pixel.")
+        raise ConfigError("Class weights need at least one labelled pixel in the training masks.")
     weights = np.zeros_like(counts)
     if method == "inverse":
         weights[present] = counts.sum() / (present.sum() * counts[present])
-    elif method == "median":
-        frequency = counts / counts.sum()
-        weights[present] = np.median(frequency[present]) / frequency[present]
     else:
-        raise ConfigError(f"Unknown class weighting {method!r}; use none, inverse or median.")
+        totals = np.asarray(image_pixels, np.float64) if image_pixels is not None else counts.sum()
+        frequency = counts / np.maximum(totals, 1.0)
+        weights[present] = np.median(frequency[present]) / frequency[present]
     return weights.astype(np.float32)
 
 
 def _prepare(y_true, logits, ignore_label):
+    """float32 logits, labels with void replaced by 0 (safe to gather), float32 valid mask."""
     import tensorflow as tf
 
     y_true = tf.cast(y_true, tf.int32)
@@ -54,6 +89,7 @@ def _pixel_weights(safe, valid, class_weights):
 
 
 def _per_example_mean(values, weights):
+    """sum_i w_i v_i / sum_i w_i per example; 0 for an example whose weights are all 0."""
     import tensorflow as tf
 
     numerator = tf.reduce_sum(values * weights, axis=[1, 2])
@@ -61,7 +97,17 @@ def _per_example_mean(values, weights):
 
 
 def cross_entropy(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
-    """Weighted pixel cross-entropy per example: sum_i w_i CE_i / sum_i w_i over valid pixels."""
+    """Pixel cross-entropy, class-weighted, per example.
+
+    loss_b = sum_i w_{y_i} CE_i / sum_i w_{y_i} over the valid pixels i of example b, with
+    CE_i = -log softmax(logits_i)[y_i] and w = 1 without class weights (PyTorch's weighted
+    mean). Void pixels have weight 0.
+
+    Example:
+        labels [[0, 1, 255]], logits [[2, 0], [0, 0], [9, -9]]:
+        CE = [log(1 + e^-2), log 2, -] = [0.1269, 0.6931]; loss = 0.4100.
+        With class_weights [1, 3]: (0.1269 + 3 * 0.6931) / 4 = 0.5516.
+    """
     import tensorflow as tf
 
     logits, safe, valid = _prepare(y_true, logits, ignore_label)
@@ -70,17 +116,36 @@ def cross_entropy(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL)
 
 
 def focal(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, gamma=2.0):
-    """Focal loss (Lin et al., 2017): CE scaled by (1 - p_true)^gamma, so easy pixels count less."""
+    """Focal loss (Lin et al., 2017) per example: easy pixels count less.
+
+    FL_i = (1 - p_i)^gamma CE_i with p_i = softmax(logits_i)[y_i] = exp(-CE_i); averaged over
+    the valid pixels with the class weights as in `cross_entropy`. gamma = 0 is cross-entropy.
+
+    Example:
+        labels [[0, 1]], logits [[2, 0], [0, 0]], gamma 2: p = [0.881, 0.5],
+        FL = [0.119^2 * 0.1269, 0.5^2 * 0.6931] = [0.0018, 0.1733]; loss = 0.0876.
+    """
     import tensorflow as tf
 
     logits, safe, valid = _prepare(y_true, logits, ignore_label)
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
-    p_true = tf.exp(-ce)
-    return _per_example_mean((1.0 - p_true) ** gamma * ce, _pixel_weights(safe, valid, class_weights))
+    modulation = (1.0 - tf.exp(-ce)) ** gamma
+    return _per_example_mean(modulation * ce, _pixel_weights(safe, valid, class_weights))
 
 
 def soft_dice(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smooth=1.0):
-    """Soft Dice loss per example: 1 - mean_c (2 sum p g + s) / (sum p + sum g + s), void masked."""
+    """Soft Dice loss per example, over classes, with void pixels masked out of both sides.
+
+    With p_ic = softmax(logits_i)[c] and g_ic = [y_i = c] on valid pixels only:
+    Dice_c = (2 sum_i p_ic g_ic + s) / (sum_i p_ic + sum_i g_ic + s), s = `smooth` (in
+    pixels), and loss = 1 - mean_c Dice_c (a class-weighted mean when weights are given).
+    A class absent from an example scores s / (sum_i p_ic + s): predicting it is penalized.
+
+    Example:
+        labels [[0, 1]] predicted perfectly (probabilities 1 and 0): Dice = [(2+1)/(2+1),
+        (2+1)/(2+1)] -> loss 0; predicting class 0 everywhere: Dice_0 = (2+1)/(3+1) = 0.75,
+        Dice_1 = 1/2, loss = 1 - 0.625 = 0.375.
+    """
     import tensorflow as tf
 
     logits, safe, valid = _prepare(y_true, logits, ignore_label)
@@ -97,7 +162,10 @@ def soft_dice(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smo
 
 
 def ce_dice(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
-    """Cross-entropy plus soft Dice."""
+    """Cross-entropy (class-weighted) plus unweighted soft Dice: sharp pixels, balanced areas.
+
+    Dice is already insensitive to class frequency, so the weights apply to the CE term only.
+    """
     return cross_entropy(y_true, logits, class_weights, ignore_label) + soft_dice(
         y_true, logits, None, ignore_label
     )
@@ -109,16 +177,32 @@ LOSSES = {
     "dice": soft_dice,
     "ce+dice": ce_dice,
 }
-CLASS_WEIGHTINGS = ("none", "inverse", "median")
 
 
 def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_LABEL):
-    """Returns fn(y_true [B, H, W], logits [B, H, W, C]) -> per-example loss [B]."""
+    """Returns fn(y_true int [B, H, W], logits [B, H, W, C]) -> per-example loss float32 [B].
+
+    Args:
+        name: a key of `LOSSES` ("ce", "focal", "dice", "ce+dice").
+        num_classes: C, to check `class_weights` against (optional).
+        class_weights: float [C] from `compute_class_weights`, or None.
+        ignore_label: the void label (255) whose pixels are left out.
+
+    Raises:
+        ConfigError: an unknown name, or class weights of the wrong length.
+    """
     if name not in LOSSES:
         raise ConfigError(f"Unknown loss {name!r}; choose one of {', '.join(LOSSES)}.")
+    if class_weights is not None:
+        class_weights = np.asarray(class_weights, np.float32)
+        if num_classes is not None and class_weights.shape != (num_classes,):
+            raise ConfigError(
+                f"Class weights have {class_weights.size} values for {num_classes} classes."
+            )
     function = LOSSES[name]
 
     def loss(y_true, logits):
         return function(y_true, logits, class_weights, ignore_label)
 
+    loss.__name__ = f"{name}_loss"
     return loss

@@ -60,7 +60,7 @@ class Param:
             raise ConfigError(
                 f"{model}: {self.name}={value!r} is invalid"
                 + (f"; choose one of {', '.join(self.choices)}." if self.choices else
-                   f"; expected a {self.kind}.")
+                   f"; expected {_EXPECTED.get(self.kind, 'a value')}.")
             ) from None
         if (self.low is not None and value < self.low) or (
             self.high is not None and value > self.high
@@ -71,6 +71,8 @@ class Param:
         return value
 
 
+_EXPECTED = {"int": "an integer", "float": "a number", "log": "a number",
+             "bool": "true or false"}
 _BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
           "on": True, "off": False}
 

@@ -46,3 +46,78 @@ def test_class_weighting_methods():
     assert inverse[1] > inverse[3] > inverse[0]
     assert median[3] == pytest.approx(1.0)  # the median-frequency class gets weight 1
     assert compute_class_weights(counts, "none") is None
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_one_value_per_example_in_float32_also_from_float16_logits(name):
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, (3, 6, 5)).astype("int32")
+    logits = tf.constant(rng.normal(size=(3, 6, 5, 4)), tf.float16)
+    run = tf.function(build_loss(name, 4))
+    value = run(labels, logits)
+    assert value.shape == (3,) and value.dtype == tf.float32
+    assert np.isfinite(value.numpy()).all() and (value.numpy() >= 0).all()
+
+
+def test_focal_hand_value_and_gamma_zero_is_cross_entropy():
+    from segcore.losses import cross_entropy, focal
+
+    labels = np.array([[[0, 1]]], "int32")
+    logits = np.array([[[[2.0, 0.0], [0.0, 0.0]]]], "float32")
+    p = 1 / (1 + np.exp(-2.0))
+    expected = ((1 - p) ** 2 * -np.log(p) + 0.25 * np.log(2.0)) / 2
+    assert float(build_loss("focal")(labels, logits)[0]) == pytest.approx(expected, rel=1e-5)
+    np.testing.assert_allclose(focal(labels, logits, gamma=0.0), cross_entropy(labels, logits),
+                               rtol=1e-6)
+
+
+def test_dice_hand_values():
+    labels = np.array([[[0, 1]]], "int32")
+    perfect = np.array([[[[50.0, -50.0], [-50.0, 50.0]]]], "float32")
+    all_zero = np.array([[[[50.0, -50.0], [50.0, -50.0]]]], "float32")
+    dice = build_loss("dice")
+    assert float(dice(labels, perfect)[0]) == pytest.approx(0.0, abs=1e-6)
+    # Dice_0 = (2*1 + 1) / (2 + 1 + 1) = 0.75, Dice_1 = (0 + 1) / (0 + 1 + 1) = 0.5
+    assert float(dice(labels, all_zero)[0]) == pytest.approx(1 - (0.75 + 0.5) / 2, rel=1e-5)
+    both = float(build_loss("ce+dice")(labels, all_zero)[0])
+    ce = float(build_loss("ce")(labels, all_zero)[0])
+    assert both == pytest.approx(ce + 0.375, rel=1e-5)
+
+
+def test_loss_weights_behave():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, (2, 8, 8)).astype("int32")
+    logits = rng.normal(size=(2, 8, 8, 3)).astype("float32")
+    for name in LOSSES:
+        plain = build_loss(name, 3)(labels, logits).numpy()
+        uniform = build_loss(name, 3, class_weights=np.full(3, 2.0))(labels, logits).numpy()
+        np.testing.assert_allclose(uniform, plain, rtol=1e-5)  # only relative weights matter
+    # A zero weight removes a class as if its pixels were void.
+    void = np.where(labels == 2, 255, labels)
+    zero = build_loss("ce", 3, class_weights=np.array([1.0, 1.0, 0.0]))(labels, logits)
+    np.testing.assert_allclose(zero, build_loss("ce", 3)(void, logits), rtol=1e-5)
+
+
+def test_bad_names_and_weight_lengths_are_config_errors():
+    from segcore.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Unknown loss 'hinge'"):
+        build_loss("hinge", 2)
+    with pytest.raises(ConfigError, match="3 values for 2 classes"):
+        build_loss("ce", 2, class_weights=[1.0, 1.0, 1.0])
+    with pytest.raises(ConfigError, match="Unknown class weighting"):
+        compute_class_weights([1, 2], "sqrt")
+    with pytest.raises(ConfigError, match="at least one labelled pixel"):
+        compute_class_weights([0, 0], "median")
+
+
+def test_class_weight_hand_values_and_segnet_variant():
+    counts = np.array([100, 10, 50])
+    np.testing.assert_allclose(compute_class_weights(counts, "inverse"),
+                               160 / (3 * counts), rtol=1e-6)
+    np.testing.assert_allclose(compute_class_weights(counts, "median"), [0.5, 5.0, 1.0], rtol=1e-6)
+    # SegNet: f_c over the images where c appears; class 1 sits in one 20-pixel image.
+    segnet = compute_class_weights(counts, "median", image_pixels=[160, 20, 160])
+    frequency = np.array([100 / 160, 10 / 20, 50 / 160])
+    np.testing.assert_allclose(segnet, np.median(frequency) / frequency, rtol=1e-6)
+    assert compute_class_weights([5, 5], "inverse").tolist() == [1.0, 1.0]

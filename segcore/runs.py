@@ -229,7 +229,8 @@ def stop_run(workspace, run, timeout=0.0):
     (path / STOP_FILE).touch()
     status = read_status(path)
     pid = status.get("pid")
-    if status.get("state") in ACTIVE and _pid_alive(pid, status.get("host")):
+    # A queued process may not have its handler yet; it reads the STOP file at its first step.
+    if status.get("state") == "running" and _pid_alive(pid, status.get("host")):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(int(pid), signal.SIGTERM)
     deadline = time.monotonic() + timeout

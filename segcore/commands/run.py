@@ -118,6 +118,12 @@ def register(subparsers):
 
 
 def train_command(args):
+    import signal
+    import threading
+
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+
     from segcore import runs
     from segcore.training.config import RunConfig
     from segcore.training.loop import train
@@ -127,8 +133,11 @@ def train_command(args):
         path = runs.run_dir(workspace, args.resume)
         stored = runs.read_config(path)
         config = RunConfig.from_json(stored["config"])
-        if runs.read_status(path).get("state") == "finished":
+        state = runs.read_status(path).get("state")
+        if state == "finished":
             raise ConfigError(f"Run {path.name} has finished; nothing to resume.")
+        if state != "queued":  # a STOP left by an earlier stop; a queued run keeps a new one
+            (path / runs.STOP_FILE).unlink(missing_ok=True)
         resume = True
     else:
         config = config_from_args(args)
@@ -145,6 +154,11 @@ def train_command(args):
         resume = False
     if path is not None:
         _log_to(path)
+    from segcore.training import loop
+
+    loop.catch_sigterm()
+    if stop_requested.is_set():
+        loop.request_stop()
     try:
         train(config, path, resume=resume)
     except BaseException as error:

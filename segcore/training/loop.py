@@ -8,6 +8,7 @@ import logging
 import os
 import platform
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -29,19 +30,28 @@ log = logging.getLogger("segcore.train")
 STATE_DIR = "ckpt"
 
 
+_SIGTERM = threading.Event()
+
+
+def catch_sigterm():
+    """Turns SIGTERM into a stop request; the CLI calls this first, before slow imports."""
+    signal.signal(signal.SIGTERM, lambda *_: _SIGTERM.set())
+
+
+def request_stop():
+    _SIGTERM.set()
+
+
 class StopRequest:
     """Set by SIGTERM or a STOP file; training ends cleanly after the current step."""
 
     def __init__(self, run_dir):
         self.stop_file = Path(run_dir) / STOP_FILE if run_dir else None
-        self.signalled = False
-        signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, *_):
-        self.signalled = True
+        if threading.current_thread() is threading.main_thread():
+            catch_sigterm()
 
     def __bool__(self):
-        return self.signalled or bool(self.stop_file and self.stop_file.exists())
+        return _SIGTERM.is_set() or bool(self.stop_file and self.stop_file.exists())
 
 
 def _versions():
@@ -371,8 +381,6 @@ def train(config, run_dir, resume=False, strategy=None, stream=None):
         "finished" or "stopped".
     """
     config = RunConfig.from_json(config.to_json()).validate()
-    if run_dir is not None:
-        (Path(run_dir) / STOP_FILE).unlink(missing_ok=True)
     trainer = Trainer(config, run_dir, strategy)
     if not (resume and trainer.load_state(run_dir)):
         write_run_config(run_dir, trainer)

@@ -1,3 +1,4 @@
+import contextlib
 import io
 import os
 import stat
@@ -98,9 +99,7 @@ def test_no_member_name_escapes_the_target(tmp_path_factory, member_names):
     target.parent.mkdir()
     entries = {name: b"data" for name in member_names}
     entries.update(PAIR)
-    try:
+    with contextlib.suppress(DataError):
         extract_zip(zip_bytes(entries), target)
-    except DataError:
-        pass
     for path in root.rglob("*"):
         assert path == root / "inside" or (root / "inside") in path.parents

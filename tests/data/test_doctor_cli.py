@@ -2,9 +2,8 @@ import subprocess
 import sys
 
 import numpy as np
-from helpers import make_pair_dataset, write_png, zip_bytes
-
 from conftest import REPO
+from helpers import make_pair_dataset, write_png, zip_bytes
 
 
 def check(*args):

@@ -1,0 +1,167 @@
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO
+
+from segcore import runs
+from segcore.errors import RunError
+from segcore.training import loop
+from segcore.training.config import RunConfig
+
+TINY = {"depth": 2, "base_filters": 8}
+
+
+def tiny_config(data, **overrides):
+    values = dict(data=str(data), model="unet", hparams=dict(TINY), img_size=(32, 32), epochs=3,
+                  batch_size=4, seed=3, log_every=2)
+    values.update(overrides)
+    return RunConfig(**values)
+
+
+def weights(path):
+    return keras.saving.load_model(path, safe_mode=True).get_weights()
+
+
+def test_two_epochs_lower_the_loss_and_write_the_run_folder(workspace, demo_data):
+    config = tiny_config(demo_data, epochs=2, lr=1e-2)
+    path = runs.create_run(workspace, config)
+    assert loop.train(config, path, stream=io.StringIO()) == "finished"
+    epochs, steps = runs.read_metrics(path)
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
+    assert steps and all("loss" in s for s in steps)
+    status = runs.read_status(path)
+    assert status["state"] == "finished" and status["best_mean_iou"] >= 0
+    stored = runs.read_config(path)
+    assert stored["class_map"]["classes"][0]["name"] == "background"
+    assert {"tensorflow", "keras"} <= set(stored["versions"]) and stored["dataset_fingerprint"]
+    for name in ("best.keras", "last.keras", "train.log", "tensorboard"):
+        assert (path / name).exists() or name == "train.log"
+
+
+def test_stop_and_resume_equal_an_uninterrupted_run(workspace, demo_data, monkeypatch):
+    config = tiny_config(demo_data)
+    straight = runs.create_run(workspace, config)
+    loop.train(config, straight, stream=io.StringIO())
+    interrupted = runs.create_run(workspace, config)
+    calls = {"n": 0}
+
+    def stop_mid_epoch(self):
+        calls["n"] += 1
+        return calls["n"] == 6
+
+    monkeypatch.setattr(loop.StopRequest, "__bool__", stop_mid_epoch)
+    assert loop.train(config, interrupted, stream=io.StringIO()) == "stopped"
+    assert runs.read_status(interrupted)["state"] == "stopped"
+    monkeypatch.undo()
+    assert loop.train(config, interrupted, resume=True, stream=io.StringIO()) == "finished"
+    for a, b in zip(weights(straight / "last.keras"), weights(interrupted / "last.keras")):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert runs.read_metrics(straight)[0][-1]["val_mean_iou"] == pytest.approx(
+        runs.read_metrics(interrupted)[0][-1]["val_mean_iou"], abs=1e-9)
+
+
+def test_torn_metrics_line_is_skipped(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text(
+        json.dumps({"kind": "epoch", "epoch": 1, "val_mean_iou": 0.5}) + '\n{"kind": "ep')
+    epochs, steps = runs.read_metrics(tmp_path)
+    assert [e["epoch"] for e in epochs] == [1] and steps == []
+
+
+def wait_for(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_sigkill_leaves_a_readable_failed_run_that_resumes(workspace, demo_data):
+    config = tiny_config(demo_data, epochs=40)
+    run_id = runs.start_run(workspace, config)
+    path = workspace / "runs" / run_id
+    assert wait_for(lambda: runs.read_metrics(path)[0])  # at least one epoch checkpointed
+    os.kill(runs.read_status(path)["pid"], signal.SIGKILL)
+    assert wait_for(lambda: runs.read_status(path)["state"] == "failed", 20)
+    assert "killed or crashed" in runs.read_status(path)["message"]
+    done = len(runs.read_metrics(path)[0])
+    runs.resume_run(workspace, run_id)
+    assert wait_for(lambda: len(runs.read_metrics(path)[0]) > done)
+    assert runs.stop_run(workspace, run_id, timeout=60) == "stopped"
+
+
+@pytest.mark.slow
+def test_two_simultaneous_starts_start_exactly_one_run(workspace, demo_data):
+    config = tiny_config(demo_data, epochs=40)
+    outcomes = []
+
+    def start():
+        try:
+            outcomes.append(runs.start_run(workspace, config))
+        except RunError as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    started = [o for o in outcomes if isinstance(o, str)]
+    refused = [o for o in outcomes if isinstance(o, RunError)]
+    assert len(started) == 1 and len(refused) == 1
+    assert "one run at a time" in str(refused[0])
+    assert len(runs.list_runs(workspace)) == 1
+    assert runs.stop_run(workspace, started[0], timeout=90) in ("stopped", "finished")
+
+
+def cli(*args, workspace):
+    return subprocess.run([sys.executable, "-m", "segcore", "--workspace", str(workspace),
+                           *map(str, args)], capture_output=True, text=True, cwd=REPO)
+
+
+def test_cli_train_evaluate_predict_export(workspace, demo_data, tmp_path):
+    result = cli("train", "--data", demo_data, "--model", "unet", "--depth", 2, "--base-filters", 8,
+                 "--img-size", "32x32", "--epochs", 1, "--batch-size", 4, workspace=workspace)
+    assert result.returncode == 0, result.stderr
+    run = result.stdout.strip().splitlines()[-1]
+    assert (workspace / "runs") in __import__("pathlib").Path(run).parents
+    result = cli("evaluate", "--run", run, "--json", workspace=workspace)
+    scores = json.loads(result.stdout)
+    for key in ("pixel_accuracy", "mean_class_accuracy", "mean_iou", "fw_iou", "per_class_iou",
+                "per_class_dice", "per_class_precision", "per_class_recall", "support",
+                "class_names", "per_image", "confusion_matrix"):
+        assert key in scores
+    assert len(scores["confusion_matrix"]) == 4
+    result = cli("predict", "--run", run, "--input", demo_data / "images", "--output",
+                 tmp_path / "out", workspace=workspace)
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "out").glob("*_mask.png"))) == 24
+    for fmt, name in (("keras", "model.keras"), ("tflite", "model.tflite")):
+        result = cli("export", "--run", run, "--format", fmt, workspace=workspace)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().endswith(name)
+    assert "finished" in cli("runs", workspace=workspace).stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("train", "--data", "/no/such/folder"), "dataset folder not found"),
+    (("train", "--data", ".", "--img-size", "33x33"), "must be a multiple of 16"),
+    (("train", "--data", ".", "--model", "reseg", "--depth", "3"), "does not apply to model reseg"),
+    (("evaluate", "--run", "nope"), "not found"),
+])
+def test_cli_bad_input_exits_2_with_one_line(workspace, args, message):
+    result = cli(*args, workspace=workspace)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]

@@ -1,0 +1,80 @@
+"""Helpers shared by the pages: workspace, current dataset and run (kept in the URL)."""
+
+import streamlit as st
+
+from segcore import runs
+from segcore.commands.data import DEMO_NAME, ensure_demo
+from segcore.errors import SegcoreError
+from segcore.workspace import datasets_dir, workspace_root
+
+
+def workspace():
+    try:
+        return workspace_root()
+    except SegcoreError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def dataset_names():
+    """Saved datasets, the demo first (created on first use)."""
+    root = workspace()
+    ensure_demo(root)
+    names = sorted(p.name for p in datasets_dir(root).iterdir()
+                   if p.is_dir() and not p.name.startswith("."))
+    return [DEMO_NAME] + [n for n in names if n != DEMO_NAME]
+
+
+def current_dataset():
+    """The dataset chosen on the Data page (URL `?dataset=`), the demo by default."""
+    names = dataset_names()
+    name = st.query_params.get("dataset") or st.session_state.get("dataset") or DEMO_NAME
+    return name if name in names else DEMO_NAME
+
+
+def set_dataset(name):
+    st.session_state["dataset"] = name
+    st.query_params["dataset"] = name
+
+
+def dataset_path(name=None):
+    return datasets_dir(workspace()) / (name or current_dataset())
+
+
+def current_run():
+    """The run in the URL (`?run=`), so a reload or a second tab shows the same run."""
+    run_id = st.query_params.get("run") or st.session_state.get("run")
+    if run_id and (runs.runs_dir(workspace()) / run_id / "config.json").is_file():
+        return run_id
+    return None
+
+
+def set_run(run_id):
+    st.session_state["run"] = run_id
+    st.query_params["run"] = run_id
+
+
+def sidebar():
+    with st.sidebar:
+        st.caption("Dataset")
+        st.markdown(f"**{current_dataset()}**")
+        st.caption("Run")
+        run_id = current_run()
+        if run_id:
+            status = runs.read_status(runs.runs_dir(workspace()) / run_id)
+            st.markdown(f"**{run_id}**  \n{status.get('state', '?')}")
+        else:
+            st.markdown("none yet")
+        st.caption(f"Workspace: `{workspace()}`")
+
+
+def fail(error):
+    """Shows a user-facing error and stops the page."""
+    st.error(str(error))
+    st.stop()
+
+
+def finished_runs():
+    """Runs with a checkpoint, newest first."""
+    return [r for r in runs.list_runs(workspace())
+            if (r.path / "best.keras").is_file() or (r.path / "last.keras").is_file()]

@@ -1,0 +1,88 @@
+"""Plotly figure builders for the app: pure functions of run data, tested without Streamlit."""
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+def _hex(color):
+    return "#{:02x}{:02x}{:02x}".format(*color)
+
+
+def _layout(figure, title, height=320, **axes):
+    figure.update_layout(title=title, height=height, margin=dict(l=40, r=10, t=40, b=40),
+                         legend=dict(orientation="h", y=-0.2), **axes)
+    return figure
+
+
+def loss_curves(epochs, steps, name=""):
+    """Train loss per logged step, and train/validation loss per epoch."""
+    figure = go.Figure()
+    if steps:
+        spe = max(1, max(s["step"] for s in steps) / max(1, max(s["epoch"] + 1 for s in steps)))
+        figure.add_scatter(x=[s["step"] / spe for s in steps], y=[s["loss"] for s in steps],
+                           mode="lines", name=f"{name}train loss (steps)", opacity=0.45)
+    if epochs:
+        x = [e["epoch"] for e in epochs]
+        figure.add_scatter(x=x, y=[e["train_loss"] for e in epochs], mode="lines+markers",
+                           name=f"{name}train loss")
+        figure.add_scatter(x=x, y=[e["val_loss"] for e in epochs], mode="lines+markers",
+                           name=f"{name}val loss")
+    return _layout(figure, "Loss", xaxis_title="epoch")
+
+
+def iou_curves(epochs, class_names, colors):
+    """Validation mean IoU and per-class IoU over epochs."""
+    figure = go.Figure()
+    x = [e["epoch"] for e in epochs]
+    figure.add_scatter(x=x, y=[e["val_mean_iou"] for e in epochs], mode="lines+markers",
+                       name="mean IoU", line=dict(width=4, color="#222"))
+    for index, name in enumerate(class_names):
+        values = [e["per_class_iou"][index] if e.get("per_class_iou") else None for e in epochs]
+        figure.add_scatter(x=x, y=values, mode="lines", name=name,
+                           line=dict(color=_hex(colors[index])))
+    return _layout(figure, "Validation IoU", xaxis_title="epoch", yaxis_range=[0, 1])
+
+
+def per_class_iou_bars(per_class_iou, class_names, colors, title="Per-class IoU"):
+    """Bars in the class colours; NaN (class absent) drawn as an empty slot."""
+    values = [np.nan if v is None else v for v in per_class_iou]
+    figure = go.Figure(go.Bar(
+        x=list(class_names), y=values, marker_color=[_hex(c) for c in colors],
+        text=["n/a" if np.isnan(v) else f"{v:.3f}" for v in values], textposition="outside",
+    ))
+    return _layout(figure, title, yaxis_range=[0, 1.1])
+
+
+def confusion_heatmap(cm, class_names):
+    """Row-normalized confusion matrix (each true class sums to 1)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    rows = cm.sum(axis=1, keepdims=True)
+    normalized = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    figure = go.Figure(go.Heatmap(
+        z=normalized, x=list(class_names), y=list(class_names), colorscale="Blues", zmin=0, zmax=1,
+        text=np.round(normalized, 2), texttemplate="%{text}",
+    ))
+    figure.update_yaxes(autorange="reversed", title="true")
+    figure.update_xaxes(title="predicted")
+    return _layout(figure, "Confusion matrix (normalized by true class)", height=420)
+
+
+def class_share_bars(class_names, shares, colors, weights=None):
+    """Pixel share of each class, with suggested class weights as hover text."""
+    hover = None
+    if weights is not None:
+        hover = [f"suggested weight {w:.2f}" for w in weights]
+    figure = go.Figure(go.Bar(
+        x=list(class_names), y=[100 * s for s in shares], marker_color=[_hex(c) for c in colors],
+        text=[f"{100 * s:.1f}%" for s in shares], textposition="outside", hovertext=hover,
+    ))
+    return _layout(figure, "Class pixel share", yaxis_title="% of labelled pixels")
+
+
+def compare_runs(curves):
+    """Validation mean IoU of several runs over epochs: {label: epoch records}."""
+    figure = go.Figure()
+    for label, epochs in curves.items():
+        figure.add_scatter(x=[e["epoch"] for e in epochs], y=[e["val_mean_iou"] for e in epochs],
+                           mode="lines+markers", name=label)
+    return _layout(figure, "Validation mean IoU by run", xaxis_title="epoch", yaxis_range=[0, 1])

@@ -1,8 +1,9 @@
 """Model families: U-Net (CNN), ReSeg (RNN) and U-Net + ReNet, behind one registry.
 
 Importing this package does not import Keras: the CLI and the app read the registry without
-paying TensorFlow's start-up. The builders (and the `ReNet` layer's Keras registration) load
-on first use; `.keras` files also import `segcore.models.renet_layer` by themselves.
+paying TensorFlow's start-up. The builders load on first use. A `.keras` file with a ReNet
+layer can only be deserialized once `segcore.models.renet_layer` has registered the layer:
+load models with `load_model` below (or import that module first).
 """
 
 from segcore.models.registry import (
@@ -15,6 +16,31 @@ from segcore.models.registry import (
     resolve_hparams,
 )
 
+
+def register_layers():
+    """Registers segcore's custom layers with Keras (imports Keras); returns them by name."""
+    from segcore.models.renet_layer import ReNet
+
+    return {"segcore>ReNet": ReNet}
+
+
+def load_model(path, compile=False):
+    """Loads a `.keras` model saved from `build_model`, in Keras' safe mode.
+
+    Args:
+        path: the `.keras` file.
+        compile: restore the training configuration too (segcore's loop does not need it).
+
+    Returns:
+        The `keras.Model`.
+    """
+    import keras
+
+    register_layers()
+    return keras.saving.load_model(path, safe_mode=True, compile=compile)
+
+
 __all__ = [
-    "MODELS", "ModelSpec", "Param", "build_model", "get_spec", "model_stride", "resolve_hparams",
+    "MODELS", "ModelSpec", "Param", "build_model", "get_spec", "load_model", "model_stride",
+    "register_layers", "resolve_hparams",
 ]

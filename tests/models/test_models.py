@@ -1,6 +1,7 @@
 """Shared harness for every registered model, plus the registry, the ReNet layer and FLOPs."""
 
 import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -194,3 +195,24 @@ def test_flops_of_a_dynamic_model_at_a_given_size():
     small, large = forward_flops(model, (32, 32, 3)), forward_flops(model, (64, 64, 3))
     assert small > 0 and large == 4 * small  # a CNN's FLOPs scale with the pixel count
     assert model.input_shape == (None, None, None, 3)  # the model itself is untouched
+
+
+def test_a_fresh_process_loads_a_saved_renet_model(tmp_path):
+    import subprocess
+    import sys
+
+    model = build_model("unet-renet", (None, None, 3), 2, **TINY["unet-renet"])
+    x = np.random.default_rng(0).random((1, 8, 12, 3)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
+    # A new interpreter has not imported the ReNet module: load_model must register it.
+    script = (
+        "import sys, numpy as np; from segcore.models import load_model; "
+        "d = sys.argv[1]; m = load_model(d + '/m.keras'); "
+        "np.testing.assert_array_equal(m.predict(np.load(d + '/x.npy'), verbose=0), "
+        "np.load(d + '/y.npy'))"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]

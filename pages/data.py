@@ -89,7 +89,8 @@ def data_page():
     summary = report.summary
     class_map = ClassMap.from_json(summary["class_map"])
     counts = summary["images_per_split"]
-    st.success(f"{chosen}: " + ", ".join(f"{n} {s} images" for s, n in counts.items())
+    st.success(f"{chosen}: " + ", ".join(
+        f"{n} images" if s == "all" else f"{n} {s} images" for s, n in counts.items())
                + f", {class_map.num_classes} classes, sizes {', '.join(summary['sizes'])}.")
     class_editor(path, class_map)
     shares = [c["pixel_share"] for c in summary["classes"]]

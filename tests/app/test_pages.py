@@ -11,7 +11,7 @@ def test_data_page_shows_demo_summary_chart_and_preview(app_env):
     at = page("data").run()
     no_exceptions(at)
     assert at.selectbox(key="dataset_select").value == "demo"
-    assert any("48 all images" in s.value and "4 classes" in s.value for s in at.success)
+    assert any("48 images" in s.value and "4 classes" in s.value for s in at.success)
     assert at.slider(key="preview_opacity").value == 0.5
 
 

@@ -20,9 +20,7 @@ EXPORT_FORMATS = ("keras", "savedmodel", "tflite")
 
 def load_run_model(run_dir, which="best"):
     """Loads a run's checkpoint with Keras' safe mode (only a run folder's own `.keras` files)."""
-    import keras
-
-    import segcore.models  # noqa: F401  (registers the custom layers)
+    from segcore.models import load_model
 
     if which not in WHICH:
         raise RunError(f"Unknown checkpoint {which!r}; use best or last.")
@@ -33,7 +31,7 @@ def load_run_model(run_dir, which="best"):
             path = other
         else:
             raise RunError(f"{path}: no checkpoint yet; train the run for at least one epoch.")
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    return load_model(path, compile=False)
 
 
 class RunPredictor:

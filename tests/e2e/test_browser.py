@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 from helpers import write_png
+from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",

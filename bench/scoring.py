@@ -1,6 +1,7 @@
 """One full-resolution scorer for every contender, so comparisons are of training only."""
 
 import numpy as np
+
 from segcore.metrics import confusion_matrix, scores
 
 

@@ -1,4 +1,5 @@
 import numpy as np
+
 from helpers import make_pair_dataset, png_bytes, zip_bytes
 from page_runner import page
 

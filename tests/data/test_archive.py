@@ -6,10 +6,10 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import png_bytes, zip_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import png_bytes, zip_bytes
 from segcore.data.archive import extract_zip
 from segcore.errors import DataError
 

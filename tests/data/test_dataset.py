@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 import pytest
-from helpers import make_pair_dataset, write_png
 
+from helpers import make_pair_dataset, write_png
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
 from segcore.data.synthetic import make_synthetic

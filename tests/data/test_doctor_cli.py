@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+
 from conftest import REPO
 from helpers import make_pair_dataset, write_png, zip_bytes
 

@@ -3,9 +3,9 @@ import io
 import numpy as np
 import pytest
 import tifffile
-from helpers import png_bytes, write_png
 from PIL import Image
 
+from helpers import png_bytes, write_png
 from segcore.data.classes import ClassMap
 from segcore.data.formats import image_shape, read_image, read_mask, read_raw_mask
 from segcore.errors import DataError

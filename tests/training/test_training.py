@@ -10,8 +10,8 @@ import time
 import keras
 import numpy as np
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from segcore import runs
 from segcore.errors import RunError
 from segcore.training import loop

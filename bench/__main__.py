@@ -1,0 +1,70 @@
+"""`python -m bench {throughput,quality,tiling,peers,all}`.
+
+Every figure is measured here, side by side in one run; none is asserted in a test.
+"""
+
+import argparse
+import sys
+
+from bench.common import DEFAULT_DATA, print_json
+
+
+def _size(text):
+    height, width = (int(v) for v in text.lower().split("x"))
+    return height, width
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    throughput = sub.add_parser("throughput", help="segcore loop vs model.fit, efficiency")
+    throughput.add_argument("--models", default="unet,reseg,unet-renet")
+    throughput.add_argument("--pairs", type=int, default=3)
+    throughput.add_argument("--json", action="store_true")
+    for name in ("quality", "peers"):
+        cmd = sub.add_parser(name, help="train within a time budget, score at full resolution")
+        cmd.add_argument("--data", default=str(DEFAULT_DATA / "membrane"))
+        cmd.add_argument("--model", default="unet")
+        cmd.add_argument("--minutes", type=float, default=4)
+        cmd.add_argument("--img-size", type=_size, default=(256, 256))
+        cmd.add_argument("--ignore-index", type=int)
+        cmd.add_argument("--val-fraction", type=float, default=1 / 6)
+        cmd.add_argument("--extra", default="", help="more `segcore train` flags, quoted")
+        cmd.add_argument("--json", action="store_true")
+    tiling = sub.add_parser("tiling", help="tiled prediction time and peak RSS")
+    tiling.add_argument("--json", action="store_true")
+    everything = sub.add_parser("all", help="run every benchmark and rewrite bench/RESULTS.md")
+    everything.add_argument("--data", default=str(DEFAULT_DATA))
+    args = parser.parse_args(argv)
+
+    if args.command == "throughput":
+        from bench.throughput import run_throughput
+
+        print_json(run_throughput(args.models.split(","), args.pairs))
+    elif args.command == "quality":
+        from bench.quality import run_quality
+
+        split = [] if args.ignore_index is not None else [
+            "--split", "contiguous", "--val-fraction", str(args.val_fraction)]
+        extra = args.extra.split() + (
+            ["--ignore-index", str(args.ignore_index)] if args.ignore_index is not None else [])
+        print_json(run_quality(args.data, args.model, args.minutes, args.img_size, extra,
+                               split_args=split))
+    elif args.command == "peers":
+        from bench.peers import run_peer
+
+        print_json(run_peer(args.data, args.minutes, args.img_size, args.ignore_index,
+                            args.val_fraction))
+    elif args.command == "tiling":
+        from bench.tiling import run_tiling
+
+        print_json(run_tiling())
+    else:
+        from bench.report import run_all
+
+        run_all(args.data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

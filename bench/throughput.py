@@ -1,0 +1,126 @@
+"""Throughput: segcore's training loop against a bare Keras `model.fit` on the same model.
+
+Both train the identical model (same builder, hyperparameters, optimizer and loss) on the same
+in-memory images at 256x256, batch 8. segcore runs its whole loop (tf.data pipeline with
+augmentation, per-epoch validation excluded from the timing, metrics and checkpoint logging);
+`model.fit` gets plain tensors. The contenders alternate A B A B and each figure is the median
+of the pairs, so drifts of a shared machine hit both alike.
+"""
+
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import machine_info, matmul_peak_gflops, median
+
+SIZE = (256, 256)
+BATCH = 8
+IMAGES = 64
+EPOCHS = 3
+
+
+def _dataset(folder):
+    from segcore.data.synthetic import make_synthetic
+
+    return make_synthetic(Path(folder) / "data", count=IMAGES + 8, size=SIZE, seed=0)
+
+
+def segcore_images_per_second(data, model, workspace):
+    """Trains EPOCHS epochs through segcore's loop; img/s over the epochs after the first."""
+    import keras
+
+    from segcore import runs
+    from segcore.training import loop
+    from segcore.training.config import RunConfig
+
+    keras.backend.clear_session()
+    config = RunConfig(data=str(data), model=model, img_size=SIZE, epochs=EPOCHS, batch_size=BATCH,
+                       val_fraction=8 / (IMAGES + 8), seed=0, schedule="constant",
+                       warmup_epochs=0)
+    path = runs.create_run(workspace, config)
+    loop.train(config, path, stream=io.StringIO())
+    epochs, _ = runs.read_metrics(path)
+    timed = epochs[1:]
+    return sum(e["train_images"] for e in timed) / sum(e["train_seconds"] for e in timed)
+
+
+def keras_fit_images_per_second(data, model):
+    """Trains the same model with `model.fit` on in-memory tensors; same timing window."""
+    import keras
+    import tensorflow as tf
+
+    from segcore.data import load_dataset
+    from segcore.data.pipeline import load_arrays
+    from segcore.models import build_model
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    dataset = load_dataset(data, val_fraction=8 / (IMAGES + 8), seed=0)
+    images, masks = load_arrays(dataset.samples("train"), dataset.class_map, SIZE)
+    net = build_model(model, (None, None, 3), dataset.class_map.num_classes)
+    net.compile(optimizer=keras.optimizers.Adam(3e-3),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
+    timer = EpochTimer()
+    x = tf.constant(images)
+    y = tf.constant(masks.astype(np.int32))
+    net.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, verbose=0, callbacks=[timer])
+    steps = len(images) // BATCH
+    return (EPOCHS - 1) * steps * BATCH / sum(timer.times[1:]) if len(images) % BATCH == 0 else (
+        (EPOCHS - 1) * len(images) / sum(timer.times[1:]))
+
+
+def gflop_per_image(model):
+    """Training cost: 3x the forward FLOPs (forward, and backward for inputs and weights)."""
+    from segcore.models import build_model
+    from segcore.models.flops import forward_flops
+
+    return 3 * forward_flops(build_model(model, (*SIZE, 3), 4)) / 1e9
+
+
+def run_throughput(models=("unet", "reseg", "unet-renet"), pairs=3):
+    """Returns one record per model with the keys listed in issue 6."""
+    peak = matmul_peak_gflops()
+    records = []
+    with tempfile.TemporaryDirectory() as folder:
+        data = _dataset(folder)
+        workspace = Path(folder) / "workspace"
+        workspace.mkdir()
+        for model in models:
+            ours, theirs = [], []
+            for _ in range(pairs):
+                ours.append(segcore_images_per_second(data, model, workspace))
+                theirs.append(keras_fit_images_per_second(data, model))
+            segcore_rate, keras_rate = median(ours), median(theirs)
+            gflop = gflop_per_image(model)
+            achieved = segcore_rate * gflop
+            records.append({
+                "model": model,
+                "segcore_img_per_s": round(segcore_rate, 2),
+                "keras_fit_img_per_s": round(keras_rate, 2),
+                "ratio": round(segcore_rate / keras_rate, 3),
+                "gflop_per_img": round(gflop, 2),
+                "achieved_gflop_per_s": round(achieved, 1),
+                "peak_gflop_per_s": round(peak, 1),
+                "efficiency": round(achieved / peak, 3),
+                "pairs": {"segcore": [round(v, 2) for v in ours],
+                          "keras_fit": [round(v, 2) for v in theirs]},
+            })
+    return records
+
+
+def machine():
+    return machine_info()

@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 
-from segcore.errors import SegcoreError
+from segcore.errors import ClusterError, SegcoreError
 
 # Modules that define commands. Each has `register(subparsers)` and sets `handler` defaults.
 # They import TensorFlow lazily, so `check-data` and `runs` start fast.
@@ -48,6 +48,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except ClusterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except SegcoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

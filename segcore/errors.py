@@ -23,3 +23,7 @@ class RunError(SegcoreError):
 
 class WorkspaceError(SegcoreError):
     """The workspace folder is missing, unwritable or full."""
+
+
+class ClusterError(RunError):
+    """A worker of a multi-worker run died or stopped answering; the run cannot go on."""

@@ -4,6 +4,7 @@ Keras 3's `model.fit` fails under MultiWorkerMirroredStrategy on this stack, whi
 step through `strategy.run` works; so the CLI, the app and a cluster all train here.
 """
 
+import hashlib
 import logging
 import os
 import platform
@@ -17,7 +18,7 @@ import numpy as np
 from segcore.data.classes import IGNORE_LABEL, ClassMap
 from segcore.data.dataset import load_dataset
 from segcore.data.pipeline import class_pixel_counts, eval_dataset, load_arrays, train_dataset
-from segcore.errors import DataError
+from segcore.errors import ClusterError, DataError
 from segcore.fileio import append_jsonl, read_json, write_json_atomic
 from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
@@ -85,6 +86,20 @@ def _progress(epoch, epochs, step, steps, loss, started, stream):
     if stream.isatty() or step == steps:
         stream.write(line + ("\n" if step == steps else ""))
         stream.flush()
+
+
+def pad_to_batches(images, masks, batch_size):
+    """Pads with all-void examples to whole batches, so every replica gets a full share.
+
+    A replica handed an empty last batch fails in oneDNN's convolution; void examples change
+    neither the confusion matrix nor the loss.
+    """
+    extra = -len(images) % batch_size
+    if not extra:
+        return images, masks
+    images = np.concatenate([images, np.zeros((extra, *images.shape[1:]), images.dtype)])
+    masks = np.concatenate([masks, np.full((extra, *masks.shape[1:]), IGNORE_LABEL, masks.dtype)])
+    return images, masks
 
 
 class Trainer:
@@ -167,7 +182,9 @@ class Trainer:
         def step(images, masks):
             logits = self.model(images, training=False)
             loss_sum = tf.reduce_sum(self.loss_fn(masks, logits))
-            count = tf.cast(tf.shape(images)[0], tf.float32)
+            # Padding examples are all void: they add no loss and are not counted.
+            labelled = tf.reduce_any(tf.not_equal(masks, IGNORE_LABEL), axis=[1, 2])
+            count = tf.reduce_sum(tf.cast(labelled, tf.float32))
             predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
             cm = confusion_matrix_tf(masks, predictions, num_classes, IGNORE_LABEL)
             return loss_sum, count, cm
@@ -238,7 +255,8 @@ class Trainer:
         num_classes = self.class_map.num_classes
         total_cm = np.zeros((num_classes, num_classes), dtype=np.int64)
         loss_sum = count = 0.0
-        data = eval_dataset(self.val_images, self.val_masks, self.config.batch_size)
+        images, masks = pad_to_batches(self.val_images, self.val_masks, self.config.batch_size)
+        data = eval_dataset(images, masks, self.config.batch_size)
         for images, masks in self.strategy.experimental_distribute_dataset(data):
             batch_loss, batch_count, cm = self._eval_step(images, masks)
             loss_sum += float(batch_loss)
@@ -352,8 +370,16 @@ class Trainer:
             if stop:
                 self._status(state="stopped", ended=now(), message="Stopped on request.")
                 return "stopped"
-        self._status(state="finished", ended=now())
+        self._status(state="finished", ended=now(), weights_fingerprint=self.fingerprint())
+        stream.write(f"weights fingerprint: {self.fingerprint()}\n")
         return "finished"
+
+    def fingerprint(self):
+        """A short hash of every weight: equal on all workers of a synchronous run."""
+        digest = hashlib.sha256()
+        for variable in self.model.weights:
+            digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
+        return digest.hexdigest()[:16]
 
 
 def write_run_config(run_dir, trainer):
@@ -380,11 +406,22 @@ def train(config, run_dir, resume=False, strategy=None, stream=None):
     Returns:
         "finished" or "stopped".
     """
+    import tensorflow as tf
+
     config = RunConfig.from_json(config.to_json()).validate()
     trainer = Trainer(config, run_dir, strategy)
     if not (resume and trainer.load_state(run_dir)):
         write_run_config(run_dir, trainer)
-    return trainer.fit(stream)
+    try:
+        return trainer.fit(stream)
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+            tf.errors.CancelledError, tf.errors.AbortedError) as error:
+        if trainer.strategy.extended._in_multi_worker_mode():
+            raise ClusterError(
+                "A worker of the cluster stopped answering, so training stopped "
+                f"({error.__class__.__name__}); resume with --resume once every host is up."
+            ) from None
+        raise
 
 
 def class_map_of(run_dir):

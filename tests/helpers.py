@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def write_png(path, array, mode=None):
     path = Path(path)

@@ -3,8 +3,7 @@ import sys
 
 import numpy as np
 
-from conftest import REPO
-from helpers import make_pair_dataset, write_png, zip_bytes
+from helpers import REPO, make_pair_dataset, write_png, zip_bytes
 
 
 def check(*args):

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
-from helpers import write_png
+from helpers import REPO, write_png
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 pytestmark = pytest.mark.slow
 TINY = ["--model", "unet", "--depth", "2", "--base-filters", "8", "--batch-norm", "false",

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 from segcore import runs
 from segcore.errors import RunError
 from segcore.training import loop

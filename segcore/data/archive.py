@@ -101,8 +101,14 @@ def extract_zip(source, dest, label=None, max_entries=MAX_ENTRIES,
             target = staging.joinpath(*path.parts)
             if staging.resolve() not in target.resolve().parents:
                 raise DataError(f"{label}: entry {info.filename!r} points outside the archive.")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as reader, open(target, "wb") as writer:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                writer = open(target, "xb")  # noqa: SIM115 (closed by the with below)
+            except OSError as error:
+                # A file and a folder of one name, or one name twice: no sane dataset.
+                raise DataError(f"{label}: entry {info.filename!r} clashes with another entry "
+                                f"({error.strerror}).") from None
+            with archive.open(info) as reader, writer:
                 while chunk := reader.read(_CHUNK):
                     written += len(chunk)
                     if written > max_total_bytes:

@@ -105,8 +105,11 @@ def save_uploads(files, dest):
             _write_loose(files, target)
         report = check_folder(target)
         if not report.ok:
-            raise DataError(report.problems[0] + (
-                f" (and {len(report.problems) - 1} more problems)" if len(report.problems) > 1 else ""))
+            # Messages name files relative to the dataset, not the hidden staging folder.
+            problems = [p.replace(f"{target}/", "").replace(str(target), dest.name)
+                        for p in report.problems]
+            raise DataError(problems[0] + (
+                f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))
         target.rename(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -114,14 +117,13 @@ def save_uploads(files, dest):
 
 
 def _write_loose(files, target):
-    from segcore.data.formats import is_image_name
+    from segcore.data.formats import image_shape, is_image_name
 
     for name, data in files:
         path = Path(name.replace("\\", "/"))
         if not is_image_name(path.name):
             raise DataError(f"{path.name}: not an image file (PNG, JPEG, TIFF or BMP).")
-        if not data:
-            raise DataError(f"{path.name}: the file is empty (0 bytes).")
+        image_shape(data, name=path.name)  # empty, not an image, over the pixel cap
         stem, suffix = path.stem, path.suffix
         is_mask = "masks" in path.parts[:-1] or stem.lower().endswith("_mask")
         if stem.lower().endswith("_mask"):

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from helpers import make_pair_dataset, png_bytes, zip_bytes
 from page_runner import page
@@ -86,3 +87,21 @@ def test_predict_page_predicts_an_upload_and_rejects_junk(app_env):
     no_exceptions(at)
     assert any("junk.png" in e.value for e in at.error)
     assert len(at.get("download_button")) >= 1
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("empty.png", b"", "empty"),
+    ("text.png", b"plain text", "not an image"),
+    ("nested.zip", zip_bytes({"in.zip": zip_bytes({"a.png": b"1"})}), "nested"),
+    ("slip.zip", zip_bytes({"../../x.png": b"1"}), "outside"),
+])
+def test_hostile_uploads_get_st_error_and_write_nothing(app_env, name, data, message):
+    root, _ = app_env
+    before = sorted(p.name for p in (root / "datasets").iterdir())
+    at = page("data").run()
+    at.text_input(key="upload_name").input("hostile").run()
+    at.file_uploader(key="upload_files").set_value([(name, data, "application/octet-stream")]).run()
+    at.button(key="upload_save").click().run()
+    no_exceptions(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert sorted(p.name for p in (root / "datasets").iterdir()) == before

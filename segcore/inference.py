@@ -47,7 +47,8 @@ class RunPredictor:
         self.run_dir = Path(run_dir)
         self.class_map = ClassMap.from_json(info["class_map"])
         self.tile = tuple(config["crop"] or config["img_size"])
-        self.scale = float(info.get("input_scale") or 1.0)
+        scale = info.get("input_scale") or 1.0
+        self.scale = tuple(scale) if isinstance(scale, list) else (float(scale), float(scale))
         self.stride = model_stride(config["model"], **config["hparams"])
         self.model = load_run_model(run_dir, which)
 
@@ -143,21 +144,28 @@ def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4
     return labels[:height, :width]
 
 
-def predict_labels(model, image, tile, stride, scale=1.0, num_classes=None):
-    """Labels at the image's own size, predicted at the scale the model was trained at."""
+def predict_labels(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None):
+    """Labels at the image's own size, predicted at the scale the model was trained at.
+
+    Args:
+        scale: (y, x) factors from the native image size to the training size.
+    """
     height, width = image.shape[:2]
-    if abs(scale - 1.0) > 1e-3:
-        size = (max(stride, round(width * scale)), max(stride, round(height * scale)))
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
+    num_classes = num_classes or model.output_shape[-1]
+    if abs(scale_y - 1.0) > 1e-3 or abs(scale_x - 1.0) > 1e-3:
+        size = (max(stride, round(width * scale_x)), max(stride, round(height * scale_y)))
+        shrink = scale_x * scale_y < 1
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         if small.shape[0] <= tile[0] and small.shape[1] <= tile[1]:
             logits = predict_logits(model, small, stride)
             logits = cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR)
             if logits.ndim == 2:
                 logits = logits[..., None]
             return np.argmax(logits, axis=-1).astype(np.uint8)
-        labels = predict_tiled(model, small, tile, stride, num_classes or model.output_shape[-1])
+        labels = predict_tiled(model, small, tile, stride, num_classes)
         return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
-    return predict_tiled(model, image, tile, stride, num_classes or model.output_shape[-1])
+    return predict_tiled(model, image, tile, stride, num_classes)
 
 
 def predict_image_file(model, path, tile=(256, 256), stride=None):

@@ -153,7 +153,8 @@ class Trainer:
         from segcore.data.formats import image_shape
 
         native = image_shape(first.image)
-        self.input_scale = config.img_size[0] / native[0]
+        # Per axis: CamVid's 360x480 trained at 176x240 is not scaled alike in both.
+        self.input_scale = [config.img_size[0] / native[0], config.img_size[1] / native[1]]
 
     # The distributed steps -------------------------------------------------------------------
 

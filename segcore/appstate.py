@@ -3,14 +3,17 @@
 Kept here so it is tested as plain functions (Streamlit's AppTest does not fire fragments).
 """
 
+import dataclasses
+import hashlib
 import io
+import os
 import shutil
 import tempfile
 import zipfile
 from pathlib import Path
 
-from segcore.errors import DataError
-from segcore.runs import ACTIVE, read_metrics, read_status
+from segcore.errors import ConfigError, DataError
+from segcore.runs import ACTIVE, FINAL, read_metrics, read_status
 
 
 def run_progress(run_dir):
@@ -29,9 +32,8 @@ def run_progress(run_dir):
     if status.get("state") == "finished":
         fraction = 1.0
     eta = None
-    if epochs and status.get("state") == "running":
-        per_epoch = sum(e["seconds"] for e in epochs) / len(epochs)
-        eta = max(0.0, per_epoch * total - per_epoch * fraction * total)
+    if status.get("state") == "running":
+        eta = _eta(epochs, steps, total, fraction)
     return {
         "state": status.get("state", "unknown"),
         "message": status.get("message", ""),
@@ -44,6 +46,22 @@ def run_progress(run_dir):
         "step_records": steps,
         "active": status.get("state") in ACTIVE,
     }
+
+
+def _eta(epochs, steps, total, fraction):
+    """Seconds left: from whole epochs (validation included) once one has ended, else from the
+    step rate of the first epoch; None until there is anything to go on."""
+    if epochs:
+        per_epoch = sum(e["seconds"] for e in epochs) / len(epochs)
+        return max(0.0, per_epoch * total * (1.0 - fraction))
+    timed = [s for s in steps if "time" in s]
+    if len(timed) >= 2 and 0 < fraction < 1:
+        elapsed = timed[-1]["time"] - timed[0]["time"]
+        done = (timed[-1]["step"] - timed[0]["step"]) or 1
+        per_step = elapsed / done
+        steps_total = timed[-1]["step"] / fraction
+        return max(0.0, per_step * (steps_total - timed[-1]["step"]))
+    return None
 
 
 def format_eta(seconds):
@@ -103,13 +121,19 @@ def save_uploads(files, dest):
             extract_zip(zips[0][1], target, label=zips[0][0])
         else:
             _write_loose(files, target)
+            if not any(target.rglob("masks/*")):
+                raise DataError(
+                    f"None of the {len(files)} uploaded files is a mask: name each mask after its "
+                    "image with _mask (a.png + a_mask.png), or upload a folder holding images/ "
+                    "and masks/.")
         report = check_folder(target)
         if not report.ok:
             # Messages name files relative to the dataset, not the hidden staging folder.
             problems = [p.replace(f"{target}/", "").replace(str(target), dest.name)
                         for p in report.problems]
+            more = len(problems) - 1
             raise DataError(problems[0] + (
-                f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))
+                f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""))
         target.rename(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -154,3 +178,188 @@ def png_bytes(array):
 def poll_interval(active):
     """Polling period of the live view: every 2 s while a run is active, off otherwise."""
     return 2.0 if active else None
+
+
+# Data page ---------------------------------------------------------------------------------
+
+
+def folder_signature(path):
+    """A cheap hash of every file's relative name, size and mtime under `path`.
+
+    The Data page caches the doctor's report under it, so the report is recomputed only when a
+    file (or classes.json) changes, not on every widget rerun.
+    """
+    digest = hashlib.sha256()
+    root = Path(path)
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(files):
+            stat = (Path(folder) / name).stat()
+            relative = os.path.relpath(os.path.join(folder, name), root)
+            digest.update(f"{relative}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def relative_problems(problems, root):
+    """Doctor lines with the dataset folder's absolute path cut down to its name."""
+    root = str(Path(root))
+    name = Path(root).name
+    return [p.replace(root + os.sep, f"{name}/").replace(root, name) for p in problems]
+
+
+def dataset_warnings(summary, rare_share=0.01, min_images=10):
+    """Soft findings the doctor does not reject: imbalance, absent classes, few images, sizes.
+
+    Args:
+        summary: `DoctorReport.summary` of a healthy dataset.
+        rare_share: a class under this share of labelled pixels is called rare.
+        min_images: fewer images than this in total is called small.
+
+    Returns:
+        A list of one-sentence warnings (empty when nothing stands out).
+    """
+    warnings = []
+    total = sum(summary.get("images_per_split", {}).values())
+    if total < min_images:
+        warnings.append(f"Only {total} images: expect a noisy validation score; "
+                        "augmentations help.")
+    for entry in summary.get("classes", []):
+        share = entry["pixel_share"]
+        if share == 0:
+            warnings.append(f"Class {entry['name']!r} (mask value {entry['value']}) never occurs "
+                            "in the masks; its IoU will be undefined.")
+        elif share < rare_share:
+            warnings.append(f"Class {entry['name']!r} covers only {100 * share:.2f}% of labelled "
+                            "pixels: consider class weighting (inverse or median) or a Dice loss.")
+    sizes = summary.get("sizes", {})
+    if len(sizes) > 1:
+        warnings.append(f"Images come in {len(sizes)} sizes ({', '.join(list(sizes)[:4])}); "
+                        "training resizes them all to the chosen image size.")
+    if summary.get("void_share", 0) > 0.25:
+        warnings.append(f"{100 * summary['void_share']:.0f}% of pixels are void (ignored).")
+    return warnings
+
+
+def class_share_table(summary):
+    """Rows for the class table: name, mask value, pixel share and suggested weights."""
+    from segcore.losses import compute_class_weights
+
+    shares = [c["pixel_share"] for c in summary["classes"]]
+    weights = {}
+    for method in ("inverse", "median"):
+        try:
+            weights[method] = compute_class_weights(shares, method)
+        except ConfigError:
+            weights[method] = [0.0] * len(shares)  # no labelled pixel at all
+    return [
+        {"class": c["name"], "mask value": c["value"], "pixel share %": round(100 * share, 3),
+         "inverse weight": round(float(weights["inverse"][i]), 3),
+         "median weight": round(float(weights["median"][i]), 3)}
+        for i, (c, share) in enumerate(zip(summary["classes"], shares))
+    ]
+
+
+def parse_hex_color(text, row):
+    """'#RRGGBB' (or 'RRGGBB') -> (r, g, b); ConfigError naming the row otherwise."""
+    value = str(text or "").strip().lstrip("#")
+    if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise ConfigError(f"Row {row}: colour {text!r} is not a hex colour like #ff8800.")
+    return tuple(int(value[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def class_map_from_table(names, colors, values, void_value, void_color=None):
+    """Builds a ClassMap from the class editor's columns, with one clear error per mistake.
+
+    Args:
+        names, colors, values: the editor's columns (colours as '#rrggbb').
+        void_value: raw mask value of void pixels, or None / a negative number for none.
+        void_color: kept from the dataset's class map.
+
+    Raises:
+        ConfigError: an empty name, a bad colour or mask value, or a duplicate.
+    """
+    from segcore.data.classes import ClassMap
+
+    names = [str(n).strip() if n is not None else "" for n in names]
+    for row, name in enumerate(names, 1):
+        if not name:
+            raise ConfigError(f"Row {row}: every class needs a name.")
+    if len(set(names)) != len(names):
+        raise ConfigError("Class names must be distinct.")
+    parsed = [parse_hex_color(c, row) for row, c in enumerate(colors, 1)]
+    raw = []
+    for row, value in enumerate(values, 1):
+        try:
+            raw.append(int(value))
+        except (TypeError, ValueError):
+            raise ConfigError(f"Row {row}: mask value {value!r} is not a whole number.") from None
+    void = None if void_value is None or int(void_value) < 0 else int(void_value)
+    try:
+        return ClassMap(names, parsed, raw, void, void_color)
+    except DataError as error:
+        raise ConfigError(str(error)) from None
+
+
+# Train page --------------------------------------------------------------------------------
+
+
+def option_help(name):
+    """The help text of a RunConfig field: the same words as the CLI's `--help`."""
+    from segcore.training.config import RunConfig
+
+    for entry in dataclasses.fields(RunConfig):
+        if entry.name == name:
+            return entry.metadata.get("help")
+    raise KeyError(name)
+
+
+def run_summary(config):
+    """One line describing a run's settings, e.g. 'unet depth=2 base_filters=8 · 32x32 · ...'."""
+    if not config:
+        return ""
+    hparams = " ".join(f"{k}={v}" for k, v in (config.get("hparams") or {}).items())
+    size = "x".join(str(s) for s in config.get("img_size", []))
+    return (f"{config.get('model', '?')} {hparams} · {size} · {config.get('epochs')} epochs · "
+            f"batch {config.get('batch_size')} · lr {config.get('lr'):g} "
+            f"{config.get('optimizer')}/{config.get('schedule')} · loss {config.get('loss')}")
+
+
+def can_resume(state):
+    """Stopped and failed (killed, crashed) runs continue from their last checkpoint."""
+    return state in FINAL and state != "finished"
+
+
+# Results page ------------------------------------------------------------------------------
+
+
+def runs_table(run_infos):
+    """Rows comparing runs: id, model, state, epochs done, best val mean IoU, minutes."""
+    rows = []
+    for run in run_infos:
+        epochs, _ = read_metrics(run.path)
+        config = run.config.get("config", {})
+        best = run.status.get("best_mean_iou")
+        rows.append({
+            "run": run.run_id, "model": config.get("model"), "state": run.state,
+            "epochs": f"{len(epochs)}/{config.get('epochs')}",
+            "best val mean IoU": None if best is None or best < 0 else round(best, 4),
+            "minutes": round(sum(e.get("seconds", 0) for e in epochs) / 60, 2),
+        })
+    return rows
+
+
+def metrics_csv(curves):
+    """CSV text of epoch records of several runs ({run id: records}), one row per run epoch."""
+    import pandas as pd
+
+    rows = []
+    for run_id, records in curves.items():
+        for record in records:
+            flat = {"run": run_id}
+            for key, value in record.items():
+                if isinstance(value, list):
+                    flat.update({f"{key}_{i}": v for i, v in enumerate(value)})
+                else:
+                    flat[key] = value
+            rows.append(flat)
+    return pd.DataFrame(rows).to_csv(index=False)

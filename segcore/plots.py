@@ -79,10 +79,23 @@ def class_share_bars(class_names, shares, colors, weights=None):
     return _layout(figure, "Class pixel share", yaxis_title="% of labelled pixels")
 
 
-def compare_runs(curves):
-    """Validation mean IoU of several runs over epochs: {label: epoch records}."""
+METRIC_LABELS = {
+    "val_mean_iou": "validation mean IoU",
+    "val_loss": "validation loss",
+    "train_loss": "train loss",
+    "val_pixel_accuracy": "validation pixel accuracy",
+    "lr": "learning rate",
+}
+
+
+def compare_runs(curves, metric="val_mean_iou"):
+    """One epoch metric of several runs overlaid: {label: epoch records}."""
     figure = go.Figure()
     for label, epochs in curves.items():
-        figure.add_scatter(x=[e["epoch"] for e in epochs], y=[e["val_mean_iou"] for e in epochs],
+        figure.add_scatter(x=[e["epoch"] for e in epochs], y=[e.get(metric) for e in epochs],
                            mode="lines+markers", name=label)
-    return _layout(figure, "Validation mean IoU by run", xaxis_title="epoch", yaxis_range=[0, 1])
+    axes = {"yaxis_range": [0, 1]} if "iou" in metric or "accuracy" in metric else {}
+    if metric == "lr":
+        axes = {"yaxis_type": "log"}
+    title = METRIC_LABELS.get(metric, metric).capitalize() + " by run"
+    return _layout(figure, title, xaxis_title="epoch", **axes)

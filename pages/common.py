@@ -19,7 +19,10 @@ def workspace():
 def dataset_names():
     """Saved datasets, the demo first (created on first use)."""
     root = workspace()
-    ensure_demo(root)
+    try:
+        ensure_demo(root)
+    except SegcoreError as error:
+        fail(error)
     names = sorted(p.name for p in datasets_dir(root).iterdir()
                    if p.is_dir() and not p.name.startswith("."))
     return [DEMO_NAME] + [n for n in names if n != DEMO_NAME]
@@ -54,6 +57,17 @@ def set_run(run_id):
     st.query_params["run"] = run_id
 
 
+def flash(message):
+    """Keeps a success message for the next rerun (st.rerun would otherwise drop it)."""
+    st.session_state["flash"] = message
+
+
+def show_flash():
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.success(message)
+
+
 def sidebar():
     with st.sidebar:
         st.caption("Dataset")
@@ -62,9 +76,14 @@ def sidebar():
         run_id = current_run()
         if run_id:
             status = runs.read_status(runs.runs_dir(workspace()) / run_id)
-            st.markdown(f"**{run_id}**  \n{status.get('state', '?')}")
+            best = status.get("best_mean_iou")
+            score = f" · best mIoU {best:.3f}" if best is not None and best >= 0 else ""
+            st.markdown(f"**{run_id}**  \n{status.get('state', '?')}{score}")
         else:
             st.markdown("none yet")
+        active = runs.active_run(workspace())
+        if active is not None and active.run_id != run_id:
+            st.caption(f"Training now: {active.run_id}")
         st.caption(f"Workspace: `{workspace()}`")
 
 

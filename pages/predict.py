@@ -1,9 +1,9 @@
 """Predict page: masks for uploaded images (tiled when large), error maps, export."""
 
+import math
 import shutil
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from pages.common import current_run, fail, finished_runs
@@ -12,27 +12,71 @@ from segcore.data.formats import read_image_uint8, read_mask
 from segcore.errors import SegcoreError
 from segcore.inference import EXPORT_FORMATS, RunPredictor, error_map, export_model, overlay
 
+EXPORT_FILES = {"keras": "model.keras", "savedmodel": "savedmodel.zip", "tflite": "model.tflite"}
+
 
 @st.cache_resource(max_entries=2)
 def predictor(path, mtime):
     return RunPredictor(path)
 
 
+def predicted_labels(model, run_path, mtime, upload, image):
+    """Labels of one upload, kept in the session so moving a slider does not predict again."""
+    cache = st.session_state.setdefault("predictions", {})
+    key = (run_path, mtime, upload.file_id)
+    if key not in cache:
+        with st.spinner(f"Predicting {upload.name} ({image.shape[1]}x{image.shape[0]})…"):
+            cache[key] = model.predict(image)
+        while len(cache) > 32:  # oldest first: dicts keep insertion order
+            cache.pop(next(iter(cache)))
+    return cache[key]
+
+
 def export_section(run_path):
     st.subheader("Export the model")
-    fmt = st.selectbox("Format", EXPORT_FORMATS, key="export_format")
-    if st.button("Export", key="export"):
+    folder = run_path / "export"
+    left, right = st.columns([1, 3])
+    fmt = left.selectbox("Format", EXPORT_FORMATS, key="export_format",
+                         help="keras: Keras 3 file · savedmodel: TF Serving (zipped) · "
+                              "tflite: mobile and edge, float32")
+    if left.button("Export", key="export"):
         try:
-            with st.spinner("Exporting…"):
+            with st.spinner(f"Exporting {fmt}…"):
                 path = Path(export_model(run_path, fmt))
         except SegcoreError as error:
             fail(error)
         if path.is_dir():
-            archive = shutil.make_archive(str(path), "zip", path)
-            data, name = Path(archive).read_bytes(), f"{path.name}.zip"
-        else:
-            data, name = path.read_bytes(), path.name
-        st.download_button(f"Download {name}", data, file_name=name, key="export_download")
+            shutil.make_archive(str(path), "zip", path)
+    ready = [(fmt_, folder / name) for fmt_, name in EXPORT_FILES.items()
+             if (folder / name).is_file()]
+    if not ready:
+        right.caption("Nothing exported yet for this run.")
+    for fmt_, path in ready:
+        right.download_button(f"Download {path.name} ({path.stat().st_size / 1e6:.1f} MB)",
+                              data=path.read_bytes, file_name=f"{run_path.name}-{path.name}",
+                              key=f"export_download_{fmt_}", on_click="ignore")
+
+
+def show_prediction(upload, image, labels, class_map, truth_upload, alpha):
+    columns = st.columns(3)
+    columns[0].image(appstate.shrink(image),
+                     caption=f"{upload.name} ({image.shape[1]}x{image.shape[0]})")
+    columns[1].image(appstate.shrink(overlay(image, labels, class_map, alpha)),
+                     caption="prediction")
+    if truth_upload is None:
+        columns[2].caption("Upload its mask to see the errors.")
+        return
+    try:
+        truth = read_mask(truth_upload.getvalue(), class_map, name=truth_upload.name)
+        iou, accuracy = appstate.mask_scores(labels, truth, class_map.num_classes)
+    except SegcoreError as error:
+        columns[2].error(f"{truth_upload.name}: {error}" if truth_upload.name not in str(error)
+                         else str(error))
+        return
+    iou_text = "n/a" if iou is None or math.isnan(iou) else f"{iou:.3f}"
+    columns[2].image(appstate.shrink(error_map(labels, truth), nearest=True),
+                     caption=f"errors in red · mean IoU {iou_text} · pixel accuracy "
+                             f"{accuracy:.3f}")
 
 
 def predict_page():
@@ -46,45 +90,43 @@ def predict_page():
     run_id = st.selectbox("Run", ids, index=index, key="predict_run")
     run_path = available[ids.index(run_id)].path
     checkpoint = run_path / "best.keras"
+    mtime = checkpoint.stat().st_mtime if checkpoint.is_file() else 0
     try:
-        model = predictor(str(run_path), checkpoint.stat().st_mtime if checkpoint.is_file() else 0)
+        model = predictor(str(run_path), mtime)
     except SegcoreError as error:
         fail(error)
+    st.caption(f"Classes: {', '.join(model.class_map.names)} · trained at "
+               f"{model.tile[0]}x{model.tile[1]}; larger images are predicted in overlapping "
+               "tiles at the training scale.")
     images = st.file_uploader("Images (any size)", accept_multiple_files=True,
                               type=["png", "jpg", "jpeg", "tif", "tiff", "bmp"],
                               key="predict_images")
-    masks = st.file_uploader("Ground-truth masks (optional, same names)", accept_multiple_files=True,
-                             type=["png", "bmp", "tif", "tiff"], key="predict_masks")
-    alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict_opacity")
-    truths = {Path(m.name).stem.removesuffix("_mask"): m for m in masks or []}
+    masks = st.file_uploader("Ground-truth masks (optional, same names, or name_mask.png)",
+                             accept_multiple_files=True, type=["png", "bmp", "tif", "tiff"],
+                             key="predict_masks")
+    left, right = st.columns(2)
+    alpha = left.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict_opacity")
+    mask_format = right.radio("Downloaded masks hold", list(appstate.MASK_FORMATS),
+                              format_func=appstate.MASK_FORMATS.get, key="mask_format")
+    masks_by_name = {m.name: m for m in masks or []}
+    pairs = appstate.pair_masks([u.name for u in images or []], list(masks_by_name))
     outputs = {}
     for upload in images or []:
         try:
             image = read_image_uint8(upload.getvalue(), name=upload.name)
-            with st.spinner(f"Predicting {upload.name}…"):
-                labels = model.predict(image)
+            labels = predicted_labels(model, str(run_path), mtime, upload, image)
         except SegcoreError as error:
             st.error(str(error))
             continue
-        stem = Path(upload.name).stem
-        outputs[f"{stem}_mask.png"] = appstate.png_bytes(labels)
-        columns = st.columns(3)
-        columns[0].image(image, caption=f"{upload.name} ({image.shape[1]}x{image.shape[0]})")
-        columns[1].image(overlay(image, labels, model.class_map, alpha), caption="prediction")
-        if stem in truths:
-            try:
-                truth = read_mask(truths[stem].getvalue(), model.class_map, name=truths[stem].name)
-                if truth.shape != labels.shape:
-                    raise SegcoreError(f"{truths[stem].name}: mask size differs from its image.")
-                accuracy = float(np.mean(truth[truth != 255] == labels[truth != 255]))
-                columns[2].image(error_map(labels, truth),
-                                 caption=f"errors in red · pixel accuracy {accuracy:.3f}")
-            except SegcoreError as error:
-                columns[2].error(str(error))
+        outputs[f"{Path(upload.name).stem}_mask.png"] = appstate.png_bytes(
+            appstate.mask_for_download(labels, model.class_map, mask_format))
+        truth = masks_by_name.get(pairs.get(upload.name))
+        show_prediction(upload, image, labels, model.class_map, truth, alpha)
     if outputs:
         st.download_button("Download masks (zip)", appstate.zip_files(outputs),
                            file_name=f"{run_id}-masks.zip", mime="application/zip",
-                           key="download_masks")
+                           key="download_masks", on_click="ignore",
+                           help=f"{len(outputs)} PNG masks at full size.")
     export_section(run_path)
 
 

@@ -1,4 +1,4 @@
-"""Results page: per-class IoU, confusion matrix, worst images, run comparison, CSV."""
+"""Results page: scores, per-class IoU, confusion matrix, worst images, run comparison, CSV."""
 
 import pandas as pd
 import streamlit as st
@@ -10,7 +10,15 @@ from segcore.data.classes import ClassMap
 from segcore.data.formats import read_image, read_mask
 from segcore.errors import SegcoreError
 from segcore.evaluation import evaluate_run
-from segcore.inference import RunPredictor, overlay
+from segcore.inference import RunPredictor, error_map, overlay, to_uint8
+
+
+def checkpoint_mtime(path):
+    """Cache key part: a new best checkpoint invalidates cached models and predictions."""
+    for name in ("best.keras", "last.keras"):
+        if (path / name).is_file():
+            return (path / name).stat().st_mtime
+    return 0.0
 
 
 @st.cache_resource(max_entries=2)
@@ -18,44 +26,84 @@ def predictor(path, mtime):
     return RunPredictor(path)
 
 
-def evaluation(run):
-    with st.spinner(f"Evaluating {run.run_id} at full resolution…"):
-        try:
-            return evaluate_run(run.path, split="val")
-        except SegcoreError as error:
-            fail(error)
+@st.cache_data(max_entries=64)
+def predicted(path, mtime, image_path):
+    """Labels for one dataset image (kept while the opacity slider moves)."""
+    return predictor(path, mtime).predict(read_image(image_path))
 
 
-def worst_images(run, result, class_map):
-    st.subheader("Per-image IoU (worst first)")
-    table = pd.DataFrame(result["per_image"])
-    st.dataframe(table, key="per_image_table", hide_index=True, height=220)
-    names = list(table["file"])
-    chosen = st.selectbox("Inspect image", names, key="inspect_image")
+def evaluation(run, split):
+    """Scores from `<run>/eval_<split>_best.json`, computed once (with a progress bar)."""
+    bar = st.progress(0.0, text=f"Evaluating {run.run_id} on {split} at full resolution…")
+    try:
+        result = evaluate_run(run.path, split=split, on_image=lambda i, n: bar.progress(
+            i / n, text=f"Evaluating {run.run_id}: image {i}/{n}"))
+    except SegcoreError as error:
+        bar.empty()
+        fail(error)
+    bar.empty()
+    return result
+
+
+def split_samples(run, class_map, split):
     config = runs.read_config(run.path)["config"]
     dataset = load_dataset(config["data"], classes=class_map, split=config["split"],
                            val_fraction=config["val_fraction"], seed=config["seed"])
-    sample = next(s for s in dataset.samples("val") if s.image.name == chosen)
-    image = read_image(sample.image)
-    truth = read_mask(sample.mask, class_map)
-    model = predictor(str(run.path), (run.path / "best.keras").stat().st_mtime
-                      if (run.path / "best.keras").is_file() else 0)
-    prediction = model.predict(image)
-    alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="results_opacity")
+    return {s.image.name: s for s in dataset.samples(split)}
+
+
+def worst_images(run, result, class_map, split):
+    st.subheader("Per-image scores (worst first)")
+    table = pd.DataFrame(result["per_image"])
+    st.dataframe(table, key="per_image_table", hide_index=True, height=240, column_config={
+        "mean_iou": st.column_config.ProgressColumn("mean IoU", min_value=0, max_value=1,
+                                                    format="%.3f"),
+        "pixel_accuracy": st.column_config.ProgressColumn("pixel accuracy", min_value=0,
+                                                          max_value=1, format="%.3f")})
     left, right = st.columns(2)
-    left.image(overlay(image, truth, class_map, alpha), caption="ground truth")
-    right.image(overlay(image, prediction, class_map, alpha), caption="prediction")
+    count = left.slider("Worst images to inspect", 1, min(12, len(table)), min(3, len(table)),
+                        key="inspect_count")
+    alpha = right.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="results_opacity")
+    try:
+        samples = split_samples(run, class_map, split)
+    except SegcoreError as error:
+        fail(f"Cannot open the run's dataset: {error}")
+    mtime = checkpoint_mtime(run.path)
+    for row in result["per_image"][:count]:
+        sample = samples.get(row["file"])
+        if sample is None:
+            st.warning(f"{row['file']} is no longer in the dataset.")
+            continue
+        image, truth = to_uint8(read_image(sample.image)), read_mask(sample.mask, class_map)
+        prediction = predicted(str(run.path), mtime, str(sample.image))
+        iou = "n/a" if row["mean_iou"] is None else f"{row['mean_iou']:.3f}"
+        columns = st.columns(3)
+        columns[0].image(overlay(image, truth, class_map, alpha),
+                         caption=f"{row['file']} · ground truth")
+        columns[1].image(overlay(image, prediction, class_map, alpha),
+                         caption=f"prediction · mean IoU {iou}")
+        columns[2].image(error_map(prediction, truth), caption="errors in red, void black")
 
 
 def comparison(selected):
+    st.subheader("Training curves" if len(selected) == 1 else "Compare runs")
     curves = {r.run_id: runs.read_metrics(r.path)[0] for r in selected}
-    st.plotly_chart(plots.compare_runs(curves), key="compare_runs")
-    differences = appstate.config_differences({r.run_id: r.config.get("config", {})
-                                               for r in selected})
-    if differences:
-        st.dataframe(pd.DataFrame(differences).T, key="config_diff")
-    else:
-        st.caption("These runs share every setting.")
+    st.dataframe(pd.DataFrame(appstate.runs_table(selected)), key="runs_table", hide_index=True)
+    metric = st.selectbox("Metric", list(plots.METRIC_LABELS), key="compare_metric",
+                          format_func=plots.METRIC_LABELS.get)
+    st.plotly_chart(plots.compare_runs(curves, metric), key="compare_runs")
+    if len(selected) > 1:
+        differences = appstate.config_differences({r.run_id: r.config.get("config", {})
+                                                   for r in selected})
+        if differences:
+            st.markdown("**Settings that differ**")
+            st.dataframe(pd.DataFrame(differences).T.astype(str), key="config_diff")
+        else:
+            st.caption("These runs share every setting.")
+    st.download_button("Download metrics (CSV)", appstate.metrics_csv(curves),
+                       file_name="metrics.csv" if len(selected) > 1
+                       else f"{selected[0].run_id}-metrics.csv",
+                       mime="text/csv", key="metrics_csv", on_click="ignore")
 
 
 def results_page():
@@ -66,29 +114,29 @@ def results_page():
         return
     ids = [r.run_id for r in available]
     default = [current_run()] if current_run() in ids else ids[:1]
-    chosen = st.multiselect("Runs", ids, default=default, key="results_runs")
-    selected = [r for r in available if r.run_id in chosen]
+    left, right = st.columns([4, 1])
+    chosen = left.multiselect("Runs", ids, default=default, key="results_runs",
+                              help="The first run is scored in detail; all are compared.")
+    split = right.selectbox("Split", ["val", "test", "train"], key="results_split")
+    by_id = {r.run_id: r for r in available}
+    selected = [by_id[run_id] for run_id in chosen if run_id in by_id]  # in the order picked
     if not selected:
         st.info("Pick at least one run.")
         return
     run = selected[0]
     class_map = ClassMap.from_json(run.config["class_map"])
-    result = evaluation(run)
-    st.markdown(f"**{run.run_id}** · val mean IoU **{result['mean_iou']:.3f}** · pixel accuracy "
-                f"{result['pixel_accuracy']:.3f} · mean class accuracy "
-                f"{result['mean_class_accuracy']:.3f} · {result['images']} images")
+    result = evaluation(run, split)
+    st.markdown(f"**{run.run_id}** · {split} mean IoU **{result['mean_iou']:.3f}** · pixel "
+                f"accuracy {result['pixel_accuracy']:.3f} · mean class accuracy "
+                f"{result['mean_class_accuracy']:.3f} · {result['images']} images at full "
+                "resolution (the Train page scores at the training size)")
     left, right = st.columns(2)
     left.plotly_chart(plots.per_class_iou_bars(result["per_class_iou"], class_map.names,
                                                class_map.colors), key="per_class_iou")
     right.plotly_chart(plots.confusion_heatmap(result["confusion_matrix"], class_map.names),
                        key="confusion")
-    epochs, _ = runs.read_metrics(run.path)
-    st.download_button("Download metrics (CSV)", pd.DataFrame(epochs).to_csv(index=False),
-                       file_name=f"{run.run_id}-metrics.csv", mime="text/csv", key="metrics_csv")
-    worst_images(run, result, class_map)
-    if len(selected) > 1:
-        st.subheader("Compare runs")
-        comparison(selected)
+    comparison(selected)
+    worst_images(run, result, class_map, split)
 
 
 results_page()

@@ -143,8 +143,16 @@ def save_uploads(files, dest):
 def _write_loose(files, target):
     from segcore.data.formats import image_shape, is_image_name
 
+    written = {}
     for name, data in files:
         path = Path(name.replace("\\", "/"))
+        if path.name.startswith("."):
+            continue  # .DS_Store and friends that come along with a folder
+        if path.name == "classes.json":
+            # A folder's own class file; the doctor validates it with the masks.
+            (target / "classes.json").parent.mkdir(parents=True, exist_ok=True)
+            (target / "classes.json").write_bytes(data)
+            continue
         if not is_image_name(path.name):
             raise DataError(f"{path.name}: not an image file (PNG, JPEG, TIFF or BMP).")
         image_shape(data, name=path.name)  # empty, not an image, over the pixel cap
@@ -156,7 +164,23 @@ def _write_loose(files, target):
         folder = (target / split if split else target) / ("masks" if is_mask else "images")
         folder.mkdir(parents=True, exist_ok=True)
         safe = "".join(c for c in stem if c.isalnum() or c in "-_. ").strip() or "image"
-        (folder / f"{safe}{suffix.lower()}").write_bytes(data)
+        out = folder / f"{safe}{suffix.lower()}"
+        if out in written:
+            raise DataError(f"{path.name} and {written[out]} would both be saved as "
+                            f"{out.relative_to(target)}; rename one of them.")
+        written[out] = path.name
+        out.write_bytes(data)
+
+
+def suggest_name(file_names):
+    """A dataset name from the upload: the zip's or the folder's name, made safe."""
+    if not file_names:
+        return ""
+    first = Path(str(file_names[0]).replace("\\", "/"))
+    raw = first.stem if first.suffix.lower() == ".zip" else (
+        first.parts[0] if len(first.parts) > 1 else "")
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in raw).strip("-._")
+    return safe[:64]
 
 
 def zip_files(named_bytes):
@@ -363,3 +387,64 @@ def metrics_csv(curves):
                     flat[key] = value
             rows.append(flat)
     return pd.DataFrame(rows).to_csv(index=False)
+
+
+# Predict page ------------------------------------------------------------------------------
+
+
+def shrink(array, side=1024, nearest=False):
+    """A copy at most `side` pixels on its longer side, for display only (masks: nearest)."""
+    import cv2
+
+    scale = side / max(array.shape[:2])
+    if scale >= 1:
+        return array
+    size = (max(1, round(array.shape[1] * scale)), max(1, round(array.shape[0] * scale)))
+    return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+
+
+def mask_scores(prediction, truth, num_classes):
+    """Mean IoU and pixel accuracy of one prediction against its mask (void ignored)."""
+    from segcore.data.classes import IGNORE_LABEL
+    from segcore.metrics import confusion_matrix, scores
+
+    if prediction.shape != truth.shape:
+        raise DataError(f"The mask is {truth.shape[1]}x{truth.shape[0]} but its image is "
+                        f"{prediction.shape[1]}x{prediction.shape[0]}.")
+    result = scores(confusion_matrix(truth, prediction, num_classes, ignore_index=IGNORE_LABEL))
+    return result["mean_iou"], result["pixel_accuracy"]
+
+
+def pair_masks(image_names, mask_names):
+    """{image name: mask name} by stem, the mask optionally suffixed `_mask`."""
+    by_stem = {}
+    for name in mask_names:
+        stem = Path(name).stem
+        by_stem[stem[: -len("_mask")] if stem.lower().endswith("_mask") else stem] = name
+    return {name: by_stem[Path(name).stem] for name in image_names if Path(name).stem in by_stem}
+
+
+MASK_FORMATS = {
+    "labels": "training labels 0..C-1, 255 = void",
+    "values": "the dataset's own mask values (void as its void value, else 0)",
+    "colours": "RGB in the class colours",
+}
+
+
+def mask_for_download(labels, class_map, fmt="labels"):
+    """A predicted label map encoded the way the user asked (see MASK_FORMATS)."""
+    import numpy as np
+
+    from segcore.data.classes import IGNORE_LABEL
+    from segcore.inference import colorize
+
+    if fmt == "labels":
+        return labels
+    if fmt == "colours":
+        return colorize(labels, class_map)
+    if fmt != "values":
+        raise ConfigError(f"Unknown mask format {fmt!r}; use one of {', '.join(MASK_FORMATS)}.")
+    table = np.zeros(256, dtype=np.uint8)
+    table[: class_map.num_classes] = class_map.values
+    table[IGNORE_LABEL] = class_map.ignore_value or 0
+    return table[labels]

@@ -207,3 +207,58 @@ def test_metrics_csv_has_one_row_per_run_epoch_and_spreads_per_class_lists():
     assert lines[0] == "run,epoch,val_mean_iou,per_class_iou_0,per_class_iou_1"
     assert lines[1] == "a,1,0.5,0.9,"
     assert lines[2] == "b,1,0.6,,"
+
+
+def test_folder_upload_keeps_its_classes_json_and_skips_hidden_files(tmp_path):
+    classes = b'{"classes": [{"name": "bg", "value": 0}, {"name": "fg", "value": 1}]}'
+    files = [("d/classes.json", classes), ("d/.DS_Store", b"junk"),
+             ("d/images/a.png", tiny_png()), ("d/masks/a.png", tiny_png(1))]
+    dest = appstate.save_uploads(files, tmp_path / "d")
+    assert (dest / "classes.json").read_bytes() == classes
+    assert not list(dest.rglob(".DS_Store"))
+
+
+def test_two_names_that_sanitize_alike_are_refused_not_overwritten(tmp_path):
+    files = [("a?.png", tiny_png()), ("a.png", tiny_png()), ("a_mask.png", tiny_png())]
+    with pytest.raises(DataError, match="would both be saved as images/a.png"):
+        appstate.save_uploads(files, tmp_path / "x")
+
+
+def test_suggest_name_from_zip_or_folder():
+    assert appstate.suggest_name(["my data (v2).zip"]) == "my-data--v2"
+    assert appstate.suggest_name(["cracks/images/a.png", "cracks/masks/a.png"]) == "cracks"
+    assert appstate.suggest_name(["a.png"]) == ""
+    assert appstate.suggest_name([]) == ""
+
+
+def test_masks_download_as_labels_raw_values_or_colours():
+    from segcore.data.classes import ClassMap
+
+    class_map = ClassMap(["bg", "fg"], [(0, 0, 0), (255, 0, 0)], [0, 255])
+    labels = np.array([[0, 1], [255, 1]], np.uint8)
+    assert appstate.mask_for_download(labels, class_map) is labels
+    assert appstate.mask_for_download(labels, class_map, "values").tolist() == [[0, 255], [0, 255]]
+    colours = appstate.mask_for_download(labels, class_map, "colours")
+    assert colours.shape == (2, 2, 3) and colours[0, 1].tolist() == [255, 0, 0]
+    with pytest.raises(ConfigError):
+        appstate.mask_for_download(labels, class_map, "jpeg")
+
+
+def test_pair_masks_by_stem_with_or_without_the_mask_suffix():
+    pairs = appstate.pair_masks(["a.png", "b.jpg", "c.png"], ["a_mask.png", "b.png"])
+    assert pairs == {"a.png": "a_mask.png", "b.jpg": "b.png"}
+
+
+def test_mask_scores_and_a_mask_of_the_wrong_size():
+    truth = np.array([[0, 1], [1, 255]], np.uint8)
+    iou, accuracy = appstate.mask_scores(np.array([[0, 1], [0, 0]], np.uint8), truth, 2)
+    assert accuracy == pytest.approx(2 / 3) and iou == pytest.approx((0.5 + 0.5) / 2)
+    with pytest.raises(DataError, match="mask is 3x2 but its image is 2x2"):
+        appstate.mask_scores(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8), 2)
+
+
+def test_shrink_keeps_small_images_and_bounds_large_ones():
+    small = np.zeros((10, 20, 3), np.uint8)
+    assert appstate.shrink(small) is small
+    big = np.zeros((3000, 1500), np.uint8)
+    assert appstate.shrink(big, 1000, nearest=True).shape == (1000, 500)

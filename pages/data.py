@@ -121,17 +121,18 @@ def preview(path, signature, summary, class_map):
     opacity = right.slider("Mask opacity", 0.0, 1.0, 0.5, 0.05, key="preview_opacity")
     columns = st.columns(4)
     for index, (stem, image, mask) in enumerate(preview_pairs(str(path), signature, split, count)):
-        columns[index % 4].image(overlay(image, mask, class_map, opacity), caption=stem)
+        columns[index % 4].image(overlay(image, mask, class_map, opacity), caption=stem,
+                                 width="stretch")
 
 
 def data_page():
     st.title("Data")
     show_flash()
-    names = dataset_names()
-    chosen = st.selectbox("Dataset", names, index=names.index(current_dataset()),
-                          key="dataset_select")
-    if chosen != current_dataset():
-        set_dataset(chosen)
+    # The URL (or this session) names the dataset; the picker follows it, and its callback
+    # changes it, so a saved upload or another page's link is not undone by the widget's state.
+    st.session_state["dataset_select"] = current_dataset()
+    chosen = st.selectbox("Dataset", dataset_names(), key="dataset_select",
+                          on_change=lambda: set_dataset(st.session_state["dataset_select"]))
     upload_section()
     path = dataset_path(chosen)
     signature = appstate.folder_signature(path)
@@ -159,8 +160,9 @@ def data_page():
     left, right = st.columns([3, 2])
     left.plotly_chart(plots.class_share_bars(
         class_map.names, [c["pixel_share"] for c in summary["classes"]], class_map.colors,
-        [r["median weight"] for r in rows]), key="class_shares")
-    right.markdown("**Suggested class weights** (pick the method on the Train page)")
+        [r["median"] for r in rows]), key="class_shares")
+    right.markdown("**Suggested class weights** (inverse frequency or median frequency; "
+                   "pick the method on the Train page)")
     right.dataframe(pd.DataFrame(rows), key="class_weights_table", hide_index=True)
     preview(path, signature, summary, class_map)
 

@@ -59,10 +59,10 @@ def export_section(run_path):
 
 def show_prediction(upload, image, labels, class_map, truth_upload, alpha):
     columns = st.columns(3)
-    columns[0].image(appstate.shrink(image),
+    columns[0].image(appstate.shrink(image), width="stretch",
                      caption=f"{upload.name} ({image.shape[1]}x{image.shape[0]})")
     columns[1].image(appstate.shrink(overlay(image, labels, class_map, alpha)),
-                     caption="prediction")
+                     caption="prediction", width="stretch")
     if truth_upload is None:
         columns[2].caption("Upload its mask to see the errors.")
         return
@@ -75,8 +75,8 @@ def show_prediction(upload, image, labels, class_map, truth_upload, alpha):
         return
     iou_text = "n/a" if iou is None or math.isnan(iou) else f"{iou:.3f}"
     columns[2].image(appstate.shrink(error_map(labels, truth), nearest=True),
-                     caption=f"errors in red · mean IoU {iou_text} · pixel accuracy "
-                             f"{accuracy:.3f}")
+                     width="stretch", caption=f"errors in red · mean IoU {iou_text} · "
+                                              f"pixel accuracy {accuracy:.3f}")
 
 
 def predict_page():

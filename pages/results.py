@@ -79,10 +79,11 @@ def worst_images(run, result, class_map, split):
         iou = "n/a" if row["mean_iou"] is None else f"{row['mean_iou']:.3f}"
         columns = st.columns(3)
         columns[0].image(overlay(image, truth, class_map, alpha),
-                         caption=f"{row['file']} · ground truth")
+                         caption=f"{row['file']} · ground truth", width="stretch")
         columns[1].image(overlay(image, prediction, class_map, alpha),
-                         caption=f"prediction · mean IoU {iou}")
-        columns[2].image(error_map(prediction, truth), caption="errors in red, void black")
+                         caption=f"prediction · mean IoU {iou}", width="stretch")
+        columns[2].image(error_map(prediction, truth), caption="errors in red, void black",
+                         width="stretch")
 
 
 def comparison(selected):

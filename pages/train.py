@@ -144,10 +144,10 @@ def live_view(run_id):
                                             class_map.colors), key="live_iou")
     else:
         right.caption("Validation IoU appears after the first epoch.")
-    if st.session_state.get("was_active") and not progress["active"]:
-        st.session_state["was_active"] = False
-        st.rerun(scope="app")  # the run ended: refresh the buttons outside this fragment
-    st.session_state["was_active"] = progress["active"]
+    if state != st.session_state.get("page_state", state):
+        # Queued -> running -> finished: refresh what lies outside this fragment (buttons,
+        # sidebar) once per change, not on every poll.
+        st.rerun(scope="app")
 
 
 def watch():
@@ -171,7 +171,6 @@ def run_controls(config, run_id):
         else:
             set_run(run_id)
             st.session_state["watch_run"] = run_id
-            st.session_state["was_active"] = True
             st.rerun()
     if active is not None:
         if run_id != active.run_id:
@@ -188,7 +187,6 @@ def run_controls(config, run_id):
             except SegcoreError as error:
                 st.error(str(error))
             else:
-                st.session_state["was_active"] = True
                 st.rerun()
     return run_id, active
 
@@ -208,6 +206,8 @@ def train_page():
     st.caption(appstate.run_summary(runs.read_config(
         runs.runs_dir(workspace()) / run_id).get("config", {})))
     is_live = active is not None and active.run_id == run_id
+    st.session_state["page_state"] = runs.read_status(runs.runs_dir(workspace()) / run_id).get(
+        "state")
     st.fragment(run_every=appstate.poll_interval(is_live))(live_view)(run_id)
 
 

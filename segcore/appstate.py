@@ -29,8 +29,8 @@ def run_progress(run_dir):
     steps_per_epoch = int(status.get("steps_per_epoch") or 0)
     done_steps = steps[-1]["step"] if steps else 0
     fraction = done_steps / (steps_per_epoch * total) if steps_per_epoch else len(epochs) / total
-    if status.get("state") == "finished":
-        fraction = 1.0
+    # The last steps may be done while validation still runs: full only when finished.
+    fraction = 1.0 if status.get("state") == "finished" else min(fraction, 0.99)
     eta = None
     if status.get("state") == "running":
         eta = _eta(epochs, steps, total, fraction)
@@ -276,9 +276,9 @@ def class_share_table(summary):
         except ConfigError:
             weights[method] = [0.0] * len(shares)  # no labelled pixel at all
     return [
-        {"class": c["name"], "mask value": c["value"], "pixel share %": round(100 * share, 3),
-         "inverse weight": round(float(weights["inverse"][i]), 3),
-         "median weight": round(float(weights["median"][i]), 3)}
+        {"class": c["name"], "value": c["value"], "share %": round(100 * share, 3),
+         "inverse": round(float(weights["inverse"][i]), 3),
+         "median": round(float(weights["median"][i]), 3)}
         for i, (c, share) in enumerate(zip(summary["classes"], shares))
     ]
 

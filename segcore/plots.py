@@ -1,7 +1,11 @@
 """Plotly figure builders for the app: pure functions of run data, tested without Streamlit."""
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
+
+TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
 
 
 def _hex(color):
@@ -14,20 +18,28 @@ def _layout(figure, title, height=320, **axes):
     return figure
 
 
+def _epoch_ticks(*epoch_lists):
+    """Whole-epoch ticks (1, 2, 3 rather than 1.2, 1.4) with at most about ten labels."""
+    last = max((max(e) for e in epoch_lists if e), default=1)
+    return {"xaxis_tick0": 0, "xaxis_dtick": max(1, math.ceil(last / 10))}
+
+
 def loss_curves(epochs, steps, name=""):
     """Train loss per logged step, and train/validation loss per epoch."""
     figure = go.Figure()
     if steps:
         spe = max(1, max(s["step"] for s in steps) / max(1, max(s["epoch"] + 1 for s in steps)))
         figure.add_scatter(x=[s["step"] / spe for s in steps], y=[s["loss"] for s in steps],
-                           mode="lines", name=f"{name}train loss (steps)", opacity=0.45)
+                           mode="lines", name=f"{name}train loss (steps)",
+                           line=dict(color=TRAIN_COLOR, width=1), opacity=0.5)
+    x = [e["epoch"] for e in epochs]
     if epochs:
-        x = [e["epoch"] for e in epochs]
         figure.add_scatter(x=x, y=[e["train_loss"] for e in epochs], mode="lines+markers",
-                           name=f"{name}train loss")
+                           name=f"{name}train loss", line=dict(color=TRAIN_COLOR))
         figure.add_scatter(x=x, y=[e["val_loss"] for e in epochs], mode="lines+markers",
-                           name=f"{name}val loss")
-    return _layout(figure, "Loss", xaxis_title="epoch")
+                           name=f"{name}val loss", line=dict(color=VAL_COLOR))
+    steps_x = [s["step"] / spe for s in steps] if steps else []
+    return _layout(figure, "Loss", xaxis_title="epoch", **_epoch_ticks(x, steps_x))
 
 
 def iou_curves(epochs, class_names, colors):
@@ -38,9 +50,10 @@ def iou_curves(epochs, class_names, colors):
                        name="mean IoU", line=dict(width=4, color="#222"))
     for index, name in enumerate(class_names):
         values = [e["per_class_iou"][index] if e.get("per_class_iou") else None for e in epochs]
-        figure.add_scatter(x=x, y=values, mode="lines", name=name,
-                           line=dict(color=_hex(colors[index])))
-    return _layout(figure, "Validation IoU", xaxis_title="epoch", yaxis_range=[0, 1])
+        figure.add_scatter(x=x, y=values, mode="lines+markers", name=name,
+                           line=dict(color=_hex(colors[index])), marker=dict(size=5))
+    return _layout(figure, "Validation IoU: mean (thick) and per class", xaxis_title="epoch",
+                   yaxis_range=[0, 1], **_epoch_ticks(x))
 
 
 def per_class_iou_bars(per_class_iou, class_names, colors, title="Per-class IoU"):
@@ -97,5 +110,7 @@ def compare_runs(curves, metric="val_mean_iou"):
     axes = {"yaxis_range": [0, 1]} if "iou" in metric or "accuracy" in metric else {}
     if metric == "lr":
         axes = {"yaxis_type": "log"}
-    title = METRIC_LABELS.get(metric, metric).capitalize() + " by run"
-    return _layout(figure, title, xaxis_title="epoch", **axes)
+    label = METRIC_LABELS.get(metric, metric)
+    title = label[:1].upper() + label[1:] + " by run"
+    ticks = _epoch_ticks(*([e["epoch"] for e in epochs] for epochs in curves.values()))
+    return _layout(figure, title, xaxis_title="epoch", **axes, **ticks)

@@ -75,3 +75,11 @@ def test_compare_runs_draws_one_line_per_run_for_the_chosen_metric():
     assert list(loss.data[0].y) == [1.2, 0.6]
     assert loss.layout.yaxis.range is None  # losses are not clamped to [0, 1]
     assert plots.compare_runs(curves, "lr").layout.yaxis.type == "log"
+
+
+def test_epoch_axes_tick_whole_epochs_and_titles_keep_iou_spelled_right():
+    few = plots.compare_runs({"a": [epoch(1, 0.2), epoch(2, 0.4)]})
+    assert few.layout.xaxis.dtick == 1 and few.layout.title.text == "Validation mean IoU by run"
+    many = plots.iou_curves([epoch(n, 0.5) for n in range(1, 101)], NAMES, COLORS)
+    assert many.layout.xaxis.dtick == 10
+    assert plots.loss_curves([], []).layout.xaxis.dtick == 1

@@ -158,8 +158,8 @@ def test_class_share_table_suggests_inverse_and_median_weights():
                            {"name": "b", "value": 1, "pixel_share": 0.0625},
                            {"name": "c", "value": 2, "pixel_share": 0.3125}]}
     rows = appstate.class_share_table(summary)
-    assert [r["median weight"] for r in rows] == [0.5, 5.0, 1.0]  # losses.py's worked example
-    assert [r["inverse weight"] for r in rows] == [0.533, 5.333, 1.067]
+    assert [r["median"] for r in rows] == [0.5, 5.0, 1.0]  # losses.py's worked example
+    assert [r["inverse"] for r in rows] == [0.533, 5.333, 1.067]
 
 
 def test_class_map_from_table_builds_or_names_the_bad_row():
@@ -262,3 +262,11 @@ def test_shrink_keeps_small_images_and_bounds_large_ones():
     assert appstate.shrink(small) is small
     big = np.zeros((3000, 1500), np.uint8)
     assert appstate.shrink(big, 1000, nearest=True).shape == (1000, 500)
+
+
+def test_progress_is_not_full_while_the_last_validation_runs(tmp_path):
+    steps = [{"step": 40, "epoch": 3, "loss": 0.5, "time": 1.0}]
+    epochs = [{"epoch": n, "seconds": 10.0} for n in (1, 2, 3)]
+    progress = appstate.run_progress(
+        write_run(tmp_path / "r", "running", epochs=epochs, steps=steps))
+    assert progress["fraction"] == 0.99 and progress["eta_seconds"] > 0

@@ -47,6 +47,12 @@ def test_good_zip_upload_becomes_a_dataset(app_env, tmp_path):
     at.button(key="upload_save").click().run()
     no_exceptions(at)
     assert (root / "datasets" / "uploaded" / "images" / "0.png").is_file()
+    assert at.selectbox(key="dataset_select").value == "uploaded"
+    assert any(s.value == "Saved dataset uploaded." for s in at.success)
+    assert any(s.value.startswith("uploaded: 3 images, 2 classes") for s in at.success)
+    at.selectbox(key="dataset_select").select("demo").run()
+    assert any(s.value.startswith("demo: 48 images") for s in at.success)
+    assert at.query_params["dataset"] in ("demo", ["demo"])
 
 
 def test_train_page_builds_widgets_from_the_registry(app_env):

@@ -1,5 +1,6 @@
 """The whole product in a real Chromium: demo data -> train 2 epochs -> results -> predict."""
 
+import io
 import os
 import shutil
 import socket
@@ -61,11 +62,15 @@ def set_slider(page, key, presses):
     page.wait_for_timeout(400)
 
 
-def live_point_counts(page, until, timeout=180):
-    """Counts the loss chart's markers every half second until `until` shows."""
+def live_point_counts(page, until, timeout=180, on_first_point=None):
+    """Counts the loss chart's markers every half second until `until` shows; calls
+    `on_first_point` once, when the first epoch's markers appear mid-run."""
     counts, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         counts.append(page.locator(".st-key-live_loss .scatterlayer .point").count())
+        if on_first_point and counts[-1] and not page.get_by_text(until).count():
+            on_first_point()
+            on_first_point = None
         if page.get_by_text(until).count():
             page.wait_for_timeout(2500)
             counts.append(page.locator(".st-key-live_loss .scatterlayer .point").count())
@@ -80,57 +85,128 @@ def assert_clean(page):
 
 
 def shot(page, name):
+    """Screenshot of the whole page: Streamlit scrolls inside its main section, not the
+    document, so the viewport is stretched to the section's height for the picture."""
     OUT.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+        "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 900)")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 80, 6000)})
+    page.wait_for_timeout(800)
     page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1100})
+
+
+def wait_idle(page):
+    """Waits until the app's script has finished its run (the status widget is gone)."""
+    page.wait_for_timeout(300)
+    expect_hidden = page.get_by_test_id("stStatusWidget")
+    deadline = time.monotonic() + 120
+    while expect_hidden.count() and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+
+
+def small_folder(tmp_path, demo, count=6):
+    """A dataset folder like one a user keeps: images/ and masks/, taken from the demo."""
+    folder = tmp_path / "my cells"
+    for index in range(count):
+        stem = f"demo_{index:03d}"
+        for kind in ("images", "masks"):
+            image = Image.open(demo / kind / f"{stem}.png")
+            write_png(folder / kind / f"cell {index}.png",
+                      np.asarray(image.resize((48, 48), Image.NEAREST)))
+    return folder
 
 
 def test_demo_train_results_predict(server):
     from playwright.sync_api import expect, sync_playwright
 
     url, tmp_path = server
+    demo = tmp_path / "workspace" / "datasets" / "demo"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
         page.set_default_timeout(60_000)
         page.goto(url)
         expect(page.get_by_text("48 images, 4 classes")).to_be_visible()
+        expect(page.locator(".st-key-class_shares .plot-container")).to_be_visible()
+        expect(page.get_by_test_id("stImage").first).to_be_visible()
+        wait_idle(page)
         assert_clean(page)
         shot(page, "1-data")
 
+        # A folder upload (images/ + masks/) becomes a saved dataset named after the folder.
+        page.get_by_text("Upload a new dataset").click()
+        folder = small_folder(tmp_path, demo)
+        page.get_by_test_id("stFileUploaderDropzoneInput").nth(1).set_input_files(str(folder))
+        expect(page.get_by_text("cell 0.png").first).to_be_visible()
+        wait_idle(page)
+        page.get_by_role("button", name="Save dataset").click()
+        expect(page.get_by_text("Saved dataset my-cells.")).to_be_visible()
+        expect(page.get_by_text("my-cells: 6 images, 4 classes")).to_be_visible()
+        wait_idle(page)
+        assert_clean(page)
+        shot(page, "1b-data-uploaded")
+        page.locator(".st-key-dataset_select").click()
+        page.get_by_role("option", name="demo").click()
+        expect(page.get_by_text("48 images, 4 classes")).to_be_visible()
+        wait_idle(page)
+
         page.get_by_role("link", name="Train").click()
         expect(page.get_by_role("button", name="Start training")).to_be_visible()
+        expect(page.get_by_text("Dataset: demo")).to_be_visible()
         set_slider(page, "hp_depth", 0)         # depth 2
         set_slider(page, "hp_base_filters", 0)  # 8 filters
         set_slider(page, "img_h", 2)            # 96
         set_slider(page, "img_w", 2)            # 96
         set_slider(page, "epochs", 1)           # 2 epochs
         page.get_by_role("button", name="Start training").click()
-        points = live_point_counts(page, until="Run state: finished")
+        expect(page.get_by_text("Run state: running")).to_be_visible(timeout=120_000)
+        assert "run=" in page.url  # a reload or a second tab shows this run
+        points = live_point_counts(page, until="Run state: finished",
+                                   on_first_point=lambda: shot(page, "2a-train-live"))
         assert points[0] < points[-1], points  # the live chart gained points while we watched
+        expect(page.locator(".st-key-live_iou .plot-container")).to_be_visible()
+        wait_idle(page)
         assert_clean(page)
-        shot(page, "2-train")
+        shot(page, "2b-train-finished")
 
         page.get_by_role("link", name="Results").click()
         expect(page.get_by_text("Per-class IoU")).to_be_visible(timeout=120_000)
         expect(page.locator(".st-key-per_class_iou .plot-container")).to_be_visible()
+        expect(page.locator(".st-key-confusion .plot-container")).to_be_visible()
+        expect(page.get_by_text("ground truth").first).to_be_visible(timeout=120_000)
+        wait_idle(page)
         assert_clean(page)
         shot(page, "3-results")
 
         page.get_by_role("link", name="Predict").click()
-        # A demo image enlarged past the training size, so prediction runs in tiles.
-        demo = tmp_path / "workspace" / "datasets" / "demo" / "images" / "demo_000.png"
-        image = write_png(tmp_path / "upload.png",
-                          np.asarray(Image.open(demo).resize((300, 260), Image.NEAREST)))
-        page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(image))
+        # A demo image enlarged past the training size, so prediction runs in tiles; its mask
+        # enlarged alike, so the error map shows too.
+        image = write_png(tmp_path / "upload.png", np.asarray(
+            Image.open(demo / "images" / "demo_000.png").resize((300, 260), Image.NEAREST)))
+        mask = write_png(tmp_path / "upload_mask.png", np.asarray(
+            Image.open(demo / "masks" / "demo_000.png").resize((300, 260), Image.NEAREST)))
+        inputs = page.get_by_test_id("stFileUploaderDropzoneInput")
+        inputs.nth(0).set_input_files(str(image))
         download = page.get_by_role("button", name="Download masks (zip)")
         expect(download).to_be_visible(timeout=120_000)
+        inputs.nth(1).set_input_files(str(mask))
+        expect(page.get_by_text("errors in red").first).to_be_visible(timeout=60_000)
         with page.expect_download() as info:
             download.click()
         saved = tmp_path / "masks.zip"
         info.value.save_as(saved)
         import zipfile
 
-        assert zipfile.ZipFile(saved).namelist() == ["upload_mask.png"]
+        with zipfile.ZipFile(saved) as archive:
+            assert archive.namelist() == ["upload_mask.png"]
+            mask_png = Image.open(io.BytesIO(archive.read("upload_mask.png")))
+            assert mask_png.size == (300, 260)
+        page.get_by_role("button", name="Export").click()
+        exported = page.get_by_role("button", name="Download model.keras")
+        expect(exported).to_be_visible(timeout=120_000)
+        wait_idle(page)
         assert_clean(page)
         shot(page, "4-predict")
         browser.close()

@@ -45,14 +45,17 @@ def evaluation(run, split):
     return result
 
 
-def split_samples(run, class_map, split):
-    config = runs.read_config(run.path)["config"]
-    dataset = load_dataset(config["data"], classes=class_map, split=config["split"],
-                           val_fraction=config["val_fraction"], seed=config["seed"])
-    return {s.image.name: s for s in dataset.samples(split)}
+def run_dataset(run, class_map):
+    """The run's dataset, split exactly as training split it."""
+    config = run.config["config"]
+    try:
+        return load_dataset(config["data"], classes=class_map, split=config["split"],
+                            val_fraction=config["val_fraction"], seed=config["seed"])
+    except SegcoreError as error:
+        fail(f"Cannot open the dataset run {run.run_id} trained on: {error}")
 
 
-def worst_images(run, result, class_map, split):
+def worst_images(run, result, class_map, samples):
     st.subheader("Per-image scores (worst first)")
     table = pd.DataFrame(result["per_image"])
     st.dataframe(table, key="per_image_table", hide_index=True, height=240, column_config={
@@ -64,10 +67,6 @@ def worst_images(run, result, class_map, split):
     count = left.slider("Worst images to inspect", 1, min(12, len(table)), min(3, len(table)),
                         key="inspect_count")
     alpha = right.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="results_opacity")
-    try:
-        samples = split_samples(run, class_map, split)
-    except SegcoreError as error:
-        fail(f"Cannot open the run's dataset: {error}")
     mtime = checkpoint_mtime(run.path)
     for row in result["per_image"][:count]:
         sample = samples.get(row["file"])
@@ -118,7 +117,6 @@ def results_page():
     left, right = st.columns([4, 1])
     chosen = left.multiselect("Runs", ids, default=default, key="results_runs",
                               help="The first run is scored in detail; all are compared.")
-    split = right.selectbox("Split", ["val", "test", "train"], key="results_split")
     by_id = {r.run_id: r for r in available}
     selected = [by_id[run_id] for run_id in chosen if run_id in by_id]  # in the order picked
     if not selected:
@@ -126,6 +124,9 @@ def results_page():
         return
     run = selected[0]
     class_map = ClassMap.from_json(run.config["class_map"])
+    dataset = run_dataset(run, class_map)
+    splits = [s for s in ("val", "test", "train") if dataset.samples(s)]
+    split = right.selectbox("Split", splits, key="results_split")
     result = evaluation(run, split)
     st.markdown(f"**{run.run_id}** · {split} mean IoU **{result['mean_iou']:.3f}** · pixel "
                 f"accuracy {result['pixel_accuracy']:.3f} · mean class accuracy "
@@ -137,7 +138,8 @@ def results_page():
     right.plotly_chart(plots.confusion_heatmap(result["confusion_matrix"], class_map.names),
                        key="confusion")
     comparison(selected)
-    worst_images(run, result, class_map, split)
+    worst_images(run, result, class_map,
+                 {sample.image.name: sample for sample in dataset.samples(split)})
 
 
 results_page()

@@ -200,8 +200,9 @@ def png_bytes(array):
 
 
 def poll_interval(active):
-    """Polling period of the live view: every 2 s while a run is active, off otherwise."""
-    return 2.0 if active else None
+    """Polling period of the live view: every second while a run is active (reading two small
+    files), off otherwise."""
+    return 1.0 if active else None
 
 
 # Data page ---------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def write_run(path, state, epochs=(), steps=(), total=4, steps_per_epoch=10, pid
 def test_progress_of_a_queued_run_is_zero_and_keeps_polling(tmp_path):
     progress = appstate.run_progress(write_run(tmp_path / "r", "queued"))
     assert progress["fraction"] == 0 and progress["active"] and progress["eta_seconds"] is None
-    assert appstate.poll_interval(progress["active"]) == 2.0
+    assert appstate.poll_interval(progress["active"]) == 1.0
 
 
 def test_progress_mid_first_epoch_estimates_eta_from_the_step_rate(tmp_path):

@@ -86,6 +86,7 @@ def test_results_page_scores_the_run_once_and_shows_the_worst_images(app_env):
     cache = root / "runs" / run_id / "eval_val_best.json"
     assert cache.is_file()  # the next rerun reads it instead of predicting again
     assert at.multiselect(key="results_runs").value == [run_id]
+    assert at.selectbox(key="results_split").options == ["val", "train"]  # the demo has no test
     captions = [c for image in at.image for c in image.captions]
     assert at.slider(key="inspect_count").value == 3
     worst = json.loads(cache.read_text())["per_image"][0]["file"]
@@ -201,3 +202,24 @@ def test_hostile_uploads_get_st_error_and_write_nothing(app_env, name, data, mes
     no_exceptions(at)
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
     assert sorted(p.name for p in (root / "datasets").iterdir()) == before
+
+
+def test_results_page_says_so_when_a_runs_dataset_is_gone(app_env):
+    import json
+    import shutil
+
+    root, run_id = app_env
+    orphan = root / "runs" / f"{run_id}-orphan"
+    shutil.copytree(root / "runs" / run_id, orphan)
+    info = json.loads((orphan / "config.json").read_text())
+    info["config"]["data"] = str(root / "datasets" / "deleted")
+    (orphan / "config.json").write_text(json.dumps(info))
+    try:
+        at = page("results")
+        at.query_params["run"] = orphan.name
+        at.run()
+        no_exceptions(at)
+        assert any("Cannot open the dataset run" in e.value and "deleted" in e.value
+                   for e in at.error), [e.value for e in at.error]
+    finally:
+        shutil.rmtree(orphan)

@@ -97,6 +97,12 @@ def shot(page, name):
     page.set_viewport_size({"width": 1400, "height": 1100})
 
 
+def quick_shot(page, name):
+    """The live view as it is now: no viewport change, so the run cannot finish meanwhile."""
+    page.locator(".st-key-live_loss").scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / f"{name}.png"))
+
+
 def wait_idle(page):
     """Waits until the app's script has finished its run (the status widget is gone)."""
     page.wait_for_timeout(300)
@@ -157,14 +163,14 @@ def test_demo_train_results_predict(server):
         expect(page.get_by_text("Dataset: demo")).to_be_visible()
         set_slider(page, "hp_depth", 0)         # depth 2
         set_slider(page, "hp_base_filters", 0)  # 8 filters
-        set_slider(page, "img_h", 2)            # 96
-        set_slider(page, "img_w", 2)            # 96
+        set_slider(page, "img_h", 3)            # 128: epochs long enough to watch one end
+        set_slider(page, "img_w", 3)            # 128
         set_slider(page, "epochs", 1)           # 2 epochs
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_text("Run state: running")).to_be_visible(timeout=120_000)
         assert "run=" in page.url  # a reload or a second tab shows this run
         points = live_point_counts(page, until="Run state: finished",
-                                   on_first_point=lambda: shot(page, "2a-train-live"))
+                                   on_first_point=lambda: quick_shot(page, "2a-train-live"))
         assert points[0] < points[-1], points  # the live chart gained points while we watched
         expect(page.locator(".st-key-live_iou .plot-container")).to_be_visible()
         wait_idle(page)

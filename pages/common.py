@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from segcore import runs
+from segcore import appstate, runs
 from segcore.commands.data import DEMO_NAME, ensure_demo
+from segcore.data.doctor import check_folder
 from segcore.errors import SegcoreError
-from segcore.workspace import datasets_dir, workspace_root
+from segcore.workspace import child_path, datasets_dir, workspace_root
 
 
 def workspace():
@@ -47,9 +48,11 @@ def dataset_path(name=None):
 def current_run():
     """The run in the URL (`?run=`), so a reload or a second tab shows the same run."""
     run_id = st.query_params.get("run") or st.session_state.get("run")
-    if run_id and (runs.runs_dir(workspace()) / run_id / "config.json").is_file():
-        return run_id
-    return None
+    try:  # a URL is typed by anyone: only a plain run name, never a path
+        path = child_path(runs.runs_dir(workspace()), run_id, "run id") if run_id else None
+    except SegcoreError:
+        return None
+    return run_id if path is not None and (path / "config.json").is_file() else None
 
 
 def set_run(run_id):
@@ -97,3 +100,14 @@ def finished_runs():
     """Runs with a checkpoint, newest first."""
     return [r for r in runs.list_runs(workspace())
             if (r.path / "best.keras").is_file() or (r.path / "last.keras").is_file()]
+
+
+@st.cache_data(max_entries=16, show_spinner="Checking every image and mask…")
+def _doctor(path, signature):
+    report = check_folder(path)
+    return report.summary, report.problems
+
+
+def dataset_report(path):
+    """The doctor's (summary, problems), recomputed only when a file of the dataset changes."""
+    return _doctor(str(path), appstate.folder_signature(path))

@@ -7,6 +7,7 @@ from pages.common import (
     current_dataset,
     dataset_names,
     dataset_path,
+    dataset_report,
     fail,
     flash,
     set_dataset,
@@ -23,13 +24,6 @@ from segcore.inference import overlay, to_uint8
 from segcore.workspace import child_path, datasets_dir
 
 PREVIEW_SIDE = 256  # preview thumbnails are at most this many pixels on a side
-
-
-@st.cache_data(max_entries=16, show_spinner="Checking every image and mask…")
-def doctor(path, signature):
-    """The doctor's report, recomputed only when a file changes (`signature`)."""
-    report = check_folder(path)
-    return report.summary, report.problems
 
 
 @st.cache_data(max_entries=8, show_spinner="Loading the preview…")
@@ -136,7 +130,7 @@ def data_page():
     upload_section()
     path = dataset_path(chosen)
     signature = appstate.folder_signature(path)
-    summary, problems = doctor(str(path), signature)
+    summary, problems = dataset_report(path)
     if problems:
         st.error(f"The data doctor found {len(problems)} problem(s) in {chosen}; training on it "
                  "is blocked until they are fixed:")

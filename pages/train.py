@@ -2,7 +2,14 @@
 
 import streamlit as st
 
-from pages.common import current_dataset, current_run, dataset_path, set_run, workspace
+from pages.common import (
+    current_dataset,
+    current_run,
+    dataset_path,
+    dataset_report,
+    set_run,
+    workspace,
+)
 from segcore import appstate, plots, runs
 from segcore.data.classes import ClassMap
 from segcore.data.dataset import SPLIT_MODES
@@ -131,6 +138,8 @@ def live_view(run_id):
         st.info("Starting: loading TensorFlow and the data…")
     if progress["message"]:
         (st.error if state == "failed" else st.info)(progress["message"])
+    if state == "failed":
+        st.caption(f"Details in {path / 'train.log'}.")
     best = progress["best_mean_iou"]
     st.markdown(f"Run state: **{state}** · best val mean IoU: "
                 f"**{'—' if best is None or best < 0 else f'{best:.3f}'}**")
@@ -155,12 +164,13 @@ def watch():
     set_run(st.session_state["watch_run"])
 
 
-def run_controls(config, run_id):
+def run_controls(config, run_id, blocked):
     """Start / Stop / Resume; returns the run to show (a started run replaces the URL's)."""
     root = workspace()
     active = runs.active_run(root)
     start, stop, resume, _ = st.columns([2, 1, 1, 4])
-    if start.button("Start training", key="start", type="primary", disabled=active is not None,
+    if start.button("Start training", key="start", type="primary",
+                    disabled=active is not None or blocked,
                     help="One run at a time on this machine." if active else None):
         try:
             run_id = runs.start_run(root, config)
@@ -195,7 +205,11 @@ def train_page():
     st.title("Train")
     st.caption(f"Dataset: **{current_dataset()}** (change it on the Data page)")
     config = settings_form()
-    run_id, active = run_controls(config, current_run())
+    _, problems = dataset_report(dataset_path())
+    if problems:
+        st.error(f"The dataset {current_dataset()} has {len(problems)} problem(s); fix them on "
+                 "the Data page before training.")
+    run_id, active = run_controls(config, current_run(), blocked=bool(problems))
     known = [r.run_id for r in runs.list_runs(workspace())]
     if run_id is None:
         st.info("No run yet: pick settings and press Start training.")

@@ -223,3 +223,39 @@ def test_results_page_says_so_when_a_runs_dataset_is_gone(app_env):
                    for e in at.error), [e.value for e in at.error]
     finally:
         shutil.rmtree(orphan)
+
+
+def test_a_broken_dataset_lists_its_problems_and_blocks_training(app_env):
+    import shutil
+
+    root, _ = app_env
+    broken = make_pair_dataset(root / "datasets" / "broken", count=3, size=(16, 16), classes=2)
+    (broken / "masks" / "1.png").unlink()
+    try:
+        at = page("data")
+        at.query_params["dataset"] = "broken"
+        at.run()
+        no_exceptions(at)
+        lines = [e.value for e in at.error]
+        assert "broken/images/1.png: no matching mask in broken/masks." in lines, lines
+        assert not any(str(root) in line for line in lines)  # no absolute paths
+        at = page("train")
+        at.query_params["dataset"] = "broken"
+        at.run()
+        no_exceptions(at)
+        assert any("fix them on the Data page" in e.value for e in at.error)
+        assert at.button(key="start").disabled
+    finally:
+        shutil.rmtree(broken)
+
+
+@pytest.mark.parametrize("name", ["train", "results", "predict"])
+def test_a_run_id_in_the_url_cannot_point_outside_the_runs_folder(app_env, name):
+    root, run_id = app_env
+    at = page(name)
+    at.query_params["run"] = f"../runs/{run_id}"
+    at.run()
+    no_exceptions(at)
+    assert not any(run_id in m.value and "../" in m.value for m in at.markdown)
+    if name == "train":
+        assert any("No run yet" in i.value for i in at.info)

@@ -66,9 +66,12 @@ def flash(message):
 
 
 def show_flash():
+    # Always one element here, message or not, so what follows keeps its place in the page
+    # (an expander the user opened stays open when the message goes away).
+    slot = st.empty()
     message = st.session_state.pop("flash", None)
     if message:
-        st.success(message)
+        slot.success(message)
 
 
 def sidebar():

@@ -8,7 +8,6 @@ from pages.common import (
     dataset_names,
     dataset_path,
     dataset_report,
-    fail,
     flash,
     set_dataset,
     show_flash,
@@ -45,7 +44,7 @@ def preview_pairs(path, signature, split, count):
 
 
 def upload_section():
-    with st.expander("Upload a new dataset", expanded=False):
+    with st.expander("Upload a new dataset", key="upload_expander"):
         st.caption("Images with masks of the same name: pick files (`x.png` + `x_mask.png`), "
                    "a zip of a dataset folder, or a whole folder with images/ and masks/ "
                    "(optionally train/ val/ test/ and a classes.json).")
@@ -58,12 +57,20 @@ def upload_section():
         name = st.text_input("Dataset name", key="upload_name", placeholder=suggestion
                              or "my-dataset", help="Letters, digits, '.', '_' or '-'.")
         if st.button("Save dataset", key="upload_save", type="primary"):
+            # Errors stay inside this section: the current dataset below keeps showing.
+            if not chosen:
+                st.error("Nothing was uploaded: pick files, a zip or a folder first.")
+                return
+            if not (name or suggestion):
+                st.error("Name the dataset first (letters, digits, '.', '_' or '-').")
+                return
             try:
                 dest = child_path(datasets_dir(workspace()), name or suggestion, "dataset name")
                 with st.spinner("Checking the upload…"):
                     appstate.save_uploads([(f.name, f.getvalue()) for f in chosen], dest)
             except SegcoreError as error:
-                fail(error)
+                st.error(str(error))
+                return
             set_dataset(dest.name)
             flash(f"Saved dataset {dest.name}.")
             st.rerun()
@@ -71,14 +78,15 @@ def upload_section():
 
 def class_editor(path, class_map):
     """Names, colours and mask values; saved only when the dataset still checks clean."""
-    with st.expander("Classes", expanded=False):
+    with st.expander("Classes", key="classes_expander"):
         table = pd.DataFrame({
             "name": class_map.names,
             "color": ["#{:02x}{:02x}{:02x}".format(*c) for c in class_map.colors],
             "value": class_map.values,
         })
+        version = st.session_state.get("class_table_version", 0)
         edited = st.data_editor(
-            table, key=f"class_table_{path.name}", num_rows="dynamic", hide_index=True,
+            table, key=f"class_table_{path.name}_{version}", num_rows="dynamic", hide_index=True,
             column_config={
                 "name": st.column_config.TextColumn("name", required=True),
                 "color": st.column_config.TextColumn("colour (#rrggbb)", required=True,
@@ -96,12 +104,17 @@ def class_editor(path, class_map):
                     list(edited["name"]), list(edited["color"]), list(edited["value"]), void,
                     class_map.void_color)
             except SegcoreError as error:
-                fail(f"Classes not saved: {error}")
+                st.error(f"Classes not saved: {error}")
+                return
             problems = check_folder(path, classes=updated).problems
             if problems:
-                fail("Classes not saved, the masks would not fit them: "
-                     + appstate.relative_problems(problems, path)[0])
+                st.error("Classes not saved, the masks would not fit them: "
+                         + appstate.relative_problems(problems, path)[0])
+                return
             updated.save(path / "classes.json")
+            # The editor keeps edits as row-index deltas, in the browser too: a new key gives a
+            # fresh editor, so saved deletions cannot hit the rows that moved up.
+            st.session_state["class_table_version"] = version + 1
             flash("Classes saved.")
             st.rerun()
 

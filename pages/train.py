@@ -102,7 +102,7 @@ def settings_form():
     budget = right.number_input("Time budget, minutes (0 = none)", 0.0, 24 * 60.0,
                                 defaults.time_budget_min, key="time_budget",
                                 help=help_for("time_budget_min"))
-    with st.expander("Advanced"):
+    with st.expander("Advanced", key="advanced_expander"):
         a, b, c = st.columns(3)
         weight_decay = a.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 1e-3, 1e-2],
                                        value=defaults.weight_decay, key="weight_decay",

@@ -26,6 +26,7 @@ def test_bad_upload_shows_one_error_and_keeps_existing_data(app_env):
     at.button(key="upload_save").click().run()
     no_exceptions(at)
     assert any("outside the archive" in e.value for e in at.error)
+    assert any(s.value.startswith("demo: 48 images") for s in at.success)  # page still there
     assert not (root / "datasets" / "evil").exists()
     assert not (root.parent / "escape.png").exists()
     at.text_input(key="upload_name").input("demo").run()
@@ -177,7 +178,7 @@ def test_class_editor_refuses_classes_that_do_not_fit_the_masks(app_env):
     classes = root / "datasets" / "demo" / "classes.json"
     before = classes.read_text()
     at = page("data").run()
-    at.session_state["class_table_demo"] = {
+    at.session_state["class_table_demo_0"] = {
         "edited_rows": {1: {"value": 7}}, "added_rows": [], "deleted_rows": []}
     at.run()
     at.button(key="save_classes").click().run()
@@ -259,3 +260,37 @@ def test_a_run_id_in_the_url_cannot_point_outside_the_runs_folder(app_env, name)
     assert not any(run_id in m.value and "../" in m.value for m in at.markdown)
     if name == "train":
         assert any("No run yet" in i.value for i in at.info)
+
+
+def test_class_editor_saves_a_rename_and_forgets_the_applied_edits(app_env):
+    root, _ = app_env
+    classes = root / "datasets" / "demo" / "classes.json"
+    before = classes.read_text()
+    try:
+        at = page("data").run()
+        at.session_state["class_table_demo_0"] = {
+            "edited_rows": {0: {"name": "sky"}}, "added_rows": [], "deleted_rows": []}
+        at.run()
+        at.button(key="save_classes").click().run()
+        no_exceptions(at)
+        assert any(s.value == "Classes saved." for s in at.success)
+        assert '"sky"' in classes.read_text()
+        assert at.session_state["class_table_demo_1"]["edited_rows"] == {}  # a fresh editor
+    finally:
+        classes.write_text(before)
+
+
+def test_save_without_files_or_name_says_what_is_missing(app_env):
+    at = page("data").run()
+    at.button(key="upload_save").click().run()
+    assert [e.value for e in at.error] == [
+        "Nothing was uploaded: pick files, a zip or a folder first."]
+    at.file_uploader(key="upload_files").set_value(
+        [("a.png", png_bytes(np.zeros((8, 8), np.uint8)), "image/png")]).run()
+    at.button(key="upload_save").click().run()
+    assert [e.value for e in at.error] == [
+        "Name the dataset first (letters, digits, '.', '_' or '-')."]
+    at.file_uploader(key="upload_files").set_value(
+        [("my set.zip", zip_bytes({"a.png": b"x"}), "application/zip")]).run()
+    assert at.text_input(key="upload_name").placeholder == "my-set"  # named after the zip
+    no_exceptions(at)

@@ -176,6 +176,14 @@ def test_demo_train_results_predict(server):
         wait_idle(page)
         assert_clean(page)
         shot(page, "2b-train-finished")
+        run_id = page.url.split("run=")[1].split("&")[0]
+        # A second tab (and so a reload) opened on the URL shows the same run from disk.
+        other = browser.new_page(viewport={"width": 1400, "height": 1100})
+        other.goto(page.url)
+        expect(other.get_by_text("Run state: finished")).to_be_visible()
+        expect(other.get_by_text(f"{run_id} · finished · epoch 2/2")).to_be_visible()
+        assert_clean(other)
+        other.close()
 
         page.get_by_role("link", name="Results").click()
         expect(page.get_by_text("Per-class IoU")).to_be_visible(timeout=120_000)

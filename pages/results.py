@@ -92,6 +92,13 @@ def comparison(selected):
     metric = st.selectbox("Metric", list(plots.METRIC_LABELS), key="compare_metric",
                           format_func=plots.METRIC_LABELS.get)
     st.plotly_chart(plots.compare_runs(curves, metric), key="compare_runs")
+    names = {tuple(ClassMap.from_json(r.config["class_map"]).names) for r in selected}
+    best = {run_id: appstate.best_epoch(records) for run_id, records in curves.items()}
+    if len(selected) > 1 and len(names) == 1 and all(best.values()):
+        # Training-time scores (cheap, from metrics.jsonl) so every run compares alike.
+        st.plotly_chart(plots.per_class_compare(
+            {run_id: record["per_class_iou"] for run_id, record in best.items()},
+            list(names.pop())), key="compare_classes")
     if len(selected) > 1:
         differences = appstate.config_differences({r.run_id: r.config.get("config", {})
                                                    for r in selected})

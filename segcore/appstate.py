@@ -373,6 +373,15 @@ def runs_table(run_infos):
     return rows
 
 
+def best_epoch(records):
+    """The epoch record with the highest validation mean IoU (None when there is none)."""
+    import math
+
+    scored = [r for r in records
+              if r.get("val_mean_iou") is not None and not math.isnan(r["val_mean_iou"])]
+    return max(scored, key=lambda r: r["val_mean_iou"]) if scored else None
+
+
 def metrics_csv(curves):
     """CSV text of epoch records of several runs ({run id: records}), one row per run epoch."""
     import pandas as pd

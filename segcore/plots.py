@@ -114,3 +114,13 @@ def compare_runs(curves, metric="val_mean_iou"):
     title = label[:1].upper() + label[1:] + " by run"
     ticks = _epoch_ticks(*([e["epoch"] for e in epochs] for epochs in curves.values()))
     return _layout(figure, title, xaxis_title="epoch", **axes, **ticks)
+
+
+def per_class_compare(per_class_by_run, class_names):
+    """Grouped bars: each class's IoU in each run ({label: per-class IoU list})."""
+    figure = go.Figure()
+    for label, values in per_class_by_run.items():
+        figure.add_bar(x=list(class_names), y=[np.nan if v is None else v for v in values],
+                       name=label)
+    figure.update_layout(barmode="group")
+    return _layout(figure, "Per-class IoU at each run's best epoch", yaxis_range=[0, 1])

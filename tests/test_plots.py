@@ -83,3 +83,10 @@ def test_epoch_axes_tick_whole_epochs_and_titles_keep_iou_spelled_right():
     many = plots.iou_curves([epoch(n, 0.5) for n in range(1, 101)], NAMES, COLORS)
     assert many.layout.xaxis.dtick == 10
     assert plots.loss_curves([], []).layout.xaxis.dtick == 1
+
+
+def test_per_class_compare_groups_one_bar_series_per_run():
+    figure = plots.per_class_compare({"a": [0.9, None, 0.1], "b": [0.8, 0.4, 0.2]}, NAMES)
+    assert [t.name for t in figure.data] == ["a", "b"]
+    assert figure.layout.barmode == "group"
+    assert math.isnan(figure.data[0].y[1])

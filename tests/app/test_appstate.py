@@ -270,3 +270,10 @@ def test_progress_is_not_full_while_the_last_validation_runs(tmp_path):
     progress = appstate.run_progress(
         write_run(tmp_path / "r", "running", epochs=epochs, steps=steps))
     assert progress["fraction"] == 0.99 and progress["eta_seconds"] > 0
+
+
+def test_best_epoch_skips_unscored_epochs():
+    records = [{"epoch": 1, "val_mean_iou": float("nan")}, {"epoch": 2, "val_mean_iou": 0.4},
+               {"epoch": 3, "val_mean_iou": 0.3}, {"epoch": 4, "val_mean_iou": None}]
+    assert appstate.best_epoch(records)["epoch"] == 2
+    assert appstate.best_epoch([]) is None

@@ -118,6 +118,8 @@ def test_results_page_compares_two_runs_and_lists_their_differences(app_env, tmp
                    for t in tables), tables
         at.selectbox(key="compare_metric").select("val_loss").run()
         no_exceptions(at)
+        charts = [c for c in at.get("plotly_chart")]
+        assert any("compare_classes" in c.proto.id for c in charts), [c.proto.id for c in charts]
     finally:
         shutil.rmtree(twin)
 

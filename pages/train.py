@@ -126,6 +126,28 @@ def settings_form():
     )
 
 
+@st.cache_data(max_entries=32, show_spinner="Building the model to count it…")
+def model_size(model, hparams_items, img_size, num_classes):
+    return appstate.model_size(model, dict(hparams_items), img_size, num_classes)
+
+
+def size_section(config):
+    """Parameters and FLOPs on demand (it builds the model: a second or two)."""
+    left, right = st.columns([1, 4])
+    if left.button("Model size", key="model_size", help="Parameters and forward GFLOPs per "
+                   "image at the chosen image size."):
+        report = dataset_report(dataset_path())[0]
+        classes = len(report.get("classes", [])) or 2
+        try:
+            params, gflops = model_size(config.model, tuple(sorted(config.hparams.items())),
+                                        tuple(config.img_size), classes)
+        except SegcoreError as error:
+            right.error(str(error))
+            return
+        right.markdown(f"**{config.model}**: {params:,} parameters · {gflops:.2f} GFLOPs per "
+                       f"{config.img_size[0]}x{config.img_size[1]} image · {classes} classes")
+
+
 def live_view(run_id):
     """Polls the run folder: progress, ETA and charts; reruns the page when the run ends."""
     path = runs.runs_dir(workspace()) / run_id
@@ -205,6 +227,7 @@ def train_page():
     st.title("Train")
     st.caption(f"Dataset: **{current_dataset()}** (change it on the Data page)")
     config = settings_form()
+    size_section(config)
     _, problems = dataset_report(dataset_path())
     if problems:
         st.error(f"The dataset {current_dataset()} has {len(problems)} problem(s); fix them on "

@@ -349,6 +349,19 @@ def run_summary(config):
             f"{config.get('optimizer')}/{config.get('schedule')} · loss {config.get('loss')}")
 
 
+def model_size(model, hparams, img_size, num_classes):
+    """Parameters and forward GFLOPs per image of a model at a training size (builds it).
+
+    Returns:
+        (parameter count, GFLOPs per image).
+    """
+    from segcore.models import build_model
+    from segcore.models.flops import forward_flops
+
+    built = build_model(model, (*img_size, 3), num_classes, **hparams)
+    return int(built.count_params()), forward_flops(built) / 1e9
+
+
 def can_resume(state):
     """Stopped and failed (killed, crashed) runs continue from their last checkpoint."""
     return state in FINAL and state != "finished"

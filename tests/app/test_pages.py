@@ -296,3 +296,13 @@ def test_save_without_files_or_name_says_what_is_missing(app_env):
         [("my set.zip", zip_bytes({"a.png": b"x"}), "application/zip")]).run()
     assert at.text_input(key="upload_name").placeholder == "my-set"  # named after the zip
     no_exceptions(at)
+
+
+def test_train_page_counts_the_models_parameters_on_demand(app_env):
+    at = page("train").run()
+    at.slider(key="hp_depth").set_value(2).run()
+    at.slider(key="hp_base_filters").set_value(8).run()
+    at.button(key="model_size").click().run()
+    no_exceptions(at)
+    line = next(m.value for m in at.markdown if "parameters" in m.value)
+    assert line.startswith("**unet**: ") and "GFLOPs per 128x128 image · 4 classes" in line

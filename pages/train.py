@@ -153,9 +153,13 @@ def live_view(run_id):
     path = runs.runs_dir(workspace()) / run_id
     progress = appstate.run_progress(path)
     state = progress["state"]
-    eta = f" · ETA {appstate.format_eta(progress['eta_seconds'])}" if progress["active"] else ""
-    st.progress(progress["fraction"], text=(
-        f"{run_id} · {state} · epoch {progress['epoch']}/{progress['epochs']}{eta}"))
+    done, total = progress["epoch"], progress["epochs"]
+    if progress["active"]:
+        where = (f"epoch {min(done + 1, total)}/{total} · "
+                 f"ETA {appstate.format_eta(progress['eta_seconds'])}")
+    else:
+        where = f"{done}/{total} epochs"
+    st.progress(progress["fraction"], text=f"{run_id} · {state} · {where}")
     if state == "queued":
         st.info("Starting: loading TensorFlow and the data…")
     if progress["message"]:

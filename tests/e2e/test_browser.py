@@ -64,11 +64,12 @@ def set_slider(page, key, presses):
 
 def live_point_counts(page, until, timeout=180, on_first_point=None):
     """Counts the loss chart's markers every half second until `until` shows; calls
-    `on_first_point` once, when the first epoch's markers appear mid-run."""
+    `on_first_point` once, when the chart first draws a line mid-run."""
     counts, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         counts.append(page.locator(".st-key-live_loss .scatterlayer .point").count())
-        if on_first_point and counts[-1] and not page.get_by_text(until).count():
+        drawn = page.locator(".st-key-live_loss .scatterlayer .trace").count()
+        if on_first_point and drawn and not page.get_by_text(until).count():
             on_first_point()
             on_first_point = None
         if page.get_by_text(until).count():
@@ -166,6 +167,8 @@ def test_demo_train_results_predict(server):
         set_slider(page, "img_h", 3)            # 128: epochs long enough to watch one end
         set_slider(page, "img_w", 3)            # 128
         set_slider(page, "epochs", 1)           # 2 epochs
+        page.get_by_text("Advanced").click()
+        set_slider(page, "log_every", 0)        # a train-loss point every step: a live line
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_text("Run state: running")).to_be_visible(timeout=120_000)
         assert "run=" in page.url  # a reload or a second tab shows this run
@@ -181,7 +184,7 @@ def test_demo_train_results_predict(server):
         other = browser.new_page(viewport={"width": 1400, "height": 1100})
         other.goto(page.url)
         expect(other.get_by_text("Run state: finished")).to_be_visible()
-        expect(other.get_by_text(f"{run_id} · finished · epoch 2/2")).to_be_visible()
+        expect(other.get_by_text(f"{run_id} · finished · 2/2 epochs")).to_be_visible()
         assert_clean(other)
         other.close()
 

@@ -34,10 +34,10 @@ def predicted(path, mtime, image_path):
 
 def evaluation(run, split):
     """Scores from `<run>/eval_<split>_best.json`, computed once (with a progress bar)."""
-    bar = st.progress(0.0, text=f"Evaluating {run.run_id} on {split} at full resolution…")
+    bar = st.empty()  # drawn only while images are scored; a cached result shows nothing
     try:
         result = evaluate_run(run.path, split=split, on_image=lambda i, n: bar.progress(
-            i / n, text=f"Evaluating {run.run_id}: image {i}/{n}"))
+            i / n, text=f"Evaluating {run.run_id} on {split} at full resolution: image {i}/{n}"))
     except SegcoreError as error:
         bar.empty()
         fail(error)

@@ -30,8 +30,8 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
     train_seconds = time.perf_counter() - start
     run_dir = Path(stdout.strip().splitlines()[-1])
     stdout, _ = run_cli(
-        ["--workspace", str(workspace), "evaluate", "--run", str(run_dir), "--data", str(data),
-         *split_args, "--json"]
+        # The run remembers its split; evaluate scores the run's own validation images.
+        ["--workspace", str(workspace), "evaluate", "--run", str(run_dir), "--json"]
     )
     result = json.loads(stdout)
     epochs = sum(

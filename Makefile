@@ -20,7 +20,7 @@ setup: $(VENV)/.installed
 
 setup-dev: $(VENV)/.installed-dev chromium
 
-# Browser tests drive Debian's chromium (never `playwright install`: no downloads here).
+# Browser tests drive Debian's chromium; Playwright never downloads a browser of its own here.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \

@@ -44,3 +44,12 @@ def png_bytes(array, mode=None):
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(array), mode=mode).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def zip_of_empty_entries(count):
+    """A zip holding `count` empty image entries (for entry-count caps)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for index in range(count):
+            archive.writestr(f"images/{index}.png", b"")
+    return buffer.getvalue()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import png_bytes, zip_bytes
+from helpers import png_bytes, zip_bytes, zip_of_empty_entries
 from segcore.data.archive import extract_zip
 from segcore.errors import DataError
 
@@ -45,20 +45,13 @@ def _bomb(total_mib=64):
     return buffer.getvalue()
 
 
-def _many_entries(count=50_000):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for index in range(count):
-            archive.writestr(f"images/{index}.png", b"")
-    return buffer.getvalue()
-
 
 @pytest.mark.parametrize("data, message", [
     (zip_bytes({"../evil.png": b"x"}), "outside"),
     (zip_bytes({"/abs/evil.png": b"x"}), "absolute"),
     (_zip_with_symlink(), "symbolic link"),
     (_bomb(), "zip bomb"),
-    (_many_entries(), "50,000 entries"),
+    (zip_of_empty_entries(50_000), "50,000 entries"),
     (zip_bytes({"inner.zip": zip_bytes(PAIR)}), "nested"),
     (b"", "empty"),
     (b"not a zip at all", "not a valid zip"),

@@ -1,9 +1,9 @@
 """Model families: U-Net (CNN), ReSeg (RNN) and U-Net + ReNet, behind one registry.
 
 Importing this package does not import Keras: the CLI and the app read the registry without
-paying TensorFlow's start-up. The builders load on first use. A `.keras` file with a ReNet
-layer can only be deserialized once `segcore.models.renet_layer` has registered the layer:
-load models with `load_model` below (or import that module first).
+paying TensorFlow's start-up. The builders load on first use. A `.keras` file with segcore's
+layers (ReNet, FusedBatchNorm) can only be deserialized once their modules have registered
+them: load models with `load_model` below.
 """
 
 from segcore.models.registry import (
@@ -19,9 +19,10 @@ from segcore.models.registry import (
 
 def register_layers():
     """Registers segcore's custom layers with Keras (imports Keras); returns them by name."""
+    from segcore.models.fused_batch_norm import FusedBatchNorm
     from segcore.models.renet_layer import ReNet
 
-    return {"segcore>ReNet": ReNet}
+    return {"segcore>ReNet": ReNet, "segcore>FusedBatchNorm": FusedBatchNorm}
 
 
 def load_model(path, compile=False):

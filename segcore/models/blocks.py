@@ -2,6 +2,8 @@
 
 from keras import layers
 
+from segcore.models.fused_batch_norm import FusedBatchNorm
+
 # Short CPU runs take few steps: with Keras' default momentum (0.99) the moving statistics stay
 # near their initial values, and evaluation then predicts one class (measured on the membrane
 # set: val mIoU 0.40 with 0.99 vs 0.746 with 0.9). 0.9 tracks the batch statistics fast enough.
@@ -26,7 +28,7 @@ def conv_block(x, filters, batch_norm=True, dropout=0.0, name="block"):
             filters, 3, padding="same", use_bias=not batch_norm, name=f"{name}_conv{index}"
         )(x)
         if batch_norm:
-            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{index}")(x)
+            x = FusedBatchNorm(momentum=BN_MOMENTUM, name=f"{name}_bn{index}")(x)
         x = layers.Activation("relu", name=f"{name}_relu{index}")(x)
     if dropout > 0:
         x = layers.Dropout(dropout, name=f"{name}_dropout")(x)

@@ -206,7 +206,7 @@ def test_a_fresh_process_loads_a_saved_renet_model(tmp_path):
     model.save(tmp_path / "m.keras")
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
-    # A new interpreter has not imported the ReNet module: load_model must register it.
+    # A new interpreter has imported neither ReNet nor FusedBatchNorm: load_model registers both.
     script = (
         "import sys, numpy as np; from segcore.models import load_model; "
         "d = sys.argv[1]; m = load_model(d + '/m.keras'); "

@@ -24,7 +24,7 @@ from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
 from segcore.runs import STOP_FILE, now, read_config, write_status
 from segcore.training.config import RunConfig
-from segcore.training.schedules import Plateau, learning_rate
+from segcore.training.schedules import Plateau, epochs_within_budget, learning_rate
 from segcore.training.strategy import is_chief, make_strategy
 
 log = logging.getLogger("segcore.train")
@@ -237,7 +237,8 @@ class Trainer:
 
     def _set_lr(self):
         plateau = self.state["plateau"]["scale"]
-        rate = learning_rate(self.config, self.state["step"], self.steps_per_epoch, plateau)
+        rate = learning_rate(self.config, self.state["step"], self.steps_per_epoch, plateau,
+                             self.state.get("schedule_epochs"))
         self.optimizer.learning_rate.assign(rate)
         return rate
 
@@ -250,6 +251,17 @@ class Trainer:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         data = data.with_options(options).skip(skip)
         return self.strategy.experimental_distribute_dataset(data)
+
+    def _fit_schedule_to_budget(self, epoch_durations):
+        """With a time budget, the cosine decays over the epochs that fit in it, not --epochs."""
+        config = self.config
+        if not (config.time_budget_min and config.schedule == "cosine"):
+            return
+        # The first epoch of a process traces the step functions: use it only while alone.
+        typical = float(np.median(epoch_durations[1:] or epoch_durations))
+        self.state["schedule_epochs"] = epochs_within_budget(
+            config.time_budget_min * 60, self.state["train_seconds"], self.state["epoch"],
+            typical, config.epochs)
 
     def validate(self):
         """Runs the validation set; returns (val loss, scores dict, confusion matrix)."""
@@ -312,6 +324,7 @@ class Trainer:
         log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas",
                  config.model, len(self.train_images), len(self.val_images), self.steps_per_epoch,
                  self.strategy.num_replicas_in_sync)
+        epoch_durations = []
         while self.state["epoch"] < config.epochs:
             epoch = self.state["epoch"]
             epoch_start = time.perf_counter()
@@ -333,6 +346,8 @@ class Trainer:
                                   epochs_without_improvement=0)
             else:
                 self.state["epochs_without_improvement"] += 1
+            epoch_durations.append(time.perf_counter() - epoch_start)
+            self._fit_schedule_to_budget(epoch_durations)
             plateau = Plateau(**self.state["plateau"])
             plateau.update(mean_iou)
             self.state["plateau"] = plateau.state()
@@ -343,6 +358,7 @@ class Trainer:
                 "val_mean_class_accuracy": result["mean_class_accuracy"],
                 "per_class_iou": result["per_class_iou"],
                 "lr": float(self.optimizer.learning_rate.numpy()),
+                "schedule_epochs": self.state.get("schedule_epochs", config.epochs),
                 "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
                 "train_images": images_seen, "time": time.time(),
             }

@@ -3,7 +3,7 @@
 import math
 
 
-def learning_rate(config, step, steps_per_epoch, plateau_scale=1.0):
+def learning_rate(config, step, steps_per_epoch, plateau_scale=1.0, schedule_epochs=None):
     """Returns the learning rate for a global step.
 
     Args:
@@ -11,18 +11,45 @@ def learning_rate(config, step, steps_per_epoch, plateau_scale=1.0):
         step: global step, counted from 0.
         steps_per_epoch: steps in one epoch.
         plateau_scale: the factor kept by reduce-on-plateau (halved on each stall).
+        schedule_epochs: the epochs the cosine decays over; None means `config.epochs`
+            (a time budget sets it to the epochs that fit, see `epochs_within_budget`).
     """
     warmup = config.warmup_epochs * steps_per_epoch
     if warmup > 0 and step < warmup:
         return config.lr * (step + 1) / warmup
     if config.schedule == "cosine":
-        total = max(1.0, config.epochs * steps_per_epoch - warmup)
+        horizon = schedule_epochs or config.epochs
+        total = max(1.0, horizon * steps_per_epoch - warmup)
         progress = min(1.0, (step - warmup) / total)
         floor = 0.01 * config.lr
         return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
     if config.schedule == "plateau":
         return config.lr * plateau_scale
     return config.lr
+
+
+def epochs_within_budget(budget_seconds, elapsed_seconds, epochs_done, epoch_seconds, max_epochs):
+    """The epochs a time-budgeted run will end after, so a cosine decay can end with it.
+
+    A run stops at the first epoch end past its budget, so it runs the epochs done plus
+    enough of `epoch_seconds` each to pass the remaining time. Re-estimated after every
+    epoch; the first epoch (which traces the step functions) should not be the estimate
+    once a later one exists.
+
+    Args:
+        budget_seconds: the time budget.
+        elapsed_seconds: the budget's time used so far.
+        epochs_done: epochs finished.
+        epoch_seconds: the expected length of one more epoch, validation included.
+        max_epochs: `--epochs`, which the estimate never exceeds.
+
+    Example:
+        A 240 s budget, 30 s used by 2 epochs of 10 s each from now on: 2 + ceil(210 / 10)
+        = 23 epochs.
+    """
+    remaining = max(0.0, budget_seconds - elapsed_seconds)
+    more = math.ceil(remaining / epoch_seconds) if epoch_seconds > 0 else max_epochs
+    return int(min(max_epochs, epochs_done + more))
 
 
 class Plateau:

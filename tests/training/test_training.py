@@ -70,6 +70,17 @@ def test_stop_and_resume_equal_an_uninterrupted_run(workspace, demo_data, monkey
         runs.read_metrics(interrupted)[0][-1]["val_mean_iou"], abs=1e-9)
 
 
+def test_a_time_budget_ends_the_run_and_the_cosine_decay_together(workspace, demo_data):
+    config = tiny_config(demo_data, epochs=100000, time_budget_min=0.1, lr=1e-2)
+    path = runs.create_run(workspace, config)
+    assert loop.train(config, path, stream=io.StringIO()) == "finished"
+    epochs, _ = runs.read_metrics(path)
+    assert len(epochs) >= 2 and "Time budget" in runs.read_status(path)["message"]
+    # The horizon follows the epochs that fit in 6 s, not --epochs, so the decay finishes.
+    assert all(e["schedule_epochs"] < 1000 for e in epochs)
+    assert epochs[-1]["lr"] < 0.3 * config.lr
+
+
 def test_torn_metrics_line_is_skipped(tmp_path):
     (tmp_path / "metrics.jsonl").write_text(
         json.dumps({"kind": "epoch", "epoch": 1, "val_mean_iou": 0.5}) + '\n{"kind": "ep')

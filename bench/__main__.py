@@ -20,6 +20,8 @@ def main(argv=None):
     throughput = sub.add_parser("throughput", help="segcore loop vs model.fit, efficiency")
     throughput.add_argument("--models", default="unet,reseg,unet-renet")
     throughput.add_argument("--pairs", type=int, default=3)
+    throughput.add_argument("--raw-step", action="store_true",
+                            help="also time a bare tf.function step (the least a loop can do)")
     throughput.add_argument("--json", action="store_true")
     for name in ("quality", "peers"):
         cmd = sub.add_parser(name, help="train within a time budget, score at full resolution")
@@ -40,7 +42,7 @@ def main(argv=None):
     if args.command == "throughput":
         from bench.throughput import run_throughput
 
-        print_json(run_throughput(args.models.split(","), args.pairs))
+        print_json(run_throughput(args.models.split(","), args.pairs, args.raw_step))
     elif args.command == "quality":
         from bench.quality import run_quality
 

@@ -17,8 +17,9 @@ from bench.tiling import run_tiling
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 MEMBRANE_SPLIT = ["--split", "contiguous", "--val-fraction", str(1 / 6)]
+MEMBRANE_FLAGS = ["--batch-size", "4"]
 CAMVID_FLAGS = ["--classes", "segcore/data/presets/camvid11.json", "--class-weights", "median",
-                "--scale-min", "0.75", "--epochs", "40"]
+                "--scale-min", "0.75"]
 
 
 def _table(rows, keys):
@@ -49,7 +50,8 @@ def run_all(data_root):
 
     quality = []
     for model in ("unet", "reseg", "unet-renet"):
-        record = run_quality(membrane, model, 4, (256, 256), split_args=MEMBRANE_SPLIT)
+        record = run_quality(membrane, model, 4, (256, 256), extra_args=MEMBRANE_FLAGS,
+                             split_args=MEMBRANE_SPLIT)
         quality.append({"dataset": "membrane", "contender": f"segcore {model}", **record})
     peer = run_peer(membrane, 4, (256, 256))
     quality.append({"dataset": "membrane", "contender": "keras.io U-Net (peer)", **peer})

@@ -3,8 +3,8 @@
 Both train the identical model (same builder, hyperparameters, optimizer and loss) on the same
 in-memory images at 256x256, batch 8. segcore runs its whole loop (tf.data pipeline with
 augmentation, per-epoch validation excluded from the timing, metrics and checkpoint logging);
-`model.fit` gets plain tensors. The contenders alternate A B A B and each figure is the median
-of the pairs, so drifts of a shared machine hit both alike.
+`model.fit` gets plain tensors. The contenders alternate A B, B A, A B... and each figure is
+the median of the pairs, so drifts of a shared machine hit both alike.
 """
 
 import io
@@ -47,8 +47,8 @@ def segcore_images_per_second(data, model, workspace):
     return sum(e["train_images"] for e in timed) / sum(e["train_seconds"] for e in timed)
 
 
-def keras_fit_images_per_second(data, model):
-    """Trains the same model with `model.fit` on in-memory tensors; same timing window."""
+def _model_and_tensors(data, model):
+    """The identical model, compiled with segcore's optimizer and loss, and the images in memory."""
     import keras
     import tensorflow as tf
 
@@ -63,6 +63,14 @@ def keras_fit_images_per_second(data, model):
     net = build_model(model, (None, None, 3), dataset.class_map.num_classes)
     net.compile(optimizer=keras.optimizers.Adam(3e-3),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return net, tf.constant(images), tf.constant(masks.astype(np.int32))
+
+
+def keras_fit_images_per_second(data, model):
+    """Trains the same model with `model.fit` on in-memory tensors; same timing window."""
+    import keras
+
+    net, x, y = _model_and_tensors(data, model)
 
     class EpochTimer(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -75,12 +83,33 @@ def keras_fit_images_per_second(data, model):
             self.times.append(time.perf_counter() - self.start)
 
     timer = EpochTimer()
-    x = tf.constant(images)
-    y = tf.constant(masks.astype(np.int32))
     net.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, verbose=0, callbacks=[timer])
-    steps = len(images) // BATCH
-    return (EPOCHS - 1) * steps * BATCH / sum(timer.times[1:]) if len(images) % BATCH == 0 else (
-        (EPOCHS - 1) * len(images) / sum(timer.times[1:]))
+    return (EPOCHS - 1) * len(x) / sum(timer.times[1:])
+
+
+def raw_step_images_per_second(data, model):
+    """The least a loop can do: one `tf.function` step per in-memory batch, nothing else."""
+    import tensorflow as tf
+
+    net, x, y = _model_and_tensors(data, model)
+    variables = net.trainable_variables
+
+    @tf.function
+    def step(images, masks):
+        with tf.GradientTape() as tape:
+            loss = net.loss(masks, net(images, training=True))
+        net.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    batches = [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x) - BATCH + 1, BATCH)]
+    times = []
+    for _ in range(EPOCHS):
+        start = time.perf_counter()
+        for images, masks in batches:
+            loss = step(images, masks)
+        float(loss)
+        times.append(time.perf_counter() - start)
+    return (EPOCHS - 1) * len(batches) * BATCH / sum(times[1:])
 
 
 def gflop_per_image(model):
@@ -91,8 +120,12 @@ def gflop_per_image(model):
     return 3 * forward_flops(build_model(model, (*SIZE, 3), 4)) / 1e9
 
 
-def run_throughput(models=("unet", "reseg", "unet-renet"), pairs=3):
-    """Returns one record per model with the keys listed in issue 6."""
+def run_throughput(models=("unet", "reseg", "unet-renet"), pairs=3, raw_step=False):
+    """Returns one record per model with the keys listed in issue 6.
+
+    With `raw_step`, each round also times a bare `tf.function` step on the same tensors
+    (A B C A B C ...), adding `raw_step_img_per_s` and `ratio_to_raw_step`.
+    """
     peak = matmul_peak_gflops()
     records = []
     with tempfile.TemporaryDirectory() as folder:
@@ -100,14 +133,20 @@ def run_throughput(models=("unet", "reseg", "unet-renet"), pairs=3):
         workspace = Path(folder) / "workspace"
         workspace.mkdir()
         for model in models:
-            ours, theirs = [], []
-            for _ in range(pairs):
-                ours.append(segcore_images_per_second(data, model, workspace))
-                theirs.append(keras_fit_images_per_second(data, model))
+            ours, theirs, raw = [], [], []
+            for index in range(pairs):
+                contenders = [(ours, segcore_images_per_second, (data, model, workspace)),
+                              (theirs, keras_fit_images_per_second, (data, model))]
+                if raw_step:
+                    contenders.append((raw, raw_step_images_per_second, (data, model)))
+                # A B, B A, A B...: the first run of a process is slower; no contender is
+                # always first.
+                for rates, measure, args in contenders[::-1] if index % 2 else contenders:
+                    rates.append(measure(*args))
             segcore_rate, keras_rate = median(ours), median(theirs)
             gflop = gflop_per_image(model)
             achieved = segcore_rate * gflop
-            records.append({
+            record = {
                 "model": model,
                 "segcore_img_per_s": round(segcore_rate, 2),
                 "keras_fit_img_per_s": round(keras_rate, 2),
@@ -118,7 +157,12 @@ def run_throughput(models=("unet", "reseg", "unet-renet"), pairs=3):
                 "efficiency": round(achieved / peak, 3),
                 "pairs": {"segcore": [round(v, 2) for v in ours],
                           "keras_fit": [round(v, 2) for v in theirs]},
-            })
+            }
+            if raw_step:
+                record.update(raw_step_img_per_s=round(median(raw), 2),
+                              ratio_to_raw_step=round(segcore_rate / median(raw), 3))
+                record["pairs"]["raw_step"] = [round(v, 2) for v in raw]
+            records.append(record)
     return records
 
 

@@ -17,7 +17,8 @@ OPTIMIZERS = {
 }
 SCHEDULES = {
     "constant": "Constant learning rate (after warm-up).",
-    "cosine": "Linear warm-up, then cosine decay to 1% of the rate at the last epoch.",
+    "cosine": "Linear warm-up, then cosine decay to 1% of the rate at the last epoch "
+              "(with a time budget: at the last epoch that fits in it).",
     "plateau": "Halve the rate when validation mean IoU stalls for 2 epochs.",
 }
 STRATEGIES = {

@@ -1,4 +1,4 @@
-"""`python -m bench {throughput,quality,tiling,peers,all}`.
+"""`python -m bench {throughput,quality,tiling,peers,batchnorm,all}`.
 
 Every figure is measured here, side by side in one run; none is asserted in a test.
 """
@@ -33,6 +33,10 @@ def main(argv=None):
         cmd.add_argument("--val-fraction", type=float, default=1 / 6)
         cmd.add_argument("--extra", default="", help="more `segcore train` flags, quoted")
         cmd.add_argument("--json", action="store_true")
+    batchnorm = sub.add_parser("batchnorm", help="training step: FusedBatchNorm vs Keras' layer")
+    batchnorm.add_argument("--model", default="unet")
+    batchnorm.add_argument("--rounds", type=int, default=3)
+    batchnorm.add_argument("--json", action="store_true")
     tiling = sub.add_parser("tiling", help="tiled prediction time and peak RSS")
     tiling.add_argument("--json", action="store_true")
     everything = sub.add_parser("all", help="run every benchmark and rewrite bench/RESULTS.md")
@@ -57,6 +61,10 @@ def main(argv=None):
 
         print_json(run_peer(args.data, args.minutes, args.img_size, args.ignore_index,
                             args.val_fraction))
+    elif args.command == "batchnorm":
+        from bench.batchnorm import run_batchnorm
+
+        print_json(run_batchnorm(args.rounds, args.model))
     elif args.command == "tiling":
         from bench.tiling import run_tiling
 

@@ -7,6 +7,7 @@ recorded separately in RESULTS.md with their commands).
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 from bench.common import REPO, machine_info
@@ -35,13 +36,20 @@ def _cell(value):
     return "" if value is None else str(value)
 
 
+def _announce(text):
+    """Progress on stderr: the suite takes over an hour and writes RESULTS.md only at the end."""
+    print(f"[bench {dt.datetime.now():%H:%M}] {text}", file=sys.stderr, flush=True)
+
+
 def run_all(data_root):
     data_root = Path(data_root)
     membrane, camvid = data_root / "membrane", data_root / "camvid11"
     sections = [f"# Benchmark results\n\nWritten by `python -m bench all` on "
                 f"{dt.date.today()}.\n\nMachine: `{json.dumps(machine_info())}`\n"]
 
+    _announce("throughput")
     throughput = run_throughput()
+    _announce(json.dumps(throughput))
     sections.append("## Throughput (256x256, batch 8)\n\nCommand: `python -m bench throughput "
                     "--json`\n\n" + _table(throughput, [
                         "model", "segcore_img_per_s", "keras_fit_img_per_s", "ratio",
@@ -50,24 +58,35 @@ def run_all(data_root):
 
     quality = []
     for model in ("unet", "reseg", "unet-renet"):
+        _announce(f"membrane {model}")
         record = run_quality(membrane, model, 4, (256, 256), extra_args=MEMBRANE_FLAGS,
                              split_args=MEMBRANE_SPLIT)
         quality.append({"dataset": "membrane", "contender": f"segcore {model}", **record})
+    _announce("membrane peer")
     peer = run_peer(membrane, 4, (256, 256))
     quality.append({"dataset": "membrane", "contender": "keras.io U-Net (peer)", **peer})
     for model in ("unet", "reseg"):
+        _announce(f"camvid {model}")
         record = run_quality(camvid, model, 15, (176, 240), extra_args=CAMVID_FLAGS)
         quality.append({"dataset": "camvid11 val", "contender": f"segcore {model}", **record})
+    _announce("camvid peer")
     peer = run_peer(camvid, 15, (176, 240), ignore_index=11)
     quality.append({"dataset": "camvid11 val", "contender": "keras.io U-Net (peer)", **peer})
+    for record in quality:
+        _announce(f"{record['dataset']} {record['contender']}: mean IoU {record['mean_iou']:.3f}")
     sections.append(
         "## Quality at full resolution\n\nCommands: `python -m bench quality --data DIR --model M "
         "--minutes N --img-size HxW --json` and `python -m bench peers ...` (membrane: slices "
         "0-24 train, 25-29 val, 4 min; CamVid: train on train, score on val at 360x480 with void "
         "ignored, 15 min at 176x240)\n\n"
         + _table(quality, ["dataset", "contender", "mean_iou", "pixel_accuracy", "epochs",
-                           "train_seconds"]))
+                           "train_seconds"])
+        + "\n\nPer-class IoU (class order of the dataset):\n\n"
+        + "\n".join(f"- {r['dataset']}, {r['contender']}: "
+                    + " ".join("n/a" if v is None else _cell(v) for v in r["per_class_iou"])
+                    for r in quality))
 
+    _announce("tiling")
     tiling = run_tiling()
     sections.append("## Tiled prediction\n\nCommand: `python -m bench tiling --json`\n\n"
                     + _table(tiling, ["size", "seconds", "peak_rss_mib", "rss_ratio_to_smallest"]))

@@ -252,10 +252,10 @@ class Trainer:
         data = data.with_options(options).skip(skip)
         return self.strategy.experimental_distribute_dataset(data)
 
-    def _fit_schedule_to_budget(self, epoch_durations):
-        """With a time budget, the cosine decays over the epochs that fit in it, not --epochs."""
+    def _fit_epochs_to_budget(self, epoch_durations):
+        """With a time budget, the epochs that fit in it: the cosine's horizon and the progress."""
         config = self.config
-        if not (config.time_budget_min and config.schedule == "cosine"):
+        if not config.time_budget_min:
             return
         # The first epoch of a process traces the step functions: use it only while alone.
         typical = float(np.median(epoch_durations[1:] or epoch_durations))
@@ -294,7 +294,8 @@ class Trainer:
                 pending = []
                 self._record({"kind": "step", "step": self.state["step"], "epoch": epoch,
                               "loss": float(np.mean(values)), "lr": rate, "time": time.time()})
-                _progress(epoch, config.epochs, self.state["step_in_epoch"], self.steps_per_epoch,
+                _progress(epoch, self.state.get("schedule_epochs", config.epochs),
+                          self.state["step_in_epoch"], self.steps_per_epoch,
                           float(np.mean(losses)), started, stream)
             if stop:
                 losses.extend(float(v) for v in pending)
@@ -347,7 +348,7 @@ class Trainer:
             else:
                 self.state["epochs_without_improvement"] += 1
             epoch_durations.append(time.perf_counter() - epoch_start)
-            self._fit_schedule_to_budget(epoch_durations)
+            self._fit_epochs_to_budget(epoch_durations)
             plateau = Plateau(**self.state["plateau"])
             plateau.update(mean_iou)
             self.state["plateau"] = plateau.state()
@@ -373,7 +374,9 @@ class Trainer:
                 self.model.save(self.run_dir / "best.tmp.keras")
                 os.replace(self.run_dir / "best.tmp.keras", self.run_dir / "best.keras")
                 write_json_atomic(self.run_dir / "best_confusion.json", cm.tolist())
+            # With a budget the run ends after the epochs that fit, which progress and ETA show.
             self._status(epoch=epoch + 1, step=self.state["step"],
+                         epochs=self.state.get("schedule_epochs", config.epochs),
                          best_mean_iou=self.state["best_mean_iou"], last_mean_iou=mean_iou)
             stream.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
                          f"val mIoU {mean_iou:.4f}  ({record['seconds']:.1f}s)\n")
@@ -382,7 +385,8 @@ class Trainer:
                 break
             budget = config.time_budget_min * 60
             if budget and time.perf_counter() - budget_start >= budget:
-                self._status(message=f"Time budget of {config.time_budget_min:g} min reached.")
+                self._status(message=f"Time budget of {config.time_budget_min:g} min reached.",
+                             epochs=self.state["epoch"])
                 break
             if stop:
                 self._status(state="stopped", ended=now(), message="Stopped on request.")

@@ -79,6 +79,8 @@ def test_a_time_budget_ends_the_run_and_the_cosine_decay_together(workspace, dem
     # The horizon follows the epochs that fit in 6 s, not --epochs, so the decay finishes.
     assert all(e["schedule_epochs"] < 1000 for e in epochs)
     assert epochs[-1]["lr"] < 0.3 * config.lr
+    # Progress counts the epochs run, not the 100,000 allowed.
+    assert runs.read_status(path)["epochs"] == len(epochs)
 
 
 def test_torn_metrics_line_is_skipped(tmp_path):

@@ -17,6 +17,8 @@ from bench.throughput import run_throughput
 from bench.tiling import run_tiling
 
 RESULTS = REPO / "bench" / "RESULTS.md"
+# A line of its own: the records below it are written by hand and kept.
+MARKER = "\n<!-- manual -->\n"
 MEMBRANE_SPLIT = ["--split", "contiguous", "--val-fraction", str(1 / 6)]
 MEMBRANE_FLAGS = ["--batch-size", "4"]
 CAMVID_FLAGS = ["--classes", "segcore/data/presets/camvid11.json", "--class-weights", "median",
@@ -91,6 +93,6 @@ def run_all(data_root):
     sections.append("## Tiled prediction\n\nCommand: `python -m bench tiling --json`\n\n"
                     + _table(tiling, ["size", "seconds", "peak_rss_mib", "rss_ratio_to_smallest"]))
     previous = RESULTS.read_text() if RESULTS.exists() else ""
-    kept = previous.split("<!-- manual -->", 1)[1] if "<!-- manual -->" in previous else ""
-    RESULTS.write_text("\n\n".join(sections) + "\n\n<!-- manual -->" + kept)
+    kept = previous.split(MARKER, 1)[1] if MARKER in previous else "\n"
+    RESULTS.write_text("\n\n".join(sections) + "\n" + MARKER + kept)
     print(RESULTS)

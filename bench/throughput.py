@@ -3,18 +3,21 @@
 Both train the identical model (same builder, hyperparameters, optimizer and loss) on the same
 in-memory images at 256x256, batch 8. segcore runs its whole loop (tf.data pipeline with
 augmentation, per-epoch validation excluded from the timing, metrics and checkpoint logging);
-`model.fit` gets plain tensors. The contenders alternate A B, B A, A B... and each figure is
-the median of the pairs, so drifts of a shared machine hit both alike.
+`model.fit` gets plain tensors. Each measurement runs in a fresh process; the contenders
+alternate A B, B A, A B... and each figure is the median of the pairs, so drifts of a shared
+machine hit both alike.
 """
 
 import io
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import machine_info, matmul_peak_gflops, median
+from bench.common import REPO, machine_info, matmul_peak_gflops, median
 
 SIZE = (256, 256)
 BATCH = 8
@@ -112,6 +115,29 @@ def raw_step_images_per_second(data, model):
     return (EPOCHS - 1) * len(batches) * BATCH / sum(times[1:])
 
 
+_CONTENDERS = {
+    "segcore": "segcore_images_per_second(data, model, Path(workspace))",
+    "keras_fit": "keras_fit_images_per_second(data, model)",
+    "raw_step": "raw_step_images_per_second(data, model)",
+}
+
+
+def measure_in_fresh_process(contender, data, model, workspace):
+    """Images/s of one contender, measured in a new Python process.
+
+    One process per measurement: a model trained earlier in the same process slowed the next
+    one by up to a fifth (segcore 9.1 img/s alone, 7.2 after a bare step had run), which
+    in-process alternation could not cancel.
+    """
+    code = ("import sys; from pathlib import Path; from bench.throughput import *; "
+            "data, model, workspace = sys.argv[1:4]; print(" + _CONTENDERS[contender] + ")")
+    result = subprocess.run([sys.executable, "-c", code, str(data), model, str(workspace)],
+                            capture_output=True, text=True, cwd=REPO, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{contender} on {model} failed:\n{result.stderr[-3000:]}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
 def gflop_per_image(model):
     """Training cost: 3x the forward FLOPs (forward, and backward for inputs and weights)."""
     from segcore.models import build_model
@@ -124,7 +150,7 @@ def run_throughput(models=("unet", "reseg", "unet-renet"), pairs=3, raw_step=Fal
     """Returns one record per model with the keys listed in issue 6.
 
     With `raw_step`, each round also times a bare `tf.function` step on the same tensors
-    (A B C A B C ...), adding `raw_step_img_per_s` and `ratio_to_raw_step`.
+    (A B C, C B A, ...), adding `raw_step_img_per_s` and `ratio_to_raw_step`.
     """
     peak = matmul_peak_gflops()
     records = []
@@ -133,16 +159,14 @@ def run_throughput(models=("unet", "reseg", "unet-renet"), pairs=3, raw_step=Fal
         workspace = Path(folder) / "workspace"
         workspace.mkdir()
         for model in models:
-            ours, theirs, raw = [], [], []
+            rates = {"segcore": [], "keras_fit": []} | ({"raw_step": []} if raw_step else {})
             for index in range(pairs):
-                contenders = [(ours, segcore_images_per_second, (data, model, workspace)),
-                              (theirs, keras_fit_images_per_second, (data, model))]
-                if raw_step:
-                    contenders.append((raw, raw_step_images_per_second, (data, model)))
-                # A B, B A, A B...: the first run of a process is slower; no contender is
-                # always first.
-                for rates, measure, args in contenders[::-1] if index % 2 else contenders:
-                    rates.append(measure(*args))
+                # A B, B A, A B...: a drift of the machine hits no contender always first.
+                order = list(rates)[::-1] if index % 2 else list(rates)
+                for contender in order:
+                    rates[contender].append(
+                        measure_in_fresh_process(contender, data, model, workspace))
+            ours, theirs, raw = rates["segcore"], rates["keras_fit"], rates.get("raw_step")
             segcore_rate, keras_rate = median(ours), median(theirs)
             gflop = gflop_per_image(model)
             achieved = segcore_rate * gflop

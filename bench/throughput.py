@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, machine_info, matmul_peak_gflops, median
+from bench.common import REPO, bare_train_step, machine_info, matmul_peak_gflops, median
 
 SIZE = (256, 256)
 BATCH = 8
@@ -92,18 +92,8 @@ def keras_fit_images_per_second(data, model):
 
 def raw_step_images_per_second(data, model):
     """The least a loop can do: one `tf.function` step per in-memory batch, nothing else."""
-    import tensorflow as tf
-
     net, x, y = _model_and_tensors(data, model)
-    variables = net.trainable_variables
-
-    @tf.function
-    def step(images, masks):
-        with tf.GradientTape() as tape:
-            loss = net.loss(masks, net(images, training=True))
-        net.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
+    step = bare_train_step(net, net.optimizer, net.loss)
     batches = [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x) - BATCH + 1, BATCH)]
     times = []
     for _ in range(EPOCHS):

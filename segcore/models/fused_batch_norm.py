@@ -12,7 +12,7 @@ class FusedBatchNorm(layers.BatchNormalization):
     the activations, and differentiates through all of them. TensorFlow's
     `FusedBatchNormV3` does the forward pass in one kernel and the backward pass in
     another; on a 2-core CPU a U-Net trains 1.16x as many images per second at 256x256
-(`python -m bench batchnorm`, bench/RESULTS.md).
+    (`python -m bench batchnorm`, bench/RESULTS.md).
     The weights, the moving-statistics update and the results are those of the Keras layer
     (the fused kernel's Bessel-corrected batch variance is turned back into the biased one
     Keras averages), so checkpoints move freely between the two.

@@ -238,7 +238,7 @@ class Trainer:
     def _set_lr(self):
         plateau = self.state["plateau"]["scale"]
         rate = learning_rate(self.config, self.state["step"], self.steps_per_epoch, plateau,
-                             self.state.get("schedule_epochs"))
+                             self.planned_epochs())
         self.optimizer.learning_rate.assign(rate)
         return rate
 
@@ -251,6 +251,10 @@ class Trainer:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         data = data.with_options(options).skip(skip)
         return self.strategy.experimental_distribute_dataset(data)
+
+    def planned_epochs(self):
+        """The epochs this run expects: those that fit in its time budget, else --epochs."""
+        return self.state.get("schedule_epochs", self.config.epochs)
 
     def _fit_epochs_to_budget(self, epoch_durations):
         """With a time budget, the epochs that fit in it: the cosine's horizon and the progress."""
@@ -294,7 +298,7 @@ class Trainer:
                 pending = []
                 self._record({"kind": "step", "step": self.state["step"], "epoch": epoch,
                               "loss": float(np.mean(values)), "lr": rate, "time": time.time()})
-                _progress(epoch, self.state.get("schedule_epochs", config.epochs),
+                _progress(epoch, self.planned_epochs(),
                           self.state["step_in_epoch"], self.steps_per_epoch,
                           float(np.mean(losses)), started, stream)
             if stop:
@@ -359,7 +363,7 @@ class Trainer:
                 "val_mean_class_accuracy": result["mean_class_accuracy"],
                 "per_class_iou": result["per_class_iou"],
                 "lr": float(self.optimizer.learning_rate.numpy()),
-                "schedule_epochs": self.state.get("schedule_epochs", config.epochs),
+                "schedule_epochs": self.planned_epochs(),
                 "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
                 "train_images": images_seen, "time": time.time(),
             }
@@ -376,7 +380,7 @@ class Trainer:
                 write_json_atomic(self.run_dir / "best_confusion.json", cm.tolist())
             # With a budget the run ends after the epochs that fit, which progress and ETA show.
             self._status(epoch=epoch + 1, step=self.state["step"],
-                         epochs=self.state.get("schedule_epochs", config.epochs),
+                         epochs=self.planned_epochs(),
                          best_mean_iou=self.state["best_mean_iou"], last_mean_iou=mean_iou)
             stream.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
                          f"val mIoU {mean_iou:.4f}  ({record['seconds']:.1f}s)\n")

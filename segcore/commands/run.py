@@ -23,18 +23,19 @@ def _flag(name):
 def _add_config_flags(parser):
     from segcore.data.pipeline import AugmentConfig
     from segcore.models import MODELS
-    from segcore.training.config import RunConfig
+    from segcore.training.config import RunConfig, flag_name
 
-    renamed = {"time_budget_min": "time_budget"}
     for f in dataclasses.fields(RunConfig):
         if f.name in ("hparams", "augment"):
             continue
         kind = {int: int, float: float}.get(type(f.default), str)
-        if f.name == "ignore_index":
-            kind = int
+        bounds = f.metadata.get("range")
+        if bounds is not None:
+            kind = int if bounds.integer else float
         parser.add_argument(
-            _flag(renamed.get(f.name, f.name)), dest=f.name, type=kind, default=None,
-            choices=f.metadata.get("choices"), help=f"{f.metadata['help']} (default: {f.default})",
+            flag_name(f), dest=f.name, type=kind, default=None, choices=f.metadata.get("choices"),
+            help=f"{f.metadata['help']} (default: {f.default}"
+                 + (f"; range {bounds})" if bounds is not None else ")"),
         )
     group = parser.add_argument_group("augmentation")
     for f in dataclasses.fields(AugmentConfig):
@@ -44,7 +45,7 @@ def _add_config_flags(parser):
                                help=f"{f.name} (default: {f.default})")
         else:
             group.add_argument(_flag(f.name), dest=f"aug_{f.name}", type=float, default=None,
-                               help=f"{f.name} (default: {f.default})")
+                               help=f"{f.name} (default: {f.default}; range {f.metadata['range']})")
     group = parser.add_argument_group("model hyperparameters (see each model's ranges)")
     seen = set()
     for spec in MODELS.values():

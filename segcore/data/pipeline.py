@@ -4,14 +4,15 @@ Every random choice is a stateless function of (seed, epoch, sample index), so a
 replayed exactly, which is what makes stop/resume reproducible.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 import cv2
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.formats import read_image, read_mask
-from segcore.errors import DataError
+from segcore.errors import ConfigError, DataError
+from segcore.numeric_range import NumericRange
 
 
 @dataclass
@@ -30,16 +31,40 @@ class AugmentConfig:
     hflip: bool = True
     vflip: bool = False
     rot90: bool = False
-    scale_min: float = 1.0
-    brightness: float = 0.0
-    contrast: float = 0.0
+    # A zero scale divides by zero; below 0.1 a crop is a few pixels zoomed to the full size.
+    scale_min: float = field(default=1.0, metadata={"range": NumericRange(0.1, 1.0)})
+    brightness: float = field(default=0.0, metadata={"range": NumericRange(0.0, 1.0)})
+    contrast: float = field(default=0.0, metadata={"range": NumericRange(0.0, 1.0)})
 
     def to_json(self):
         return asdict(self)
 
     @classmethod
     def from_json(cls, data):
-        return cls(**(data or {}))
+        """Builds the config from its JSON form; unknown keys are a ConfigError."""
+        data = data or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"The augmentations must be a JSON object, not {data!r}.")
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"Unknown augmentations {', '.join(sorted(map(str, unknown)))}.")
+        return cls(**data)
+
+    def validate(self):
+        """Checks every value (flips are booleans, the rest finite and in range); returns self.
+
+        Raises:
+            ConfigError: naming the flag, e.g. `--scale-min nan must be a finite number in
+                [0.1, 1].`
+        """
+        for f in fields(self):
+            flag = "--" + f.name.replace("_", "-")
+            value = getattr(self, f.name)
+            if "range" in f.metadata:
+                setattr(self, f.name, f.metadata["range"].check(value, flag))
+            elif not isinstance(value, bool):
+                raise ConfigError(f"{flag} {value!r} must be true or false.")
+        return self
 
     @property
     def enabled(self):

@@ -4,6 +4,7 @@ The app builds its sliders and the CLI its flags from these tables.
 """
 
 import importlib
+import math
 from dataclasses import dataclass, field
 
 from segcore.errors import ConfigError
@@ -50,6 +51,8 @@ class Param:
             if isinstance(value, bool):
                 raise ValueError
             number = float(value)
+            if not math.isfinite(number):
+                raise ValueError
             if self.kind == "int":
                 if not number.is_integer():
                     raise ValueError
@@ -58,7 +61,7 @@ class Param:
                 value = number
         except (KeyError, TypeError, ValueError):
             raise ConfigError(
-                f"{model}: {self.name}={value!r} is invalid"
+                f"{model}: --{self.name.replace('_', '-')} {value!r} is invalid"
                 + (f"; choose one of {', '.join(self.choices)}." if self.choices else
                    f"; expected {_EXPECTED.get(self.kind, 'a value')}.")
             ) from None
@@ -66,12 +69,13 @@ class Param:
             self.high is not None and value > self.high
         ):
             raise ConfigError(
-                f"{model}: {self.name}={value} is outside its range {self.low}..{self.high}."
+                f"{model}: --{self.name.replace('_', '-')} {value} is outside its range "
+                f"{self.low}..{self.high}."
             )
         return value
 
 
-_EXPECTED = {"int": "an integer", "float": "a number", "log": "a number",
+_EXPECTED = {"int": "an integer", "float": "a finite number", "log": "a finite number",
              "bool": "true or false"}
 _BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
           "on": True, "off": False}

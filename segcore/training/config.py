@@ -9,6 +9,7 @@ from segcore.data.pipeline import AugmentConfig
 from segcore.errors import ConfigError
 from segcore.losses import CLASS_WEIGHTINGS, LOSSES
 from segcore.models import MODELS, model_stride, resolve_hparams
+from segcore.numeric_range import NumericRange
 
 OPTIMIZERS = {
     "adam": "Adam: robust default.",
@@ -29,6 +30,14 @@ STRATEGIES = {
 }
 
 
+def _ints(low, high):
+    return NumericRange(low, high, integer=True)
+
+
+def _floats(low, high, **bounds):
+    return NumericRange(low, high, **bounds)
+
+
 def _option(default, help, choices=None, **extra):
     return field(default=default, metadata={"help": help, "choices": choices, **extra})
 
@@ -41,29 +50,37 @@ class RunConfig:
     model: str = _option("unet", "model family", tuple(MODELS))
     hparams: dict = field(default_factory=dict, metadata={"help": "model hyperparameters"})
     classes: str | None = _option(None, "class file (JSON) when the dataset has none")
-    ignore_index: int | None = _option(None, "mask value of void pixels")
+    ignore_index: int | None = _option(None, "mask value of void pixels", range=_ints(0, 255))
     split: str = _option("auto", "validation split when there is no val/ folder", SPLIT_MODES)
-    val_fraction: float = _option(0.2, "share of images held out for validation")
+    val_fraction: float = _option(0.2, "share of images held out for validation",
+                                  range=_floats(0, 1, open_high=True))
     img_size: tuple = _option((128, 128), "training size HxW (images are resized to it)")
     crop: tuple | None = _option(None, "random-crop size HxW taken from the resized images")
-    epochs: int = _option(30, "maximum epochs")
-    batch_size: int = _option(8, "global batch size (split across replicas)")
-    lr: float = _option(3e-3, "peak learning rate")
+    epochs: int = _option(30, "maximum epochs", range=_ints(1, 100_000))
+    batch_size: int = _option(8, "global batch size (split across replicas)", range=_ints(1, 4096))
+    lr: float = _option(3e-3, "peak learning rate",
+                        range=_floats(0, 10, open_low=True, open_high=True))
     optimizer: str = _option("adam", "optimizer", tuple(OPTIMIZERS))
-    weight_decay: float = _option(1e-4, "weight decay (AdamW, SGD)")
-    momentum: float = _option(0.9, "SGD momentum")
+    weight_decay: float = _option(1e-4, "weight decay (AdamW, SGD)", range=_floats(0, 1))
+    momentum: float = _option(0.9, "SGD momentum", range=_floats(0, 1, open_high=True))
     schedule: str = _option("cosine", "learning-rate schedule", tuple(SCHEDULES))
-    warmup_epochs: float = _option(1.0, "linear warm-up epochs")
+    warmup_epochs: float = _option(1.0, "linear warm-up epochs", range=_floats(0, 1000))
     loss: str = _option("ce", "loss", tuple(LOSSES))
     class_weights: str = _option("none", "class weighting from training pixel counts", CLASS_WEIGHTINGS)
     augment: AugmentConfig = field(
         default_factory=AugmentConfig, metadata={"help": "augmentations"}
     )
-    seed: int = _option(0, "random seed (same seed, same run on a CPU)")
-    patience: int = _option(0, "early stopping: epochs without a better val mean IoU (0 = off)")
-    time_budget_min: float = _option(0.0, "stop at the first epoch end past this many minutes (0 = off)")
+    # NumPy and Keras seeds are 32-bit; a negative one fails deep inside them.
+    seed: int = _option(0, "random seed (same seed, same run on a CPU)", range=_ints(0, 2**32 - 1))
+    patience: int = _option(0, "early stopping: epochs without a better val mean IoU (0 = off)",
+                            range=_ints(0, 100_000))
+    # A year at most: an infinite budget passes the start and breaks the schedule's horizon.
+    time_budget_min: float = _option(
+        0.0, "stop at the first epoch end past this many minutes (0 = off)",
+        range=_floats(0, 525_600), flag="time_budget",
+    )
     strategy: str = _option("auto", "tf.distribute strategy", tuple(STRATEGIES))
-    log_every: int = _option(5, "write a train-loss record every N steps")
+    log_every: int = _option(5, "write a train-loss record every N steps", range=_ints(1, 1_000_000))
 
     def __post_init__(self):
         if isinstance(self.augment, dict):
@@ -72,14 +89,29 @@ class RunConfig:
         self.crop = parse_size(self.crop) if self.crop else None
 
     def validate(self):
-        """Checks ranges and choices; returns the config with model hyperparameters resolved."""
+        """Checks types, ranges and choices; returns the config with model hyperparameters resolved.
+
+        Every numeric field must be a finite number inside its `range` (NaN and infinity are
+        refused: they would train to a NaN loss or fail only after the first epoch).
+
+        Raises:
+            ConfigError: one sentence naming the flag and the allowed values.
+        """
         for f in dataclasses.fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
                 raise ConfigError(
-                    f"--{f.name.replace('_', '-')} {getattr(self, f.name)!r} is not one of "
+                    f"{flag_name(f)} {getattr(self, f.name)!r} is not one of "
                     f"{', '.join(choices)}."
                 )
+            value = getattr(self, f.name)
+            if "range" in f.metadata and not (value is None and f.default is None):
+                setattr(self, f.name, f.metadata["range"].check(value, flag_name(f)))
+        if not isinstance(self.augment, AugmentConfig):
+            raise ConfigError("The augmentations must be a JSON object (hflip, scale_min, ...).")
+        self.augment.validate()
+        if not isinstance(self.hparams, dict):
+            raise ConfigError(f"The model hyperparameters must be a JSON object, not {self.hparams!r}.")
         self.hparams = resolve_hparams(self.model, self.hparams)
         stride = model_stride(self.model, **self.hparams)
         for name, size in (("img_size", self.img_size), ("crop", self.crop)):
@@ -90,18 +122,6 @@ class RunConfig:
                 )
         if self.crop and (self.crop[0] > self.img_size[0] or self.crop[1] > self.img_size[1]):
             raise ConfigError("--crop must not be larger than --img-size.")
-        checks = (
-            (self.epochs >= 1, "--epochs must be at least 1."),
-            (self.batch_size >= 1, "--batch-size must be at least 1."),
-            (0 < self.lr < 10, "--lr must lie in (0, 10)."),
-            (0 <= self.val_fraction < 1, "--val-fraction must lie in [0, 1)."),
-            (self.patience >= 0, "--patience must be 0 or more."),
-            (self.time_budget_min >= 0, "--time-budget must be 0 or more."),
-            (self.log_every >= 1, "--log-every must be at least 1."),
-        )
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
         return self
 
     def to_json(self):
@@ -117,6 +137,11 @@ class RunConfig:
 
     def dumps(self):
         return json.dumps(self.to_json(), indent=2)
+
+
+def flag_name(f):
+    """The CLI flag of a dataclass field: `--name-with-dashes` (or its `flag` metadata)."""
+    return "--" + f.metadata.get("flag", f.name).replace("_", "-")
 
 
 def parse_size(value):

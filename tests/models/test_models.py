@@ -102,7 +102,7 @@ def test_registry_params_are_data_for_sliders_and_flags():
 def test_registry_ranges_are_enforced_and_defaults_filled():
     assert resolve_hparams("unet") == MODELS["unet"].defaults()
     assert MODELS["unet"].defaults()["depth"] == 4 and MODELS["unet"].defaults()["base_filters"] == 16
-    with pytest.raises(ConfigError, match="depth=9 is outside"):
+    with pytest.raises(ConfigError, match="--depth 9 is outside"):
         resolve_hparams("unet", {"depth": 9})
     with pytest.raises(ConfigError, match="choose one of"):
         resolve_hparams("reseg", {"rnn_type": "transformer"})

@@ -1,0 +1,96 @@
+"""Every train flag is checked before anything starts: NaN, infinity and ranges give one line.
+
+Most cases go through the parser and `config_from_args` (no TensorFlow, milliseconds); a few
+go through the real CLI to check the exit code and that no run folder appears.
+"""
+
+import math
+
+import pytest
+from test_hostile_inputs import cli, one_clear_line
+
+from segcore.cli import build_parser
+from segcore.commands.run import config_from_args
+from segcore.errors import ConfigError
+from segcore.training.config import RunConfig
+
+
+def parse(*flags):
+    args = build_parser().parse_args(["train", "--data", "somewhere", *map(str, flags)])
+    return config_from_args(args)
+
+
+BAD_FLAGS = [
+    ("--momentum", "nan"), ("--momentum", "inf"), ("--momentum", "1"), ("--momentum", "-0.1"),
+    ("--weight-decay", "nan"), ("--weight-decay", "-1e-4"), ("--weight-decay", "inf"),
+    ("--lr", "nan"), ("--lr", "inf"), ("--lr", "0"),
+    ("--val-fraction", "nan"), ("--val-fraction", "1"),
+    ("--warmup-epochs", "nan"), ("--warmup-epochs", "-1"), ("--warmup-epochs", "inf"),
+    ("--time-budget", "inf"), ("--time-budget", "nan"), ("--time-budget", "-1"),
+    ("--seed", "-5"), ("--seed", str(2**32)),
+    ("--ignore-index", "300"), ("--ignore-index", "-1"),
+    ("--epochs", "0"), ("--epochs", str(10**9)), ("--batch-size", "0"), ("--batch-size", "100000"),
+    ("--patience", "-1"), ("--log-every", "0"),
+    ("--scale-min", "nan"), ("--scale-min", "0"), ("--scale-min", "1.5"),
+    ("--brightness", "nan"), ("--brightness", "-0.1"), ("--brightness", "2"),
+    ("--contrast", "inf"), ("--contrast", "-1"),
+    ("--dropout", "nan"), ("--dropout", "inf"), ("--dropout", "0.9"),
+    ("--depth", "nan"), ("--base-filters", "inf"),
+]
+
+
+@pytest.mark.parametrize("flag, value", BAD_FLAGS)
+def test_a_bad_value_is_refused_naming_its_flag(flag, value):
+    with pytest.raises(ConfigError) as caught:
+        parse(f"{flag}={value}")
+    message = str(caught.value)
+    assert flag.lstrip("-") in message, message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--momentum", "0"), ("--momentum", "0.99"), ("--weight-decay", "0"), ("--warmup-epochs", "0"),
+    ("--seed", "0"), ("--seed", str(2**32 - 1)), ("--ignore-index", "0"), ("--ignore-index", "255"),
+    ("--time-budget", "0.5"), ("--scale-min", "1"), ("--scale-min", "0.3"), ("--contrast", "0.5"),
+    ("--dropout", "0.5"),
+])
+def test_values_at_the_edges_of_the_ranges_pass(flag, value):
+    parse(f"{flag}={value}")
+
+
+def test_config_json_values_are_checked_too():
+    """A config from the app or a run's config.json goes through the same checks."""
+    for bad in ({"momentum": math.nan}, {"epochs": "10"}, {"epochs": True}, {"seed": 1.5},
+                {"augment": {"scale_min": math.inf}}, {"augment": {"hflip": "yes"}},
+                {"hparams": {"dropout": math.nan}}, {"hparams": [1]}):
+        with pytest.raises(ConfigError):
+            RunConfig(**{"data": "x", **bad}).validate()
+    config = RunConfig(data="x", epochs=3.0, time_budget_min=2).validate()
+    assert config.epochs == 3 and isinstance(config.epochs, int)
+    assert isinstance(config.time_budget_min, float)
+
+
+def test_every_numeric_field_has_a_range():
+    """A new numeric field cannot slip in without bounds."""
+    import dataclasses
+
+    for f in dataclasses.fields(RunConfig):
+        if f.type in ("int", "float", "int | None", int, float) or f.name == "ignore_index":
+            assert "range" in f.metadata, f.name
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (("--momentum", "nan", "--optimizer", "sgd"), "--momentum"),
+    (("--seed", "-5"), "--seed"),
+    (("--ignore-index", "300"), "--ignore-index"),
+    (("--time-budget", "inf"), "--time-budget"),
+])
+def test_the_cli_exits_2_before_creating_a_run(flags, needle, tmp_path, workspace):
+    from helpers import make_pair_dataset
+
+    root = make_pair_dataset(tmp_path / "d", count=4, size=(8, 8), classes=2)
+    result = cli("train", "--data", root, "--img-size", "16x16", "--epochs", "1", *flags,
+                 workspace=workspace)
+    line = one_clear_line(result, needle)
+    assert needle in line
+    assert not (workspace / "runs").exists() or not any((workspace / "runs").iterdir())

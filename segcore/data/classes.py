@@ -6,6 +6,7 @@ such as CamVid's 11). Inside segcore a mask always holds training labels 0..num_
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,9 +32,40 @@ def default_color(index):
     return tuple(int(c) for c in rng.integers(40, 230, size=3))
 
 
+def _mask_value(value, what):
+    """Returns `value` as an int in 0..255 (integral floats such as 3.0 pass), or DataError."""
+    whole = (
+        isinstance(value, (int, np.integer))
+        or (isinstance(value, (float, np.floating)) and math.isfinite(value) and value.is_integer())
+    ) and not isinstance(value, (bool, np.bool_))
+    if not whole or not 0 <= value <= 255:
+        raise DataError(f"{what} {value!r} must be a whole number in 0..255.")
+    return int(value)
+
+
+def _rgb(value, what):
+    """Returns `value` as an (r, g, b) tuple of ints in 0..255, or DataError."""
+    problem = DataError(f"{what} {value!r} must be [r, g, b]: three whole numbers in 0..255.")
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) != 3:
+        raise problem
+    try:
+        return tuple(_mask_value(c, what) for c in value)
+    except DataError:
+        raise problem from None
+
+
+def _entry_label(position, name):
+    return f"class {position + 1} ({name!r})"
+
+
 @dataclass
 class ClassMap:
     """The classes of a dataset.
+
+    At most 255 classes: training labels are 0..254 and `IGNORE_LABEL` (255) marks void. Names
+    must be distinct. Colours may repeat for index masks (they only draw overlays), but an RGB
+    colour mask needs one colour per class and a void colour of its own:
+    `raw_to_labels` refuses such a mask when two classes share a colour.
 
     Attributes:
         names: class names, in training-label order.
@@ -50,24 +82,64 @@ class ClassMap:
     void_color: tuple | None = None
 
     def __post_init__(self):
-        self.names = [str(n) for n in self.names]
+        if isinstance(self.names, (str, bytes, dict)) or not hasattr(self.names, "__len__"):
+            raise DataError(f"The class names must be a list, not {self.names!r}.")
+        self.names = list(self.names)
         if not self.names:
             raise DataError("A class map needs at least one class.")
+        for position, name in enumerate(self.names):
+            if not isinstance(name, str) or not name.strip():
+                raise DataError(f"class {position + 1}: name {name!r} must be a non-empty text.")
+        if len(self.names) > IGNORE_LABEL:
+            raise DataError(
+                f"{len(self.names)} classes, but at most {IGNORE_LABEL} fit (training label "
+                f"{IGNORE_LABEL} marks void); merge classes or make one of them void."
+            )
+        if self.ignore_value is not None:
+            self.ignore_value = _mask_value(self.ignore_value, "ignore_value")
         if not self.colors:
             self.colors = [default_color(i) for i in range(len(self.names))]
         if not self.values:
             self.values = [v for v in range(len(self.names) + 1) if v != self.ignore_value]
             self.values = self.values[: len(self.names)]
-        self.colors = [tuple(int(c) for c in color) for color in self.colors]
-        self.values = [int(v) for v in self.values]
-        if self.void_color is not None:
-            self.void_color = tuple(int(c) for c in self.void_color)
         if not (len(self.colors) == len(self.values) == len(self.names)):
             raise DataError("A class map needs one colour and one mask value per class name.")
-        if len(set(self.values)) != len(self.values) or self.ignore_value in self.values:
-            raise DataError("Class mask values must be distinct and differ from the void value.")
-        if any(not 0 <= v <= 255 for v in self.values):
-            raise DataError("Class mask values must lie in 0..255.")
+        self.colors = [_rgb(c, f"{_entry_label(i, n)}: colour")
+                       for i, (n, c) in enumerate(zip(self.names, self.colors))]
+        self.values = [_mask_value(v, f"{_entry_label(i, n)}: value")
+                       for i, (n, v) in enumerate(zip(self.names, self.values))]
+        if self.void_color is not None:
+            self.void_color = _rgb(self.void_color, "void_color")
+        seen_names, seen_values = {}, {}
+        for name, value in zip(self.names, self.values):
+            if name in seen_names:
+                raise DataError(f"Class names must be distinct: {name!r} appears twice.")
+            if value in seen_values:
+                raise DataError(
+                    f"Classes {seen_values[value]!r} and {name!r} share the mask value {value}; "
+                    "class mask values must be distinct and differ from the void value."
+                )
+            if value == self.ignore_value:
+                raise DataError(
+                    f"Class {name!r} has the void value {value}; class mask values must be "
+                    "distinct and differ from the void value."
+                )
+            seen_names[name] = True
+            seen_values[value] = name
+
+    def color_clash(self):
+        """Describes two classes (or a class and void) sharing a colour, or returns None.
+
+        Only RGB colour masks care: a shared colour would make their mapping ambiguous.
+        """
+        owners = {}
+        for name, color in zip(self.names, self.colors):
+            if color == self.void_color:
+                return f"{name!r} has the void colour {color}"
+            if color in owners:
+                return f"{owners[color]!r} and {name!r} share the colour {color}"
+            owners[color] = name
+        return None
 
     @property
     def num_classes(self):
@@ -106,31 +178,50 @@ class ClassMap:
 
         Also accepts `{"names": [...], "colors": [...], "ignore_index": N}`. A class entry whose
         value equals the void value (CamVid's "Unlabelled" at 11) is taken as the void entry.
+
+        Raises:
+            DataError: naming `source` and the bad entry (e.g. `class 3 ('Road'): colour
+                [300, -5, 2] must be [r, g, b]: three whole numbers in 0..255.`).
         """
         try:
+            if not isinstance(data, dict):
+                raise DataError("the class file must hold a JSON object.")
             if "classes" in data:
                 entries = data["classes"]
+                if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                    raise DataError(
+                        '"classes" must be a list of objects such as {"name": "sky", '
+                        '"color": [r, g, b]}.'
+                    )
             else:
                 names = data["names"]
                 colors = data.get("colors") or [None] * len(names)
+                if not isinstance(names, list) or not isinstance(colors, list):
+                    raise DataError('"names" and "colors" must be lists.')
                 entries = [{"name": n, "color": c} for n, c in zip(names, colors)]
             ignore = data.get("ignore_value", data.get("ignore_index"))
+            if ignore is not None:
+                ignore = _mask_value(ignore, "ignore_value")
             void_color = data.get("void_color")
             names, colors, values = [], [], []
             for position, entry in enumerate(entries):
-                value = int(entry.get("value", position))
-                if ignore is not None and value == int(ignore):
-                    void_color = void_color or entry.get("color")
+                label = _entry_label(position, entry.get("name"))
+                value = _mask_value(entry.get("value", position), f"{label}: value")
+                color = entry.get("color")
+                if color is not None:
+                    color = _rgb(color, f"{label}: colour")
+                if value == ignore:
+                    void_color = void_color or color
                     continue
-                names.append(entry["name"])
-                colors.append(entry.get("color") or default_color(len(names) - 1))
+                names.append(entry.get("name"))
+                colors.append(color or default_color(len(names) - 1))
                 values.append(value)
             return cls(
                 names=names,
                 colors=colors,
                 values=values,
-                ignore_value=None if ignore is None else int(ignore),
-                void_color=tuple(void_color) if void_color else None,
+                ignore_value=ignore,
+                void_color=void_color or None,
             )
         except DataError as error:
             raise DataError(f"{source}: {error}") from None
@@ -148,7 +239,12 @@ class ClassMap:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataError(f"{path}: class file not found.") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        except RecursionError:
+            raise DataError(
+                f"{path}: the class file is nested too deeply to be a class file; expected "
+                '{"classes": [{"name": ..., "color": [r, g, b]}]}.'
+            ) from None
+        except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError included
             raise DataError(f"{path}: cannot read the class file ({error}).") from None
         if not isinstance(data, dict):
             raise DataError(f"{path}: the class file must hold a JSON object.")

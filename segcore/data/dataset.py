@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segcore.data.classes import ClassMap
+from segcore.data.classes import IGNORE_LABEL, ClassMap
 from segcore.data.formats import IMAGE_EXTENSIONS, MASK_EXTENSIONS, read_raw_mask
 from segcore.errors import DataError
 
@@ -123,7 +123,9 @@ def infer_class_map(masks, ignore_index=None):
 
     Binary 0/255 masks give two classes (values 0 and 255); otherwise classes 0..max.
     """
+    check_ignore_index(ignore_index)
     seen = np.zeros(256, dtype=bool)
+    top_value, top_file = -1, None
     for path in masks:
         raw = read_raw_mask(path)
         if raw.ndim == 3:
@@ -131,7 +133,10 @@ def infer_class_map(masks, ignore_index=None):
                 f"{path}: an RGB colour mask needs a classes.json (or --classes FILE) with the "
                 "colour of each class."
             )
-        seen[np.unique(raw)] = True
+        present = np.unique(raw)
+        if present[-1] > top_value:
+            top_value, top_file = int(present[-1]), path
+        seen[present] = True
     if ignore_index is not None:
         seen[ignore_index] = False
     values = np.flatnonzero(seen).tolist()
@@ -141,11 +146,31 @@ def infer_class_map(masks, ignore_index=None):
         return ClassMap(["background", "foreground"], values=[0, 255], ignore_value=ignore_index)
     top = max(values)
     values = [v for v in range(top + 1) if v != ignore_index]
+    if len(values) > IGNORE_LABEL:
+        # Training label 255 marks void: a 256th class would silently become void.
+        raise DataError(
+            f"{top_file}: mask values go up to {top}, which makes {len(values)} classes, but at "
+            f"most {IGNORE_LABEL} fit; if {top} marks void pixels give --ignore-index {top}, "
+            "else declare the classes in a classes.json."
+        )
     return ClassMap([f"class {v}" for v in values], values=values, ignore_value=ignore_index)
+
+
+def check_ignore_index(ignore_index):
+    """Refuses a void value that no 8-bit mask can hold (before it reaches a lookup table)."""
+    if ignore_index is None:
+        return
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)) or not (
+        0 <= ignore_index <= 255
+    ):
+        raise DataError(
+            f"--ignore-index {ignore_index!r} must be a whole number in 0..255 (a mask value)."
+        )
 
 
 def resolve_class_map(root, samples, classes=None, ignore_index=None):
     """Returns the class map from an argument, `root/classes.json`, or the masks themselves."""
+    check_ignore_index(ignore_index)
     if isinstance(classes, ClassMap):
         class_map = classes
     elif classes is not None:

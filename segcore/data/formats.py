@@ -224,6 +224,12 @@ def raw_to_labels(raw, class_map: ClassMap, name="mask"):
 
 
 def _colors_to_labels(raw, class_map, name):
+    clash = class_map.color_clash()
+    if clash:
+        raise DataError(
+            f"{name}: an RGB colour mask needs one colour per class, but {clash} in the class "
+            "map; give each class (and void) its own colour in the class file."
+        )
     codes = (raw[..., 0].astype(np.int64) << 16) | (raw[..., 1].astype(np.int64) << 8) | raw[..., 2]
     labels = np.full(codes.shape, 255, dtype=np.uint8)
     known = np.zeros(codes.shape, dtype=bool)

@@ -81,10 +81,12 @@ def sidebar():
         st.caption("Run")
         run_id = current_run()
         if run_id:
-            status = runs.read_status(runs.runs_dir(workspace()) / run_id)
+            status = runs.read_status(runs.runs_dir(workspace()) / run_id)  # never raises
             best = status.get("best_mean_iou")
             score = f" · best mIoU {best:.3f}" if best is not None and best >= 0 else ""
             st.markdown(f"**{run_id}**  \n{status.get('state', '?')}{score}")
+            if status.get("problem"):
+                st.caption(status["problem"])
         else:
             st.markdown("none yet")
         active = runs.active_run(workspace())
@@ -100,9 +102,25 @@ def fail(error):
 
 
 def finished_runs():
-    """Runs with a checkpoint, newest first."""
-    return [r for r in runs.list_runs(workspace())
-            if (r.path / "best.keras").is_file() or (r.path / "last.keras").is_file()]
+    """Runs with a checkpoint, newest first.
+
+    A run whose config.json is damaged, or whose folder links outside the workspace (pages
+    write score caches and exports into it), is left out with a warning naming the problem.
+    """
+    root = workspace()
+    usable = []
+    for run in runs.list_runs(root):
+        if not ((run.path / "best.keras").is_file() or (run.path / "last.keras").is_file()):
+            continue
+        try:
+            if "class_map" not in run.config:
+                raise SegcoreError(run.problem or f"{run.path / 'config.json'} has no class map.")
+            runs.run_dir(root, run.run_id, write=True)
+        except SegcoreError as error:
+            st.warning(f"Run {run.run_id} is left out: {error}")
+            continue
+        usable.append(run)
+    return usable
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking every image and mask…")

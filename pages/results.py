@@ -74,7 +74,10 @@ def worst_images(run, result, class_map, samples):
             st.warning(f"{row['file']} is no longer in the dataset.")
             continue
         image, truth = to_uint8(read_image(sample.image)), read_mask(sample.mask, class_map)
-        prediction = predicted(str(run.path), mtime, str(sample.image))
+        try:
+            prediction = predicted(str(run.path), mtime, str(sample.image))
+        except SegcoreError as error:  # a damaged checkpoint behind a cached evaluation
+            fail(error)
         iou = "n/a" if row["mean_iou"] is None else f"{row['mean_iou']:.3f}"
         columns = st.columns(3)
         columns[0].image(overlay(image, truth, class_map, alpha),

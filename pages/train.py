@@ -169,7 +169,11 @@ def live_view(run_id):
     best = progress["best_mean_iou"]
     st.markdown(f"Run state: **{state}** · best val mean IoU: "
                 f"**{'—' if best is None or best < 0 else f'{best:.3f}'}**")
-    config = runs.read_config(path)
+    try:
+        config = runs.read_config(path)
+    except SegcoreError as error:
+        st.error(str(error))
+        config = {}
     left, right = st.columns(2)
     left.plotly_chart(plots.loss_curves(progress["epoch_records"], progress["step_records"]),
                       key="live_loss")
@@ -244,8 +248,12 @@ def train_page():
     st.session_state["watch_run"] = run_id  # the URL decides which run this tab shows
     st.selectbox("Run shown", known, key="watch_run", on_change=watch,
                  help="Any run of this workspace; the URL keeps the choice.")
-    st.caption(appstate.run_summary(runs.read_config(
-        runs.runs_dir(workspace()) / run_id).get("config", {})))
+    try:
+        summary = appstate.run_summary(runs.read_config(runs.runs_dir(workspace()) / run_id)
+                                       ["config"])
+    except SegcoreError:
+        summary = "settings unreadable (see below)"  # live_view names the damaged file
+    st.caption(summary)
     is_live = active is not None and active.run_id == run_id
     st.session_state["page_state"] = runs.read_status(runs.runs_dir(workspace()) / run_id).get(
         "state")

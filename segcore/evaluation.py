@@ -11,6 +11,7 @@ from segcore.errors import DataError
 from segcore.fileio import read_json, write_json_atomic
 from segcore.inference import RunPredictor
 from segcore.metrics import confusion_matrix, json_safe, scores
+from segcore.runs import read_config
 
 
 def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_image=None):
@@ -29,14 +30,16 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
         (file, mean_iou, pixel_accuracy; worst first) and `confusion_matrix`.
     """
     run_dir = Path(run_dir)
-    info = read_json(run_dir / "config.json", {}) or {}
-    config = info.get("config", {})
-    own_data = data is None or Path(data).resolve() == Path(config.get("data", "")).resolve()
+    config = read_config(run_dir)["config"]  # checked: a damaged config.json raises RunError
+    own_data = data is None or Path(data).resolve() == Path(config["data"]).resolve()
     cache_path = run_dir / f"eval_{split}_{which}.json"
     checkpoint = run_dir / f"{which}.keras"
     if (cache and own_data and cache_path.is_file() and checkpoint.is_file()
             and cache_path.stat().st_mtime >= checkpoint.stat().st_mtime):
-        return read_json(cache_path)
+        cached = read_json(cache_path)
+        if _sound_cache(cached, split, which):
+            return cached
+        # A damaged cache is only a cache: score again and rewrite it.
     predictor = RunPredictor(run_dir, which)
     class_map = predictor.class_map
     dataset = load_dataset(data or config["data"], classes=class_map, split=config.get("split", "auto"),
@@ -59,9 +62,37 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
             on_image(index + 1, len(samples))
     result = scores(total, class_map.names)
     per_image.sort(key=lambda r: (np.nan_to_num(r["mean_iou"], nan=1.0), r["file"]))
-    result.update(split=split, checkpoint=which, per_image=per_image,
+    # `checkpoint` says which weights were scored: last.keras stands in while there is no best.
+    result.update(split=split, checkpoint=predictor.which, per_image=per_image,
                   confusion_matrix=total.tolist(), images=len(samples))
     result = json_safe(result)
-    if cache and own_data:
+    if cache and own_data and predictor.which == which:
         write_json_atomic(cache_path, result)
     return result
+
+
+def _sound_cache(result, split, which):
+    """True when a cached evaluation has every field the CLI and the Results page read."""
+    def number(value, allow_none=False):
+        return (value is None and allow_none) or (
+            isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    if not isinstance(result, dict):
+        return False
+    try:
+        names, matrix = result["class_names"], result["confusion_matrix"]
+        count = len(names)
+        return (result["split"] == split and result["checkpoint"] == which
+                and all(number(result[k]) for k in
+                        ("mean_iou", "pixel_accuracy", "mean_class_accuracy", "fw_iou"))
+                and isinstance(result["images"], int) and result["images"] > 0
+                and all(isinstance(n, str) for n in names)
+                and len(result["per_class_iou"]) == count
+                and all(number(v, allow_none=True) for v in result["per_class_iou"])
+                and len(matrix) == count
+                and all(len(row) == count and all(number(v) for v in row) for row in matrix)
+                and all(isinstance(r["file"], str) and number(r["mean_iou"], allow_none=True)
+                        and number(r["pixel_accuracy"], allow_none=True)
+                        for r in result["per_image"]))
+    except (KeyError, TypeError):
+        return False

@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from segcore.errors import WorkspaceError
+from segcore.errors import RunError, WorkspaceError
 
 
 def write_text_atomic(path, text):
@@ -30,11 +30,49 @@ def write_json_atomic(path, data):
 
 
 def read_json(path, default=None):
-    """Reads a JSON file; returns `default` when it is missing or unreadable."""
+    """Reads a JSON file; returns `default` when it is missing or unreadable.
+
+    The result may be any JSON value: callers that need an object check its type, or use
+    `read_json_object`.
+    """
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
         return default
+
+
+def read_json_object(path, error=RunError, fix="restore it from a copy or delete the run"):
+    """Reads a file that must hold a JSON object.
+
+    Args:
+        path: the file.
+        error: the `SegcoreError` class to raise.
+        fix: the end of the message: what the user can do about it.
+
+    Returns:
+        The dict.
+
+    Raises:
+        error: one sentence naming the file: missing, unreadable, not JSON, or not an object.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path} is missing; {fix}.") from None
+    except UnicodeDecodeError:
+        raise error(f"{path} is not text (damaged); {fix}.") from None
+    except OSError as problem:
+        raise error(f"{path} cannot be read ({problem.strerror or problem}); {fix}.") from None
+    try:
+        data = json.loads(text)
+    except ValueError as problem:
+        raise error(f"{path} is not valid JSON ({problem}); {fix}.") from None
+    except RecursionError:
+        raise error(f"{path} is nested too deeply to be a real file (damaged); {fix}.") from None
+    if not isinstance(data, dict):
+        raise error(f"{path} holds {type(data).__name__} instead of a JSON object; {fix}.")
+    return data
 
 
 def append_jsonl(path, record):
@@ -52,14 +90,15 @@ def read_jsonl(path):
     """Reads a JSON-lines file, skipping a torn or corrupt line instead of failing."""
     records = []
     try:
-        with open(path, encoding="utf-8") as handle:
+        # Damaged bytes become U+FFFD, so only their line fails to parse and is skipped.
+        with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 line = line.strip()
                 if not line:
                     continue
                 try:
                     records.append(json.loads(line))
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
     except OSError:
         return []

@@ -4,6 +4,7 @@ Large images are predicted tile by tile, one band of rows at a time: only a band
 (tile height x image width x classes) is held, so memory stays bounded for 8192x8192 inputs.
 """
 
+import logging
 import math
 from pathlib import Path
 
@@ -12,37 +13,68 @@ import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL, ClassMap
 from segcore.errors import RunError
-from segcore.fileio import read_json
 
 WHICH = ("best", "last")
 EXPORT_FORMATS = ("keras", "savedmodel", "tflite")
 
 
-def load_run_model(run_dir, which="best"):
-    """Loads a run's checkpoint with Keras' safe mode (only a run folder's own `.keras` files)."""
-    from segcore.models import load_model
+def checkpoint_path(run_dir, which="best"):
+    """The `.keras` file that `which` names in a run folder (`last` when there is no best yet).
 
+    Raises:
+        RunError: an unknown name, no checkpoint, or a checkpoint linking out of the run folder.
+    """
     if which not in WHICH:
         raise RunError(f"Unknown checkpoint {which!r}; use best or last.")
-    path = Path(run_dir) / f"{which}.keras"
+    run_dir = Path(run_dir)
+    path = run_dir / f"{which}.keras"
     if not path.is_file():
-        other = Path(run_dir) / "last.keras"
+        other = run_dir / "last.keras"
         if which == "best" and other.is_file():
             path = other
+        elif path.is_symlink():
+            raise RunError(f"{path} links to a checkpoint that is gone; resume the run or "
+                           "train it again.")
         else:
             raise RunError(f"{path}: no checkpoint yet; train the run for at least one epoch.")
-    return load_model(path, compile=False)
+    # Models load only from the run folder's own files (its best/last may link into ckpt/).
+    if not path.resolve().is_relative_to(run_dir.resolve()):
+        raise RunError(f"{path} links to {path.resolve()}, outside the run folder; models load "
+                       "only from a run's own files.")
+    return path
+
+
+def load_run_model(run_dir, which="best"):
+    """Loads a run's checkpoint with Keras' safe mode (only a run folder's own `.keras` files).
+
+    Raises:
+        RunError: no checkpoint, or one that Keras cannot read (a damaged or truncated file).
+    """
+    from segcore.models import load_model
+
+    path = checkpoint_path(run_dir, which)
+    try:
+        return load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 (Keras raises a zoo of types for a damaged zip)
+        # Keras words a damaged archive as "File not found", which misleads: name the file.
+        logging.getLogger("segcore").debug("cannot load %s", path, exc_info=True)
+        raise RunError(
+            f"{path} is damaged and cannot be loaded as a Keras model ({error.__class__.__name__}); "
+            f"use the other checkpoint (--weights {'last' if path.stem == 'best' else 'best'}) "
+            "or train the run again."
+        ) from None
 
 
 class RunPredictor:
     """What inference needs from a run: its model, class map, training size, scale and stride."""
 
     def __init__(self, run_dir, which="best"):
-        info = read_json(Path(run_dir) / "config.json", {}) or {}
+        from segcore.models import model_stride
+        from segcore.runs import read_config
+
+        info = read_config(run_dir)  # checked: a damaged config.json raises RunError
         if "class_map" not in info:
             raise RunError(f"{run_dir}: the run has not started training yet.")
-        from segcore.models import model_stride
-
         config = info["config"]
         self.run_dir = Path(run_dir)
         self.class_map = ClassMap.from_json(info["class_map"])
@@ -50,7 +82,15 @@ class RunPredictor:
         scale = info.get("input_scale") or 1.0
         self.scale = tuple(scale) if isinstance(scale, list) else (float(scale), float(scale))
         self.stride = model_stride(config["model"], **config["hparams"])
+        self.which = checkpoint_path(run_dir, which).stem  # "last" when there is no best yet
         self.model = load_run_model(run_dir, which)
+        shape = getattr(self.model, "output_shape", None)
+        if not (isinstance(shape, tuple) and shape and shape[-1] == self.class_map.num_classes):
+            raise RunError(
+                f"{checkpoint_path(run_dir, which)} does not fit the run's config.json (its "
+                f"output is {shape}, for {self.class_map.num_classes} classes); the file was "
+                "replaced or damaged, so train the run again."
+            )
 
     def predict(self, image):
         """Returns uint8 labels at the image's own size."""

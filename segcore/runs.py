@@ -6,6 +6,7 @@ Any process (the page, the CLI, a restarted server) rebuilds a run's state from 
 import contextlib
 import datetime as dt
 import fcntl
+import math
 import os
 import secrets
 import signal
@@ -16,8 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from segcore.errors import RunError
-from segcore.fileio import read_json, read_jsonl, write_json_atomic
+from segcore.errors import RunError, SegcoreError
+from segcore.fileio import read_json, read_json_object, read_jsonl, write_json_atomic
 from segcore.workspace import runs_dir
 
 ACTIVE = ("queued", "running")
@@ -36,7 +37,8 @@ class RunInfo:
     run_id: str
     path: Path
     status: dict
-    config: dict
+    config: dict  # `read_config`'s dict; {} when config.json is damaged (see `problem`)
+    problem: str | None = None  # one sentence when the folder is damaged, for listings
 
     @property
     def state(self):
@@ -46,22 +48,72 @@ class RunInfo:
     def best_mean_iou(self):
         return self.status.get("best_mean_iou")
 
+    @property
+    def model(self):
+        return self.config.get("config", {}).get("model")
+
 
 def new_run_id(model):
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{model}-{secrets.token_hex(2)}"
 
 
-def run_dir(workspace, run):
-    """Resolves a run id or a path to an existing run folder."""
-    candidate = Path(run)
-    if not candidate.is_dir():
-        candidate = runs_dir(workspace) / str(run)
-    if "/" in str(run) and not Path(run).is_dir():
+def run_dir(workspace, run, write=True):
+    """Resolves a run id or a path to an existing run folder.
+
+    Args:
+        workspace: the workspace root.
+        run: a run id (a folder of `<workspace>/runs/`) or a path to a run folder.
+        write: the caller writes into the folder, so it must lie in this workspace's `runs/`
+            once links are followed, and hold no link leading out of it: the workspace is
+            sealed. Readers (evaluate, predict) pass False to open a run folder anywhere.
+
+    Returns:
+        The resolved `Path` of the run folder.
+
+    Raises:
+        RunError: no such run, or (with `write`) a run outside the workspace.
+    """
+    folder = runs_dir(workspace)
+    # A plain id names a run of this workspace even when the current folder has one alike.
+    candidate = folder / str(run)
+    if "/" in str(run) or str(run) in (".", "..") or not candidate.is_dir():
+        candidate = Path(run)
+    if "/" in str(run) and not candidate.is_dir():
         raise RunError(f"Run {run!r} not found.")
     if not (candidate / "config.json").is_file():
-        raise RunError(f"Run {run!r} not found in {runs_dir(workspace)}.")
-    return candidate.resolve()
+        raise RunError(f"Run {run!r} not found in {folder}.")
+    resolved = candidate.resolve()
+    if write:
+        _check_sealed(folder, candidate, resolved)
+    return resolved
+
+
+def _check_sealed(folder, candidate, resolved):
+    """Raises RunError unless writing into `resolved` stays inside the runs folder."""
+    if resolved.parent != folder.resolve():
+        where = "links to" if candidate.is_symlink() else "is"
+        raise RunError(
+            f"{candidate} {where} {resolved}, outside {folder}: commands write only into runs "
+            "of their own workspace, so copy the run folder into it (or use --workspace)."
+        )
+    for parent, dirs, files in os.walk(resolved):
+        for name in dirs + files:
+            entry = Path(parent) / name
+            if entry.is_symlink() and not entry.resolve().is_relative_to(resolved):
+                raise RunError(
+                    f"{entry} links to {entry.resolve()}, outside its run folder; nothing is "
+                    "written through such links, so replace the link with the file itself."
+                )
+
+
+def can_write(workspace, path):
+    """True when `run_dir(workspace, path, write=True)` accepts the run folder `path`."""
+    try:
+        run_dir(workspace, path, write=True)
+    except RunError:
+        return False
+    return True
 
 
 def _pid_alive(pid, host=None):
@@ -91,11 +143,57 @@ def write_status(path, **fields):
     return status
 
 
+# status.json fields and their types; a field of another type (a damaged file) is ignored.
+_STATUS_TYPES = {
+    "state": str, "message": str, "host": str, "created": str, "started": str,
+    "updated": str, "ended": str, "weights_fingerprint": str,
+    "pid": int, "epoch": int, "epochs": int, "step": int, "steps_per_epoch": int,
+    "best_mean_iou": float, "last_mean_iou": float,
+}
+
+
+def _fits(value, kind):
+    if kind is str:
+        return isinstance(value, str)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if kind is int:
+        return isinstance(value, int) and value >= 0
+    return math.isfinite(value)
+
+
+def _checked_status(path):
+    """`status.json` with every known field of the right type, and a `problem` sentence when
+    the file is missing, not an object, or holds fields of the wrong type (left out)."""
+    file = Path(path) / "status.json"
+    raw = read_json(file, None)
+    if not isinstance(raw, dict):
+        what = "missing or unreadable" if raw is None else f"{type(raw).__name__}, not an object"
+        return {"state": "failed", "message": f"status.json is {what}.",
+                "problem": f"{file} is {what}; the run reads as failed (resume it to rewrite "
+                           "the file)."}
+    status = {k: v for k, v in raw.items() if k != "problem"}
+    bad = sorted(k for k, kind in _STATUS_TYPES.items()
+                 if k in status and status[k] is not None and not _fits(status[k], kind))
+    if status.get("state") not in (None, *ACTIVE, *FINAL):
+        bad = sorted({*bad, "state"})
+    for key in bad:
+        del status[key]
+    if "state" not in status:
+        status.update(state="failed", message="status.json has no valid state.")
+    if bad:
+        status["problem"] = (f"{file} holds damaged fields ({', '.join(bad)}); they are ignored "
+                             "until the run writes its status again.")
+    return status
+
+
 def read_status(path):
-    """Reads `status.json`; an active run whose process is gone reads as failed."""
-    status = read_json(Path(path) / "status.json", None)
-    if status is None:
-        return {"state": "failed", "message": "status.json is missing or unreadable."}
+    """Reads `status.json`; an active run whose process is gone reads as failed.
+
+    Never raises for a damaged file: fields of the wrong type are left out, a file that is not
+    an object reads as a failed run, and `problem` says which file is damaged.
+    """
+    status = _checked_status(path)
     if status.get("state") in ACTIVE and not _pid_alive(status.get("pid"), status.get("host")):
         status = dict(status)
         status["state"] = "failed"
@@ -113,6 +211,8 @@ def read_metrics(path):
     """
     epochs, steps = {}, {}
     for record in read_jsonl(Path(path) / "metrics.jsonl"):
+        if not _sound_record(record):
+            continue  # a damaged line: the charts go on without it
         if record.get("kind") == "epoch" and "epoch" in record:
             epochs[record["epoch"]] = record
         elif record.get("kind") == "step" and "step" in record:
@@ -120,17 +220,98 @@ def read_metrics(path):
     return [epochs[k] for k in sorted(epochs)], [steps[k] for k in sorted(steps)]
 
 
+# The fields that every record of a kind holds (the loss chart reads a step's epoch and loss).
+_RECORD_KEYS = {"epoch": ("epoch",), "step": ("step", "epoch", "loss")}
+
+
+def _sound_record(record):
+    """True for a metrics record whose values are what the charts and tables expect."""
+    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+        return False
+    if not all(key in record for key in _RECORD_KEYS.get(record["kind"], ())):
+        return False
+    for key, value in record.items():
+        if key in ("epoch", "step"):
+            if not _fits(value, int):
+                return False
+        elif key == "per_class_iou":
+            if not isinstance(value, list) or not all(
+                    v is None or _fits(v, float) or v != v for v in value):
+                return False
+        elif key != "kind" and value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            return False  # every other field is a number (NaN allowed: an empty class)
+    return True
+
+
 def read_config(path):
-    return read_json(Path(path) / "config.json", {}) or {}
+    """Reads and checks a run's `config.json`.
+
+    Returns:
+        The stored dict, with `config` normalized through `RunConfig` (sizes as lists, model
+        hyperparameters resolved); `class_map` and `input_scale`, when present, are checked.
+
+    Raises:
+        RunError: one sentence naming config.json: missing, not JSON, not an object, or
+            without a valid run configuration.
+    """
+    from segcore.data.classes import ClassMap
+    from segcore.training.config import RunConfig
+
+    file = Path(path) / "config.json"
+    fix = "restore it from a copy of the run or delete the run folder"
+    info = read_json_object(file, fix=fix)
+    stored = info.get("config")
+    if not isinstance(stored, dict):
+        raise RunError(f"{file} has no run configuration (its 'config' is "
+                       f"{'missing' if stored is None else type(stored).__name__}); {fix}.")
+    try:
+        config = RunConfig.from_json(stored).validate()
+        _check_config_types(config)
+    except (SegcoreError, TypeError, ValueError, KeyError, AttributeError) as error:
+        raise RunError(f"{file} holds an invalid run configuration ({error}); {fix}.") from None
+    info = dict(info, config=config.to_json())
+    if "class_map" in info:
+        try:
+            if not isinstance(info["class_map"], dict):
+                raise TypeError("not an object")
+            ClassMap.from_json(info["class_map"], source="class_map")
+        except (SegcoreError, TypeError, ValueError, RecursionError) as error:
+            raise RunError(f"{file} holds an invalid class map ({error}); {fix}.") from None
+    scale = info.get("input_scale")
+    scales = scale if isinstance(scale, list) and len(scale) == 2 else [scale]
+    if scale is not None and not all(_fits(s, float) and s > 0 for s in scales):
+        raise RunError(f"{file} holds an invalid input_scale {scale!r}; {fix}.")
+    return info
+
+
+def _check_config_types(config):
+    """Raises TypeError for a field whose type differs from its default's (a damaged file)."""
+    import dataclasses
+
+    from segcore.data.pipeline import AugmentConfig
+
+    if not isinstance(config.augment, AugmentConfig):
+        raise TypeError(f"augment is {config.augment!r}")
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        kind = {"classes": str, "ignore_index": int}.get(field.name, type(field.default))
+        if value is not None and kind in (str, int, float) and not _fits(value, kind):
+            raise TypeError(f"{field.name} is {value!r}")
 
 
 def list_runs(workspace):
-    """All runs, newest first."""
+    """All runs, newest first; a damaged run is listed with its `problem`, never raised."""
     folder = runs_dir(workspace)
     runs = []
     for path in sorted(folder.iterdir(), reverse=True):
         if path.is_dir() and (path / "config.json").is_file():
-            runs.append(RunInfo(path.name, path, read_status(path), read_config(path)))
+            status = read_status(path)
+            try:
+                config, problem = read_config(path), status.get("problem")
+            except RunError as error:
+                config, problem = {}, str(error)
+            runs.append(RunInfo(path.name, path, status, config, problem))
     return runs
 
 

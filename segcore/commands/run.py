@@ -189,12 +189,16 @@ def evaluate_command(args):
     from segcore import runs
     from segcore.evaluation import evaluate_run
 
-    path = runs.run_dir(workspace_root(args.workspace), args.run)
-    result = evaluate_run(path, args.data, args.split, args.weights)
+    workspace = workspace_root(args.workspace)
+    # A run outside the workspace is read, never written: no score cache is kept there.
+    path = runs.run_dir(workspace, args.run, write=False)
+    result = evaluate_run(path, args.data, args.split, args.weights,
+                          cache=runs.can_write(workspace, path))
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"run {path.name}, {args.split} split, {result['images']} images, {args.weights} weights")
+    print(f"run {path.name}, {args.split} split, {result['images']} images, "
+          f"{result['checkpoint']} weights")
     print(f"mean IoU {result['mean_iou']:.4f}  pixel accuracy {result['pixel_accuracy']:.4f}  "
           f"mean class accuracy {result['mean_class_accuracy']:.4f}  fw IoU {result['fw_iou']:.4f}")
     for name, iou in zip(result["class_names"], result["per_class_iou"]):
@@ -209,7 +213,8 @@ def predict_command(args):
     from segcore.data.formats import is_image_name, read_image_uint8
     from segcore.inference import RunPredictor, colorize, overlay
 
-    path = runs.run_dir(workspace_root(args.workspace), args.run)
+    # Predicting only reads the run, so a run folder outside the workspace is fine.
+    path = runs.run_dir(workspace_root(args.workspace), args.run, write=False)
     source = Path(args.input)
     if source.is_dir():
         inputs = sorted(p for p in source.iterdir() if p.is_file() and is_image_name(p.name))
@@ -250,16 +255,18 @@ def runs_command(args):
     listed = runs.list_runs(workspace_root(args.workspace))
     if args.json:
         print(json.dumps([{"run": r.run_id, "state": r.state, "best_mean_iou": r.best_mean_iou,
-                           "epoch": r.status.get("epoch"), "model": r.config.get("config", {}).get("model")}
-                          for r in listed]))
+                           "epoch": r.status.get("epoch"), "model": r.model,
+                           "problem": r.problem} for r in listed]))
         return 0
     if not listed:
         print("no runs yet")
     for run in listed:
         best = run.best_mean_iou
-        model = run.config.get("config", {}).get("model", "?")
-        print(f"{run.run_id:<40} {run.state:<9} {model:<11} epoch {run.status.get('epoch', 0):>3}  "
+        print(f"{run.run_id:<40} {run.state:<9} {run.model or '?':<11} "
+              f"epoch {run.status.get('epoch', 0):>3}  "
               f"best mIoU {'  -   ' if best is None or best < 0 else f'{best:.4f}'}")
+        if run.problem:  # the listing goes on with the other runs
+            print(f"  damaged: {run.problem}")
     return 0
 
 

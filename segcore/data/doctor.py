@@ -11,14 +11,7 @@ import numpy as np
 from segcore.data.archive import extract_zip
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import SPLITS, natural_key, resolve_class_map
-from segcore.data.formats import (
-    IMAGE_EXTENSIONS,
-    MASK_EXTENSIONS,
-    image_shape,
-    raw_to_labels,
-    read_image,
-    read_raw_mask,
-)
+from segcore.data.formats import IMAGE_EXTENSIONS, MASK_EXTENSIONS, raw_to_labels, read_pair
 from segcore.errors import DataError
 
 
@@ -74,25 +67,12 @@ def _pair_leniently(folder, problems):
 
 
 def _read_pair(image_path, mask_path, problems):
-    """Reads one pair, returning the raw mask or None when the pair is unusable."""
+    """Reads one pair as training will, returning the raw mask or None when it is unusable."""
     try:
-        shape = image_shape(image_path)
-        read_image(image_path)
+        return read_pair(image_path, mask_path)[1]
     except DataError as error:
         problems.append(str(error))
         return None
-    try:
-        raw = read_raw_mask(mask_path)
-    except DataError as error:
-        problems.append(str(error))
-        return None
-    if raw.shape[:2] != shape:
-        problems.append(
-            f"{mask_path}: mask is {raw.shape[1]}x{raw.shape[0]} but its image "
-            f"{image_path.name} is {shape[1]}x{shape[0]}."
-        )
-        return None
-    return raw
 
 
 def check_folder(root, classes=None, ignore_index=None):

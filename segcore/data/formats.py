@@ -6,6 +6,7 @@ masks come back as uint8 training labels through a `ClassMap` (255 = void).
 
 import io
 import os
+import struct
 import warnings
 from pathlib import Path
 
@@ -20,6 +21,8 @@ MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff")
 
 # PIL's own bomb check raises its own error type; segcore checks the header itself.
 Image.MAX_IMAGE_PIXELS = None
+_ORIENTATION = 0x0112  # the EXIF (and TIFF) orientation tag
+_TURNS_SIDES = (5, 6, 7, 8)  # orientations that swap width and height
 
 
 def max_pixels():
@@ -33,6 +36,15 @@ def is_image_name(name):
 
 def _label(source, name):
     return name or str(source)
+
+
+def _starts_like_tiff(source):
+    if isinstance(source, (bytes, bytearray)):
+        head = bytes(source[:4])
+    else:
+        with open(source, "rb") as handle:
+            head = handle.read(4)
+    return head in (b"II*\x00", b"MM\x00*")
 
 
 def _open(source, name=None):
@@ -51,6 +63,11 @@ def _open(source, name=None):
     except FileNotFoundError:
         raise DataError(f"{label}: file not found.") from None
     except UnidentifiedImageError:
+        if _starts_like_tiff(source):
+            raise DataError(
+                f"{label}: a TIFF whose layout cannot be read as one image (e.g. more than 4 "
+                "channels per pixel or an unusual sample format); save it as gray, RGB or RGBA."
+            ) from None
         raise DataError(f"{label}: not an image file (the content is not PNG, JPEG, TIFF or BMP).") from None
     except OSError as error:
         raise DataError(f"{label}: cannot read the file ({error}).") from None
@@ -63,14 +80,54 @@ def _open(source, name=None):
         )
     if width == 0 or height == 0:
         raise DataError(f"{label}: the image has no pixels.")
+    if handle.format == "TIFF":
+        try:
+            pages = handle.n_frames
+        except (OSError, ValueError, EOFError, SyntaxError):
+            pages = 1  # a broken chain of pages shows as corruption when decoding
+        if pages > 1:
+            handle.close()
+            raise DataError(
+                f"{label}: a multi-page TIFF ({pages} pages) is not one image; save each page "
+                "as its own file."
+            )
     return handle
 
 
+def _orientation(handle, label):
+    """The EXIF orientation (1..8; 1 = as stored), read from the header."""
+    try:
+        value = handle.getexif().get(_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError, TypeError, struct.error) as error:
+        raise DataError(f"{label}: the image's EXIF block is corrupt ({error}).") from None
+    return value if value in range(1, 9) else 1
+
+
+def _shown_size(handle, label):
+    """(width, height) as shown, i.e. after the EXIF orientation, without decoding."""
+    width, height = handle.size
+    # Pillow reports a TIFF's size already turned by its orientation tag (and turns the
+    # pixels on load); other formats are turned by exif_transpose after decoding.
+    if handle.format != "TIFF" and _orientation(handle, label) in _TURNS_SIDES:
+        return height, width
+    return width, height
+
+
 def image_shape(source, name=None):
-    """Returns (height, width) read from the file header, without decoding the pixels."""
+    """Returns (height, width) as shown (EXIF orientation applied), without decoding the pixels."""
+    label = _label(source, name)
     with _open(source, name) as handle:
-        width, height = handle.size
+        width, height = _shown_size(handle, label)
     return height, width
+
+
+def turned_by_exif(source, name=None):
+    """Whether the image's EXIF orientation swaps its width and height."""
+    label = _label(source, name)
+    with _open(source, name) as handle:
+        return handle.size != _shown_size(handle, label) or (
+            handle.format == "TIFF" and _orientation(handle, label) in _TURNS_SIDES
+        )
 
 
 def _decode(source, name=None, transpose=True):
@@ -129,15 +186,42 @@ def _pixels(handle):
     return np.asarray(handle)
 
 
-def _read_tiff_16(source):
-    """Reads TIFFs with tifffile, which keeps 16-bit RGB that PIL cannot."""
+# The same turns as PIL's ImageOps.exif_transpose, for arrays (H, W[, C]).
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _read_tiff_16(source, label):
+    """Reads a one-page TIFF with tifffile, which keeps 16-bit RGB that PIL cannot.
+
+    Planar (channels-first) pixels are made interleaved and the orientation tag is applied,
+    so the array is the picture PIL shows for 8-bit files (what prediction and masks use).
+    """
     import tifffile
 
     data = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
-    array = tifffile.imread(data)
-    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[-1] not in (3, 4):
-        array = np.moveaxis(array, 0, -1)
-    return array
+    with tifffile.TiffFile(data) as tiff:
+        series = tiff.series[0]
+        array, axes = series.asarray(), series.axes
+        tag = tiff.pages[0].tags.get(_ORIENTATION)
+        orientation = tag.value if tag is not None else 1
+    if "S" in axes and axes.index("S") < axes.index("Y"):
+        array = np.moveaxis(array, axes.index("S"), -1)
+    if array.ndim not in (2, 3):
+        raise DataError(f"{label}: the TIFF holds a {axes} stack, not one 2-D image.")
+    if array.ndim == 3 and array.shape[-1] > 4:
+        raise DataError(
+            f"{label}: the TIFF has {array.shape[-1]} channels per pixel; images are gray, "
+            "gray with alpha, RGB or RGBA."
+        )
+    return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(array))
 
 
 def read_image(source, name=None):
@@ -158,12 +242,43 @@ def read_image(source, name=None):
     if suffix.lower() in (".tif", ".tiff"):
         image_shape(source, name)
         try:
-            return _to_float_rgb(_read_tiff_16(source))
+            return _to_float_rgb(_read_tiff_16(source, label))
         except DataError:
             raise
         except Exception as error:  # tifffile raises many types for broken files
             raise DataError(f"{label}: the TIFF image is truncated or corrupt ({error}).") from None
     return _to_float_rgb(_pixels(_decode(source, name)))
+
+
+def read_pair(image_source, mask_source):
+    """Reads an image and its raw mask, checking that they have the same size as shown.
+
+    The data doctor and training's loader both read pairs here, so check-data accepts exactly
+    what training will (one decoder, one EXIF rule, one channel rule).
+
+    Args:
+        image_source, mask_source: paths.
+
+    Returns:
+        (float32 RGB image (H, W, 3), raw mask (H, W) or (H, W, 3)), see `read_raw_mask`.
+
+    Raises:
+        DataError: either file is unreadable, or their sizes differ.
+    """
+    image = read_image(image_source)
+    raw = read_raw_mask(mask_source)
+    if raw.shape[:2] != image.shape[:2]:
+        message = (
+            f"{mask_source}: mask is {raw.shape[1]}x{raw.shape[0]} but its image "
+            f"{Path(image_source).name} is {image.shape[1]}x{image.shape[0]}"
+        )
+        if raw.shape[:2] == image.shape[1::-1] and turned_by_exif(image_source):
+            message += (
+                " once turned by its EXIF orientation; turn the mask to match the image as "
+                "shown, or remove the image's orientation tag"
+            )
+        raise DataError(message + ".")
+    return image, raw
 
 
 def read_image_uint8(source, name=None):

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
-from segcore.data.formats import read_image, read_mask
+from segcore.data.formats import raw_to_labels, read_pair
 from segcore.errors import ConfigError, DataError
 from segcore.numeric_range import NumericRange
 
@@ -97,13 +97,8 @@ def load_arrays(samples, class_map, size=None):
     """
     images, masks = [], []
     for sample in samples:
-        image = read_image(sample.image)
-        mask = read_mask(sample.mask, class_map)
-        if mask.shape != image.shape[:2]:
-            raise DataError(
-                f"{sample.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its image "
-                f"{sample.image.name} is {image.shape[1]}x{image.shape[0]}."
-            )
+        image, raw = read_pair(sample.image, sample.mask)  # the data doctor's reader too
+        mask = raw_to_labels(raw, class_map, str(sample.mask))
         if size is not None:
             image, mask = resize_pair(image, mask, size)
         images.append(image)

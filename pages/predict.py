@@ -10,9 +10,16 @@ from pages.common import current_run, fail, finished_runs
 from segcore import appstate
 from segcore.data.formats import read_image_uint8, read_mask
 from segcore.errors import SegcoreError
-from segcore.inference import EXPORT_FORMATS, RunPredictor, error_map, export_model, overlay
-
-EXPORT_FILES = {"keras": "model.keras", "savedmodel": "savedmodel.zip", "tflite": "model.tflite"}
+from segcore.inference import (
+    EXPORT_FORMATS,
+    WHICH,
+    RunPredictor,
+    error_map,
+    export_model,
+    export_path,
+    output_stems,
+    overlay,
+)
 
 
 @st.cache_resource(max_entries=2)
@@ -32,29 +39,50 @@ def predicted_labels(model, run_path, mtime, upload, image):
     return cache[key]
 
 
+def exported_files(run_path):
+    """(key, file) of each export ready to download; a SavedModel folder as its zip."""
+    files = []
+    for fmt in EXPORT_FORMATS:
+        for which in WHICH:
+            path = export_path(run_path, fmt, which)
+            if path.is_dir():
+                path = path.with_name(path.name + ".zip")
+            if path.is_file():
+                files.append((f"{fmt}_{which}", path))
+    return files
+
+
 def export_section(run_path):
     st.subheader("Export the model")
-    folder = run_path / "export"
     left, right = st.columns([1, 3])
     fmt = left.selectbox("Format", EXPORT_FORMATS, key="export_format",
                          help="keras: Keras 3 file · savedmodel: TF Serving (zipped) · "
                               "tflite: mobile and edge, float32")
+    which = left.selectbox("Weights", WHICH, key="export_weights",
+                           help="best: the epoch with the best validation mean IoU · "
+                                "last: the latest epoch")
+    target = export_path(run_path, fmt, which)
+    # An earlier export is replaced only when asked: it may be what was downloaded and tested.
+    replace = target.exists() and left.checkbox(f"Replace {target.name}", key="export_replace")
     if left.button("Export", key="export"):
-        try:
-            with st.spinner(f"Exporting {fmt}…"):
-                path = Path(export_model(run_path, fmt))
-        except SegcoreError as error:
-            fail(error)
-        if path.is_dir():
-            shutil.make_archive(str(path), "zip", path)
-    ready = [(fmt_, folder / name) for fmt_, name in EXPORT_FILES.items()
-             if (folder / name).is_file()]
+        if target.exists() and not replace:
+            left.warning(f"{target.name} exists already; tick *Replace {target.name}* to "
+                         "export it again.")
+        else:
+            try:
+                with st.spinner(f"Exporting {fmt} ({which} weights)…"):
+                    path = Path(export_model(run_path, fmt, which, overwrite=replace))
+            except SegcoreError as error:
+                fail(error)
+            if path.is_dir():
+                shutil.make_archive(str(path), "zip", path)
+    ready = exported_files(run_path)
     if not ready:
         right.caption("Nothing exported yet for this run.")
-    for fmt_, path in ready:
+    for key, path in ready:
         right.download_button(f"Download {path.name} ({path.stat().st_size / 1e6:.1f} MB)",
                               data=path.read_bytes, file_name=f"{run_path.name}-{path.name}",
-                              key=f"export_download_{fmt_}", on_click="ignore")
+                              key=f"export_download_{key}", on_click="ignore")
 
 
 def show_prediction(upload, image, labels, class_map, truth_upload, alpha):
@@ -111,14 +139,15 @@ def predict_page():
     masks_by_name = {m.name: m for m in masks or []}
     pairs = appstate.pair_masks([u.name for u in images or []], list(masks_by_name))
     outputs = {}
-    for upload in images or []:
+    stems = output_stems(u.name for u in images or [])  # a.png and a.jpg: two masks in the zip
+    for upload, stem in zip(images or [], stems):
         try:
             image = read_image_uint8(upload.getvalue(), name=upload.name)
             labels = predicted_labels(model, str(run_path), mtime, upload, image)
         except SegcoreError as error:
             st.error(str(error))
             continue
-        outputs[f"{Path(upload.name).stem}_mask.png"] = appstate.png_bytes(
+        outputs[f"{stem}_mask.png"] = appstate.png_bytes(
             appstate.mask_for_download(labels, model.class_map, mask_format))
         truth = masks_by_name.get(pairs.get(upload.name))
         show_prediction(upload, image, labels, model.class_map, truth, alpha)

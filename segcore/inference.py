@@ -6,6 +6,10 @@ Large images are predicted tile by tile, one band of rows at a time: only a band
 
 import logging
 import math
+import os
+import shutil
+import tempfile
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -257,33 +261,101 @@ def error_map(prediction, truth, ignore_label=IGNORE_LABEL):
 # Export ------------------------------------------------------------------------------------
 
 
-def export_model(run_dir, fmt, which="best"):
+# Names carry the checkpoint, so exporting best and last weights never collide.
+EXPORT_NAMES = {"keras": "model-{which}.keras", "savedmodel": "savedmodel-{which}",
+                "tflite": "model-{which}.tflite"}
+
+
+def export_path(run_dir, fmt, which="best"):
+    """Where `export_model` writes: `<run>/export/model-best.keras`, `savedmodel-last/`, ..."""
+    if fmt not in EXPORT_FORMATS:
+        raise RunError(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+    if which not in WHICH:
+        raise RunError(f"Unknown checkpoint {which!r}; use best or last.")
+    return Path(run_dir) / "export" / EXPORT_NAMES[fmt].format(which=which)
+
+
+def export_model(run_dir, fmt, which="best", overwrite=False):
     """Exports a run's model into `<run>/export/`: .keras, a SavedModel folder, or .tflite.
 
+    The export is built in a staging folder and moved into place whole, so a SavedModel never
+    merges into an older one and a failed export leaves the previous one intact.
+
+    Args:
+        run_dir: the run folder.
+        fmt: "keras", "savedmodel" or "tflite".
+        which: the checkpoint, "best" or "last" (part of the exported name).
+        overwrite: replace an earlier export of the same checkpoint and format; without it
+            an existing export is a RunError.
+
     Returns:
-        The path written.
+        The path written (see `export_path`).
     """
     import tensorflow as tf
 
-    if fmt not in EXPORT_FORMATS:
-        raise RunError(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+    path = export_path(run_dir, fmt, which)
+    if path.exists() and not overwrite:
+        raise RunError(f"{path} exists already; give --overwrite to replace it.")
     predictor = RunPredictor(run_dir, which)
-    folder = Path(run_dir) / "export"
-    folder.mkdir(exist_ok=True)
-    model = predictor.model
-    if fmt == "keras":
-        path = folder / "model.keras"
-        model.save(path)
-        return path
-    height, width = predictor.tile
-    signature = tf.TensorSpec((1, height, width, 3), tf.float32, name="image")
-    if fmt == "savedmodel":
-        path = folder / "savedmodel"
-        model.export(str(path), format="tf_saved_model", input_signature=[signature], verbose=False)
-        return path
-    function = tf.function(lambda image: model(image, training=False))
-    concrete = function.get_concrete_function(signature)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], function)
-    path = folder / "model.tflite"
-    path.write_bytes(converter.convert())
+    path.parent.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
+    try:
+        built = staging / path.name
+        model = predictor.model
+        if fmt == "keras":
+            model.save(built)
+        else:
+            height, width = predictor.tile
+            signature = tf.TensorSpec((1, height, width, 3), tf.float32, name="image")
+            if fmt == "savedmodel":
+                model.export(str(built), format="tf_saved_model", input_signature=[signature],
+                             verbose=False)
+            else:
+                function = tf.function(lambda image: model(image, training=False))
+                concrete = function.get_concrete_function(signature)
+                converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], function)
+                built.write_bytes(converter.convert())
+        _publish(built, path, overwrite, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def _publish(built, path, overwrite, staging):
+    """Moves a finished export into place; an older one is replaced only with `overwrite`."""
+    try:
+        if built.is_dir():
+            if path.exists() and overwrite:
+                path.rename(staging / "replaced")
+            path.mkdir()  # fails if another export got there first: never merge
+            os.replace(built, path)  # a directory replaces an empty one
+        elif overwrite:
+            os.replace(built, path)
+        else:
+            os.link(built, path)  # fails if another export got there first
+    except FileExistsError:
+        raise RunError(f"{path} exists already; give --overwrite to replace it.") from None
+
+
+def output_stems(names):
+    """One output stem per input name, so no prediction overwrites another.
+
+    A name's own stem when no other input shares it (`a.png` -> `a`), else the stem with its
+    extension (`a.png`, `a.jpg` -> `a_png`, `a_jpg`); a counter settles what still clashes
+    (compared without case, for case-insensitive disks).
+
+    Returns:
+        A list of stems in the order of `names`.
+    """
+    paths = [Path(str(n)) for n in names]
+    shared = Counter(p.stem.lower() for p in paths)
+    stems, taken = [], set()
+    for p in paths:
+        stem = p.stem if shared[p.stem.lower()] == 1 else f"{p.stem}_{p.suffix.lstrip('.')}"
+        candidate, count = stem, 1
+        while candidate.lower() in taken:
+            count += 1
+            candidate = f"{stem}_{count}"
+        taken.add(candidate.lower())
+        stems.append(candidate)
+    return stems

@@ -213,7 +213,7 @@ def test_checkpoints_that_link_into_the_runs_own_ckpt_folder_work(workspace, run
     code, out, err = cli(workspace, "evaluate", "--run", run.name, "--json")
     assert code == 0 and json.loads(out)["mean_iou"] == pytest.approx(trained[1]), err
     code, out, err = cli(workspace, "export", "--run", run.name, "--format", "keras")
-    assert code == 0 and (run / "export" / "model.keras").is_file(), err
+    assert code == 0 and (run / "export" / "model-best.keras").is_file(), err
 
 
 def test_a_checkpoint_linking_out_of_its_run_folder_is_not_loaded(workspace, run, tmp_path):

@@ -7,6 +7,7 @@ widgets and `config.json` cannot drift apart.
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -101,12 +102,16 @@ def register(subparsers):
     predict.add_argument("--input", required=True, help="an image or a folder of images")
     predict.add_argument("--output", required=True, help="folder for masks and overlays")
     predict.add_argument("--weights", default="best", choices=("best", "last"))
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace masks and overlays left in --output by an earlier run")
     predict.set_defaults(handler=predict_command)
 
     export = subparsers.add_parser("export", help="export a run's model")
     export.add_argument("--run", required=True, help="run id or folder")
     export.add_argument("--format", required=True, choices=("keras", "savedmodel", "tflite"))
     export.add_argument("--weights", default="best", choices=("best", "last"))
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier export of the same weights and format")
     export.set_defaults(handler=export_command)
 
     runs = subparsers.add_parser("runs", help="list runs with status and best mean IoU")
@@ -207,11 +212,10 @@ def evaluate_command(args):
 
 
 def predict_command(args):
-    import cv2
 
     from segcore import runs
     from segcore.data.formats import is_image_name, read_image_uint8
-    from segcore.inference import RunPredictor, colorize, overlay
+    from segcore.inference import RunPredictor, colorize, output_stems, overlay
 
     # Predicting only reads the run, so a run folder outside the workspace is fine.
     path = runs.run_dir(workspace_root(args.workspace), args.run, write=False)
@@ -224,20 +228,58 @@ def predict_command(args):
         raise DataError(f"{source}: no such file or folder.")
     if not inputs:
         raise DataError(f"{source}: no images found.")
+    output = _output_folder(Path(args.output))
+    stems = output_stems(p.name for p in inputs)
+    kinds = ("mask", "overlay", "color")
+    if not args.overwrite:
+        existing = [output / f"{stem}_{kind}.png" for stem in stems for kind in kinds
+                    if (output / f"{stem}_{kind}.png").exists()]
+        if existing:
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise DataError(
+                f"{existing[0]} exists already{more}; give --overwrite to replace earlier "
+                "predictions, or another --output folder."
+            )
     predictor = RunPredictor(path, args.weights)
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    for image_path in inputs:
+    for image_path, stem in zip(inputs, stems):
         image = read_image_uint8(image_path)
         labels = predictor.predict(image)
-        cv2.imwrite(str(output / f"{image_path.stem}_mask.png"), labels)
-        blended = overlay(image, labels, predictor.class_map, 0.5)
-        cv2.imwrite(str(output / f"{image_path.stem}_overlay.png"), blended[..., ::-1])
-        cv2.imwrite(str(output / f"{image_path.stem}_color.png"),
+        pictures = (labels, overlay(image, labels, predictor.class_map, 0.5)[..., ::-1],
                     colorize(labels, predictor.class_map)[..., ::-1])
-        print(output / f"{image_path.stem}_mask.png", file=sys.stderr)
+        for kind, picture in zip(kinds, pictures):
+            _write_png(output / f"{stem}_{kind}.png", picture)
+        print(output / f"{stem}_mask.png", file=sys.stderr)
     print(output)
     return 0
+
+
+def _output_folder(output):
+    """Creates `--output` if needed; a file or an unwritable place is a DataError."""
+    if output.exists() and not output.is_dir():
+        raise DataError(f"--output {output} is a file; give a folder for the masks and overlays.")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(
+            f"--output {output}: cannot create the folder ({error.strerror or error}); give a "
+            "folder you can write to."
+        ) from None
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise DataError(f"--output {output} is not writable; give a folder you can write to.")
+    return output
+
+
+def _write_png(path, array):
+    """Writes a PNG, turning a failed write (disk full, permissions) into a DataError."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", array)
+    try:
+        if not ok:
+            raise OSError("the PNG encoder failed")
+        path.write_bytes(encoded.tobytes())
+    except OSError as error:
+        raise DataError(f"{path}: cannot write the prediction ({error}).") from None
 
 
 def export_command(args):
@@ -245,7 +287,7 @@ def export_command(args):
     from segcore.inference import export_model
 
     path = runs.run_dir(workspace_root(args.workspace), args.run)
-    print(export_model(path, args.format, args.weights))
+    print(export_model(path, args.format, args.weights, overwrite=args.overwrite))
     return 0
 
 

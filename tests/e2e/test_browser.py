@@ -221,7 +221,7 @@ def test_demo_train_results_predict(server):
             mask_png = Image.open(io.BytesIO(archive.read("upload_mask.png")))
             assert mask_png.size == (300, 260)
         page.get_by_role("button", name="Export").click()
-        exported = page.get_by_role("button", name="Download model.keras")
+        exported = page.get_by_role("button", name="Download model-best.keras")
         expect(exported).to_be_visible(timeout=120_000)
         wait_idle(page)
         assert_clean(page)

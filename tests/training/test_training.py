@@ -160,7 +160,7 @@ def test_cli_train_evaluate_predict_export(workspace, demo_data, tmp_path):
                  tmp_path / "out", workspace=workspace)
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "out").glob("*_mask.png"))) == 24
-    for fmt, name in (("keras", "model.keras"), ("tflite", "model.tflite")):
+    for fmt, name in (("keras", "model-best.keras"), ("tflite", "model-best.tflite")):
         result = cli("export", "--run", run, "--format", fmt, workspace=workspace)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().endswith(name)

@@ -9,6 +9,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -298,6 +299,7 @@ def export_model(run_dir, fmt, which="best", overwrite=False):
         raise RunError(f"{path} exists already; give --overwrite to replace it.")
     predictor = RunPredictor(run_dir, which)
     path.parent.mkdir(exist_ok=True)
+    _remove_stale_staging(path.parent)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=path.parent))
     try:
         built = staging / path.name
@@ -319,6 +321,18 @@ def export_model(run_dir, fmt, which="best", overwrite=False):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def _remove_stale_staging(folder, age_seconds=3600):
+    """Removes staging folders left by exports killed over an hour ago (a live export takes
+    a minute at most, so its own folder is never this old)."""
+    cutoff = time.time() - age_seconds
+    for stale in folder.glob(".export-*"):
+        try:
+            if stale.is_dir() and not stale.is_symlink() and stale.stat().st_mtime < cutoff:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _publish(built, path, overwrite, staging):

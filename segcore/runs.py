@@ -157,8 +157,8 @@ def _fits(value, kind):
         return isinstance(value, str)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    if kind is int:
-        return isinstance(value, int) and value >= 0
+    if kind is int:  # counts and PIDs: a bigger number is damage (os.kill would overflow)
+        return isinstance(value, int) and 0 <= value < 2**31
     return math.isfinite(value)
 
 
@@ -278,9 +278,11 @@ def read_config(path):
             ClassMap.from_json(info["class_map"], source="class_map")
         except (SegcoreError, TypeError, ValueError, RecursionError) as error:
             raise RunError(f"{file} holds an invalid class map ({error}); {fix}.") from None
+    # Training size over native size: training sizes lie in 8..8192 and images are cut to
+    # 8192 px, so a factor outside 1/1024..1024 can only be damage (and would blow up memory).
     scale = info.get("input_scale")
     scales = scale if isinstance(scale, list) and len(scale) == 2 else [scale]
-    if scale is not None and not all(_fits(s, float) and s > 0 for s in scales):
+    if scale is not None and not all(_fits(s, float) and 2**-10 <= s <= 2**10 for s in scales):
         raise RunError(f"{file} holds an invalid input_scale {scale!r}; {fix}.")
     return info
 

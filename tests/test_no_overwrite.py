@@ -4,13 +4,15 @@ One tiny run is trained for the module; commands run in-process through `segcore
 """
 
 import io
+import os
+import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
-from run_folders import train_tiny_run
 
 from helpers import write_png
+from run_folders import train_tiny_run
 from segcore.cli import main
 from segcore.errors import RunError
 from segcore.inference import export_model, export_path, output_stems
@@ -58,6 +60,10 @@ def test_best_and_last_exports_have_their_own_names_and_a_second_export_is_refus
 
 def test_a_second_savedmodel_export_replaces_the_folder_instead_of_merging(trained):
     workspace, run = trained
+    (run / "export").mkdir(exist_ok=True)
+    killed = run / "export" / ".export-killed"  # left by an export killed long ago
+    (killed / "savedmodel-last").mkdir(parents=True)
+    os.utime(killed, (time.time() - 7200,) * 2)
     path = export_model(run, "savedmodel", "last")
     assert path == export_path(run, "savedmodel", "last") and (path / "saved_model.pb").is_file()
     (path / "stale.txt").write_text("from an older export")

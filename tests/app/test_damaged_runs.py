@@ -1,0 +1,65 @@
+"""Pages with damaged run folders in the workspace: one clear message each, never a traceback."""
+
+import os
+import shutil
+from contextlib import contextmanager
+
+import pytest
+
+from page_runner import page
+
+
+def no_exceptions(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@contextmanager
+def twins(root, run_id, damage):
+    """Copies of the trained run, each with one file replaced: {suffix: (file, bytes)}."""
+    made = {}
+    try:
+        for suffix, (name, data) in damage.items():
+            twin = root / "runs" / f"{run_id}-{suffix}"
+            shutil.copytree(root / "runs" / run_id, twin)
+            (twin / name).unlink()
+            (twin / name).write_bytes(data)
+            made[suffix] = twin.name
+        yield made
+    finally:
+        for name in made.values():
+            shutil.rmtree(root / "runs" / name)
+
+
+DAMAGE = {"config": ("config.json", b"[1]"), "status": ("status.json", b'{"pid": [1]}'),
+          "keras": ("best.keras", os.urandom(300))}
+
+
+def test_results_page_leaves_out_a_damaged_config_and_names_a_damaged_checkpoint(app_env):
+    root, run_id = app_env
+    with twins(root, run_id, DAMAGE) as made:
+        at = page("results").run()
+        no_exceptions(at)
+        assert any(made["config"] in w.value and "config.json" in w.value for w in at.warning)
+        options = at.multiselect(key="results_runs").options
+        assert made["config"] not in options and {made["status"], made["keras"]} <= set(options)
+        at.multiselect(key="results_runs").set_value([made["status"]]).run()
+        no_exceptions(at)
+        assert any("val mean IoU" in m.value for m in at.markdown)
+        at.multiselect(key="results_runs").set_value([made["keras"]]).run()
+        no_exceptions(at)
+        assert any("best.keras" in e.value and "damaged" in e.value for e in at.error), [
+            e.value for e in at.error]
+
+
+@pytest.mark.parametrize("which", ["config", "status"])
+def test_train_page_and_sidebar_show_a_damaged_run_without_a_traceback(app_env, which):
+    root, run_id = app_env
+    with twins(root, run_id, {which: DAMAGE[which]}) as made:
+        at = page("train")
+        at.query_params["run"] = made[which]
+        at.run()
+        no_exceptions(at)
+        assert made[which] in at.selectbox(key="watch_run").options
+        name = DAMAGE[which][0]
+        shown = [e.value for e in at.error] + [c.value for c in at.caption]
+        assert any(name in text for text in shown), shown

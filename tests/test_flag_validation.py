@@ -94,3 +94,13 @@ def test_the_cli_exits_2_before_creating_a_run(flags, needle, tmp_path, workspac
     line = one_clear_line(result, needle)
     assert needle in line
     assert not (workspace / "runs").exists() or not any((workspace / "runs").iterdir())
+
+
+def test_a_missing_or_malformed_classes_file_is_refused_by_the_flag_check(tmp_path):
+    from segcore.errors import DataError
+
+    with pytest.raises(DataError, match="class file not found"):
+        parse("--classes", tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text('{"classes": [{"name": "a", "color": [1, 2]}]}')
+    with pytest.raises(DataError, match="bad.json: class 1 \\('a'\\): colour"):
+        parse("--classes", tmp_path / "bad.json")

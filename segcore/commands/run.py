@@ -80,7 +80,12 @@ def config_from_args(args):
                 raise ConfigError(f"{_flag(name)} does not apply to model {model}.")
             hparams[name] = value
     values["hparams"] = hparams
-    return RunConfig(**values).validate()
+    config = RunConfig(**values).validate()
+    if config.classes:
+        from segcore.data.classes import ClassMap
+
+        ClassMap.load(config.classes)  # a missing or malformed --classes file, before a run exists
+    return config
 
 
 def register(subparsers):

@@ -346,7 +346,14 @@ def _publish(built, path, overwrite, staging):
         elif overwrite:
             os.replace(built, path)
         else:
-            os.link(built, path)  # fails if another export got there first
+            try:
+                os.link(built, path)  # fails if another export got there first
+            except FileExistsError:
+                raise
+            except OSError:  # a disk without hard links: rename, after checking again
+                if path.exists():
+                    raise FileExistsError(path) from None
+                os.replace(built, path)
     except FileExistsError:
         raise RunError(f"{path} exists already; give --overwrite to replace it.") from None
 

@@ -1,5 +1,6 @@
 """Full-resolution evaluation of a run: predictions resized back to each mask's own size."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ import numpy as np
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import load_dataset
 from segcore.data.formats import read_image, read_mask
-from segcore.errors import DataError
+from segcore.errors import DataError, WorkspaceError
 from segcore.fileio import read_json, write_json_atomic
 from segcore.inference import RunPredictor
 from segcore.metrics import confusion_matrix, json_safe, scores
@@ -67,7 +68,10 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
                   confusion_matrix=total.tolist(), images=len(samples))
     result = json_safe(result)
     if cache and own_data and predictor.which == which:
-        write_json_atomic(cache_path, result)
+        try:
+            write_json_atomic(cache_path, result)
+        except WorkspaceError:  # only a cache: the scores stand without it
+            logging.getLogger("segcore").warning("cannot keep the scores in %s", cache_path)
     return result
 
 

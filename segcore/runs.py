@@ -81,7 +81,7 @@ def run_dir(workspace, run, write=True):
         candidate = Path(run)
     if "/" in str(run) and not candidate.is_dir():
         raise RunError(f"Run {run!r} not found.")
-    if not (candidate / "config.json").is_file():
+    if not is_run_folder(candidate):
         raise RunError(f"Run {run!r} not found in {folder}.")
     resolved = candidate.resolve()
     if write:
@@ -105,6 +105,12 @@ def _check_sealed(folder, candidate, resolved):
                     f"{entry} links to {entry.resolve()}, outside its run folder; nothing is "
                     "written through such links, so replace the link with the file itself."
                 )
+
+
+def is_run_folder(path):
+    """True for a folder holding a `config.json` entry (a damaged one too: readers name it)."""
+    config = Path(path) / "config.json"
+    return Path(path).is_dir() and (config.exists() or config.is_symlink())
 
 
 def can_write(workspace, path):
@@ -307,7 +313,7 @@ def list_runs(workspace):
     folder = runs_dir(workspace)
     runs = []
     for path in sorted(folder.iterdir(), reverse=True):
-        if path.is_dir() and (path / "config.json").is_file():
+        if is_run_folder(path):
             status = read_status(path)
             try:
                 config, problem = read_config(path), status.get("problem")

@@ -223,3 +223,19 @@ def test_a_checkpoint_linking_out_of_its_run_folder_is_not_loaded(workspace, run
     (run / "best.keras").symlink_to(outside)
     code, _, err = cli(workspace, "evaluate", "--run", run.name)
     assert code == 2 and "outside the run folder" in err, err
+
+
+def test_a_config_json_that_is_a_folder_is_listed_and_named(workspace, two_runs):
+    _, damaged = two_runs
+    (damaged / "config.json").unlink()
+    (damaged / "config.json").mkdir()
+    code, out, _ = cli(workspace, "runs")
+    assert code == 0 and "a-good" in out and f"damaged: {damaged / 'config.json'}" in out
+    code, _, err = cli(workspace, "evaluate", "--run", damaged.name)
+    assert code == 2 and "config.json cannot be read" in err, err
+
+
+def test_a_score_cache_that_cannot_be_written_leaves_the_scores(workspace, run, trained):
+    (run / "eval_val_best.json").mkdir()
+    code, out, err = cli(workspace, "evaluate", "--run", run.name, "--json")
+    assert code == 0 and json.loads(out)["mean_iou"] == pytest.approx(trained[1]), err

@@ -6,7 +6,6 @@ step through `strategy.run` works; so the CLI, the app and a cluster all train h
 
 import hashlib
 import logging
-import os
 import platform
 import signal
 import threading
@@ -15,20 +14,21 @@ from pathlib import Path
 
 import numpy as np
 
+from segcore import runlock
 from segcore.data.classes import IGNORE_LABEL, ClassMap
 from segcore.data.dataset import load_dataset
 from segcore.data.pipeline import class_pixel_counts, eval_dataset, load_arrays, train_dataset
-from segcore.errors import ClusterError, DataError
-from segcore.fileio import append_jsonl, read_json, write_json_atomic
+from segcore.errors import ClusterError, DataError, RunError
+from segcore.fileio import append_jsonl, write_json_atomic
 from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
 from segcore.runs import STOP_FILE, now, read_config, write_status
+from segcore.training import checkpoint
 from segcore.training.config import RunConfig
 from segcore.training.schedules import Plateau, epochs_within_budget, learning_rate
 from segcore.training.strategy import is_chief, make_strategy
 
 log = logging.getLogger("segcore.train")
-STATE_DIR = "ckpt"
 
 
 _SIGTERM = threading.Event()
@@ -124,6 +124,7 @@ class Trainer:
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
         self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights)
+        self.checkpoint = None
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
                       "train_seconds": 0.0}
@@ -196,33 +197,34 @@ class Trainer:
 
     # Checkpoints -----------------------------------------------------------------------------
 
-    def save_state(self):
-        """Writes weights, optimizer variables and loop position (numpy arrays, no pickle)."""
+    def save_state(self, improved=False, confusion=None):
+        """Commits weights, optimizer, loop position and the best model as one atomic step."""
         if self.run_dir is None:
             return
-        folder = self.run_dir / STATE_DIR
-        folder.mkdir(exist_ok=True)
-        arrays = {f"w{i}": v.numpy() for i, v in enumerate(self.model.weights)}
-        arrays.update({f"o{i}": v.numpy() for i, v in enumerate(self.optimizer.variables)})
-        tmp = folder / "state.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, folder / "state.npz")
-        write_json_atomic(folder / "state.json", json_safe(self.state))
-        self.model.save(folder / "last.tmp.keras")
-        os.replace(folder / "last.tmp.keras", self.run_dir / "last.keras")
+        self.checkpoint = checkpoint.commit(
+            self.run_dir, self.checkpoint, json_safe(self.state), self.model, self.optimizer,
+            improved, None if confusion is None else confusion.tolist())
 
     def load_state(self, run_dir):
-        """Restores a checkpoint written by `save_state`; returns False when there is none."""
-        folder = Path(run_dir) / STATE_DIR
-        state = read_json(folder / "state.json")
-        if state is None or not (folder / "state.npz").is_file():
+        """Restores the run's committed checkpoint; returns False when it has none.
+
+        Raises:
+            RunError: the run has trained but its checkpoint is missing or damaged: resuming
+                would restart it and overwrite its best model, so it refuses, naming the file.
+        """
+        found = checkpoint.committed(run_dir, migrate=self.run_dir is not None)
+        if found is None:
+            evidence = checkpoint.trained_before(run_dir)
+            if evidence:
+                raise RunError(
+                    f"{Path(run_dir) / checkpoint.STATE_DIR / checkpoint.CURRENT} is missing "
+                    f"although the run has trained ({'; '.join(evidence)}); resuming would "
+                    "restart it from epoch 0 and overwrite its best model, so it is refused. "
+                    "Start a new run instead.")
             return False
-        with np.load(folder / "state.npz", allow_pickle=False) as arrays:
-            for i, variable in enumerate(self.model.weights):
-                variable.assign(arrays[f"w{i}"])
-            for i, variable in enumerate(self.optimizer.variables):
-                variable.assign(arrays[f"o{i}"])
-        self.state.update(state)
+        found.assign(self.model.weights, self.optimizer.variables)
+        self.state.update(found.state)
+        self.checkpoint = found
         return True
 
     # The loop --------------------------------------------------------------------------------
@@ -324,8 +326,8 @@ class Trainer:
         writer = (tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
                   if self.run_dir is not None else None)
         budget_start = time.perf_counter() - self.state["train_seconds"]
-        self._status(state="running", pid=os.getpid(), host=platform.node(), started=now(),
-                     epochs=config.epochs, steps_per_epoch=self.steps_per_epoch)
+        self._status(state="running", started=now(), epochs=config.epochs,
+                     steps_per_epoch=self.steps_per_epoch, **runlock.identity())
         log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas",
                  config.model, len(self.train_images), len(self.val_images), self.steps_per_epoch,
                  self.strategy.num_replicas_in_sync)
@@ -373,11 +375,7 @@ class Trainer:
                     for key in ("train_loss", "val_loss", "val_mean_iou", "val_pixel_accuracy", "lr"):
                         tf.summary.scalar(key, record[key])
                 writer.flush()
-            self.save_state()
-            if improved and self.run_dir is not None:
-                self.model.save(self.run_dir / "best.tmp.keras")
-                os.replace(self.run_dir / "best.tmp.keras", self.run_dir / "best.keras")
-                write_json_atomic(self.run_dir / "best_confusion.json", cm.tolist())
+            self.save_state(improved, cm)
             # With a budget the run ends after the epochs that fit, which progress and ETA show.
             self._status(epoch=epoch + 1, step=self.state["step"],
                          epochs=self.planned_epochs(),
@@ -425,18 +423,50 @@ def write_run_config(run_dir, trainer):
     write_json_atomic(Path(run_dir) / "config.json", existing)
 
 
-def train(config, run_dir, resume=False, strategy=None, stream=None):
-    """Trains `config` into `run_dir`; with `resume`, continues from its last checkpoint.
+def train(config, run_dir, resume=False, strategy=None, stream=None, lock=None):
+    """Trains `config` into `run_dir`; with `resume`, continues from its committed checkpoint.
+
+    Args:
+        lock: a `TrainerLock` already holding the workspace and the run (the CLI takes it
+            before creating the run folder); else the chief takes both here.
 
     Returns:
         "finished" or "stopped".
+
+    Raises:
+        RunError: another process trains in this workspace or this run, or a resume finds a
+            trained run without a consistent checkpoint.
     """
-    import tensorflow as tf
 
     config = RunConfig.from_json(config.to_json()).validate()
-    trainer = Trainer(config, run_dir, strategy)
-    if not (resume and trainer.load_state(run_dir)):
-        write_run_config(run_dir, trainer)
+    own_lock = None
+    if run_dir is not None and lock is None and is_chief():
+        own_lock = lock = runlock.TrainerLock(Path(run_dir).parent).hold_workspace()
+        try:
+            lock.hold_run(run_dir)
+        except RunError:
+            own_lock.release()
+            raise
+    try:
+        trainer = Trainer(config, run_dir, strategy)
+        writer = trainer.run_dir is not None  # the chief; other workers only read the checkpoint
+        if resume and trainer.load_state(run_dir):
+            if writer:
+                checkpoint.truncate_metrics(run_dir, trainer.checkpoint)
+        elif writer:
+            checkpoint.truncate_metrics(run_dir, None)
+            write_run_config(run_dir, trainer)
+        if writer:  # only now: a refused resume leaves every file as it found it
+            checkpoint.clean(run_dir)
+        return _fit(trainer, stream)
+    finally:
+        if own_lock is not None:
+            own_lock.release()
+
+
+def _fit(trainer, stream):
+    import tensorflow as tf
+
     try:
         return trainer.fit(stream)
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,

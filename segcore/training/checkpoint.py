@@ -1,0 +1,364 @@
+"""The one checkpoint commit: everything a resume needs becomes visible in one atomic step.
+
+A run folder keeps its checkpoints in generations::
+
+    ckpt/current -> gen-000007      the commit point: one symlink, switched by a rename
+    ckpt/gen-000007/state.npz       weights and optimizer variables (numpy, no pickle)
+    ckpt/gen-000007/state.json      loop position, best score, metrics.jsonl length, counts
+    ckpt/gen-000007/last.keras      the model after this checkpoint's step
+    ckpt/gen-000007/best.keras      the best model so far (a hard link when it did not change)
+    ckpt/gen-000007/best_confusion.json
+    best.keras -> ckpt/current/best.keras        fixed links: never rewritten after creation
+    last.keras -> ckpt/current/last.keras
+    best_confusion.json -> ckpt/current/best_confusion.json
+
+A new generation is written completely beside the current one, then `ckpt/current` is
+switched with one `rename`; a SIGKILL at any instant leaves either the previous or the next
+generation in force, never a mix (weights one epoch ahead of the loop position, or a
+`best.keras` that is not the best). Files of a generation are never changed after the switch.
+"""
+
+import json
+import math
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segcore.errors import RunError
+from segcore.fileio import read_json, read_jsonl, write_json_atomic
+
+STATE_DIR = "ckpt"
+CURRENT = "current"
+FORMAT = 1
+TOP_LINKS = ("best.keras", "last.keras", "best_confusion.json")
+# Legacy layout (segcore 0.1): ckpt/state.npz + ckpt/state.json, real best.keras/last.keras.
+_LEGACY = ("state.npz", "state.json")
+# Loop-state fields a resume needs, with their types.
+_STATE_TYPES = {"epoch": int, "step": int, "step_in_epoch": int, "best_mean_iou": float,
+                "epochs_without_improvement": int, "plateau": dict, "train_seconds": float}
+
+
+def _reached(step):
+    """Called after each step of a commit; kill tests replace it to die at that instant."""
+
+
+def _fsync_dir(folder):
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path, writer):
+    with open(path, "wb") as handle:
+        writer(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@dataclass
+class Checkpoint:
+    """A committed generation: its folder and what its `state.json` holds."""
+
+    folder: Path
+    state: dict
+    metrics_bytes: int
+    weights: int
+    optimizer: int
+    has_best: bool
+
+    @property
+    def number(self):
+        return int(self.folder.name.split("-")[1])
+
+    def best(self):
+        return self.folder / "best.keras"
+
+    def assign(self, model_variables, optimizer_variables):
+        """Copies the stored arrays into the variables, after checking their count and shapes."""
+        path = self.folder / "state.npz"
+        if len(model_variables) != self.weights or len(optimizer_variables) != self.optimizer:
+            raise RunError(f"{path}: holds {self.weights} weights and {self.optimizer} optimizer "
+                           "variables, which does not match this run's model; it cannot resume.")
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                values = [arrays[f"w{i}"] for i in range(self.weights)]
+                values += [arrays[f"o{i}"] for i in range(self.optimizer)]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            raise RunError(f"{path}: damaged checkpoint ({error.__class__.__name__}); "
+                           "the run cannot resume exactly.") from None
+        for variable, value in zip([*model_variables, *optimizer_variables], values):
+            if tuple(variable.shape) != value.shape or not np.all(np.isfinite(value)):
+                raise RunError(f"{path}: an array of shape {value.shape} does not fit the "
+                               f"variable {variable.path} {tuple(variable.shape)} or is not "
+                               "finite; the run cannot resume.")
+            variable.assign(value)
+
+
+def folder(run_dir):
+    return Path(run_dir) / STATE_DIR
+
+
+def _parse_state(path, record):
+    """Validates a `state.json` record; raises RunError naming the file and the field."""
+    if not isinstance(record, dict) or not isinstance(record.get("state"), dict):
+        raise RunError(f"{path}: not a checkpoint record; the run cannot resume.")
+    state = record["state"]
+    for key, kind in _STATE_TYPES.items():
+        value = state.get(key)
+        ok = isinstance(value, (int, float) if kind is float else kind) and not isinstance(value, bool)
+        if kind in (int, float) and ok:
+            ok = math.isfinite(value) and (value >= 0 or key == "best_mean_iou")
+        if not ok:
+            raise RunError(f"{path}: field {key!r} is missing or invalid; the run cannot resume.")
+    plateau = state["plateau"]
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in plateau.values()) or (
+            set(plateau) - {"best", "stall", "scale", "patience", "factor", "min_scale"}):
+        raise RunError(f"{path}: field 'plateau' is invalid; the run cannot resume.")
+    counts = [record.get(k) for k in ("metrics_bytes", "weights", "optimizer")]
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        raise RunError(f"{path}: its array counts are missing or invalid; the run cannot resume.")
+    return counts
+
+
+def _read_generation(gen):
+    path = gen / "state.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing; the run cannot resume.") from None
+    except (OSError, ValueError, RecursionError) as error:
+        raise RunError(f"{path}: unreadable ({error.__class__.__name__}); "
+                       "the run cannot resume.") from None
+    metrics_bytes, weights, optimizer = _parse_state(path, record)
+    has_best = bool(record.get("has_best"))
+    for name in ("state.npz", "last.keras") + (("best.keras",) if has_best else ()):
+        if not (gen / name).is_file():
+            raise RunError(f"{gen / name} is missing; the run cannot resume.")
+    return Checkpoint(gen, record["state"], metrics_bytes, weights, optimizer, has_best)
+
+
+def committed(run_dir, migrate=False):
+    """The run's committed checkpoint, or None when it has never committed one.
+
+    Args:
+        migrate: turn a segcore 0.1 checkpoint into a generation (only the process holding
+            the run's lock may; otherwise such a run reads as having none).
+
+    Raises:
+        RunError: a checkpoint exists but is damaged or incomplete (naming the file).
+    """
+    ckpt = folder(run_dir)
+    link = ckpt / CURRENT
+    if os.path.islink(link):
+        target = os.readlink(link)
+        gen = ckpt / target
+        if "/" in target or not target.startswith("gen-") or not gen.is_dir():
+            raise RunError(f"{link} points to {target!r}, not to a checkpoint in {ckpt}; "
+                           "the run cannot resume.")
+        return _read_generation(gen)
+    if link.exists():
+        raise RunError(f"{link} is not a checkpoint link; the run cannot resume.")
+    if migrate and any((ckpt / name).exists() for name in _LEGACY):
+        return _migrate_legacy(run_dir)
+    return None
+
+
+def summary(run_dir):
+    """The committed loop position and best score (dict), or None; never raises."""
+    try:
+        checkpoint = committed(run_dir)
+    except RunError:
+        return None
+    if checkpoint is None:
+        return None
+    state = checkpoint.state
+    return {"epoch": state["epoch"], "step": state["step"],
+            "best_mean_iou": state["best_mean_iou"], "best_epoch": state.get("best_epoch")}
+
+
+def trained_before(run_dir):
+    """What shows that a run has committed a checkpoint, though none can be read now.
+
+    A record of epoch 1 alone is no such sign: it is written just before the first commit.
+    """
+    run_dir = Path(run_dir)
+    # The top-level links are made just before the first switch: dangling, they prove nothing.
+    evidence = [name for name in ("best.keras", "last.keras") if (run_dir / name).is_file()]
+    records = read_jsonl(run_dir / "metrics.jsonl")
+    if any(_int(r.get("epoch")) >= (2 if r.get("kind") == "epoch" else 1)
+           for r in records if isinstance(r, dict)):
+        evidence.append("metrics.jsonl records past epoch 1")
+    status = read_json(run_dir / "status.json")
+    if isinstance(status, dict) and _int(status.get("epoch")) >= 1:
+        evidence.append(f"status.json at epoch {status['epoch']}")
+    return evidence
+
+
+def _int(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
+
+
+def _link(source, target):
+    """Hard-links `source` to `target` (a copy where the filesystem has no hard links)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _switch_link(link, target):
+    """Points the symlink `link` at `target` in one rename (replacing a file or an old link)."""
+    tmp = link.with_name(f".{link.name}.tmp")
+    if os.path.lexists(tmp):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def commit(run_dir, previous, state, model, optimizer, improved, confusion=None):
+    """Writes a new generation and makes it current in one atomic switch.
+
+    Args:
+        run_dir: the run folder.
+        previous: the current `Checkpoint`, or None for the run's first commit.
+        state: the loop state (epoch, step, best score...) after this checkpoint's step.
+        model: the Keras model (its `.keras` file is `last.keras`; also `best.keras` when
+            `improved`).
+        optimizer: its optimizer (variables stored for an exact resume).
+        improved: whether this model is the new best one.
+        confusion: the validation confusion matrix (list of lists) of a new best model.
+
+    Returns:
+        The new `Checkpoint`.
+    """
+    run_dir = Path(run_dir)
+    ckpt = folder(run_dir)
+    ckpt.mkdir(exist_ok=True)
+    number = (previous.number if previous else 0) + 1
+    gen = ckpt / f"gen-{number:06d}"
+    if gen.exists():  # left by a commit that died before its switch
+        shutil.rmtree(gen)
+    gen.mkdir()
+    arrays = {f"w{i}": v.numpy() for i, v in enumerate(model.weights)}
+    arrays.update({f"o{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
+    _write_bytes(gen / "state.npz", lambda handle: np.savez(handle, **arrays))
+    _reached("arrays")
+    model.save(gen / "last.keras")
+    _reached("last")
+    has_best = improved or bool(previous and previous.has_best)
+    if improved:
+        model.save(gen / "best.keras")
+        if confusion is not None:
+            write_json_atomic(gen / "best_confusion.json", confusion)
+    elif has_best:
+        _link(previous.best(), gen / "best.keras")
+        if (previous.folder / "best_confusion.json").is_file():
+            _link(previous.folder / "best_confusion.json", gen / "best_confusion.json")
+    _reached("best")
+    metrics = run_dir / "metrics.jsonl"
+    record = {"format": FORMAT, "state": state, "has_best": has_best,
+              "metrics_bytes": metrics.stat().st_size if metrics.is_file() else 0,
+              "weights": len(model.weights), "optimizer": len(optimizer.variables)}
+    write_json_atomic(gen / "state.json", json.loads(json.dumps(record, allow_nan=False)))
+    _fsync_dir(gen)
+    _reached("state")
+    # The top-level links dangle until the first switch, so they appear with it.
+    link_top_level(run_dir)
+    _reached("linked")
+    _switch_link(ckpt / CURRENT, gen.name)
+    _fsync_dir(ckpt)
+    _reached("switched")
+    clean(run_dir)
+    _reached("cleaned")
+    return _read_generation(gen)
+
+
+def link_top_level(run_dir):
+    """Makes `best.keras`, `last.keras` and `best_confusion.json` links into `ckpt/current`."""
+    run_dir = Path(run_dir)
+    for name in TOP_LINKS:
+        path = run_dir / name
+        target = f"{STATE_DIR}/{CURRENT}/{name}"
+        if not (os.path.islink(path) and os.readlink(path) == target):
+            _switch_link(path, target)
+    _fsync_dir(run_dir)
+
+
+def clean(run_dir):
+    """Removes what died with an interrupted commit or write: other generations, temp files.
+
+    Only the process holding the run's lock calls this (no one else writes the folder).
+    """
+    run_dir = Path(run_dir)
+    ckpt = folder(run_dir)
+    current = os.readlink(ckpt / CURRENT) if os.path.islink(ckpt / CURRENT) else None
+    if ckpt.is_dir():
+        for path in ckpt.iterdir():
+            if path.name.startswith("gen-") and path.name != current and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.name.endswith(".tmp") or ".tmp." in path.name:
+                path.unlink(missing_ok=True)
+    for path in run_dir.iterdir():
+        if path.is_file() and (".tmp." in path.name or path.name.endswith(".tmp")):
+            path.unlink(missing_ok=True)
+
+
+def truncate_metrics(run_dir, checkpoint):
+    """Drops `metrics.jsonl` records written after the committed checkpoint (they describe
+    steps that will be trained again) and a torn last line."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if checkpoint is None:
+        if path.is_file():
+            path.write_bytes(b"")
+        return
+    if path.is_file() and path.stat().st_size > checkpoint.metrics_bytes:
+        with open(path, "r+b") as handle:
+            handle.truncate(checkpoint.metrics_bytes)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _migrate_legacy(run_dir):
+    """Turns segcore 0.1's `ckpt/state.*` and real best/last files into generation 0."""
+    run_dir = Path(run_dir)
+    ckpt = folder(run_dir)
+    for name in _LEGACY:
+        if not (ckpt / name).is_file():
+            raise RunError(f"{ckpt / name} is missing; the run cannot resume exactly.")
+    try:
+        state = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
+        with np.load(ckpt / "state.npz", allow_pickle=False) as arrays:
+            names = list(arrays.files)
+    except (OSError, ValueError, RecursionError, EOFError, zipfile.BadZipFile) as error:
+        raise RunError(f"{ckpt}: damaged checkpoint ({error.__class__.__name__}); "
+                       "the run cannot resume exactly.") from None
+    gen = ckpt / "gen-000000"
+    gen.mkdir(exist_ok=True)  # a migration that died half-way goes on where it stopped
+    if not (gen / "state.npz").exists():
+        _link(ckpt / "state.npz", gen / "state.npz")
+    for name in TOP_LINKS:
+        if (run_dir / name).is_file() and not os.path.islink(run_dir / name) \
+                and not (gen / name).exists():
+            _link(run_dir / name, gen / name)
+    if not (gen / "last.keras").is_file():
+        raise RunError(f"{run_dir / 'last.keras'} is missing; the run cannot resume exactly.")
+    metrics = run_dir / "metrics.jsonl"
+    record = {"format": FORMAT, "state": state, "has_best": (gen / "best.keras").is_file(),
+              "metrics_bytes": metrics.stat().st_size if metrics.is_file() else 0,
+              "weights": sum(n.startswith("w") for n in names),
+              "optimizer": sum(n.startswith("o") for n in names)}
+    _parse_state(ckpt / "state.json", record)
+    write_json_atomic(gen / "state.json", record)
+    _fsync_dir(gen)
+    link_top_level(run_dir)
+    _switch_link(ckpt / CURRENT, gen.name)
+    _fsync_dir(ckpt)
+    for name in _LEGACY:
+        (ckpt / name).unlink(missing_ok=True)
+    return _read_generation(gen)

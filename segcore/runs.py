@@ -17,8 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from segcore import runlock
 from segcore.errors import RunError, SegcoreError
 from segcore.fileio import read_json, read_json_object, read_jsonl, write_json_atomic
+from segcore.training import checkpoint
 from segcore.workspace import runs_dir
 
 ACTIVE = ("queued", "running")
@@ -122,28 +124,22 @@ def can_write(workspace, path):
     return True
 
 
-def _pid_alive(pid, host=None):
-    """True when `pid` runs on this host and is not a zombie."""
-    if not pid:
-        return False
+def _trainer_alive(path, status):
+    """True while the run's trainer lives: its lock is held (or, spawned and not yet holding
+    it, the recorded process is still that very process)."""
+    host = status.get("host")
     if host and host != socket.gethostname():
         return True  # trained elsewhere: trust its status file
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
+    if runlock.run_alive(path):
         return True
-    try:
-        with open(f"/proc/{int(pid)}/stat") as handle:
-            return handle.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
+    return status.get("state") == "queued" and runlock.same_process(
+        status.get("pid"), status.get("pid_start"))
 
 
 def write_status(path, **fields):
     """Merges `fields` into `status.json`, atomically."""
-    status = read_json(Path(path) / "status.json", {}) or {}
+    status = read_json(Path(path) / "status.json", {})
+    status = status if isinstance(status, dict) else {}
     status.update(fields, updated=now())
     write_json_atomic(Path(path) / "status.json", status)
     return status
@@ -153,7 +149,8 @@ def write_status(path, **fields):
 _STATUS_TYPES = {
     "state": str, "message": str, "host": str, "created": str, "started": str,
     "updated": str, "ended": str, "weights_fingerprint": str,
-    "pid": int, "epoch": int, "epochs": int, "step": int, "steps_per_epoch": int,
+    "pid": int, "pid_start": int, "epoch": int, "epochs": int, "step": int,
+    "steps_per_epoch": int, "best_epoch": int,
     "best_mean_iou": float, "last_mean_iou": float,
 }
 
@@ -200,13 +197,18 @@ def read_status(path):
     an object reads as a failed run, and `problem` says which file is damaged.
     """
     status = _checked_status(path)
-    if status.get("state") in ACTIVE and not _pid_alive(status.get("pid"), status.get("host")):
+    if status.get("state") in ACTIVE and not _trainer_alive(path, status):
         status = dict(status)
         status["state"] = "failed"
         status["message"] = (
             "The training process ended without finishing (killed or crashed); "
             "resume it to continue from the last checkpoint."
         )
+    # The committed checkpoint is the truth about progress and the best model: status.json is
+    # written just after a commit, so a kill in between leaves it one epoch behind.
+    committed = checkpoint.summary(path)
+    if committed:
+        status = dict(status, **{k: v for k, v in committed.items() if v is not None})
     return status
 
 
@@ -343,13 +345,27 @@ def _start_lock(workspace):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def create_run(workspace, config, run_id=None):
-    """Creates a run folder with its config and a queued status; returns its path."""
+def _refuse_if_busy(workspace):
+    """Raises RunError while a run is queued or training in this workspace."""
+    running = active_run(workspace)
+    holder = runlock.workspace_holder(runs_dir(workspace))
+    if running is not None or holder is not None:
+        name, state = (running.run_id, running.state) if running else (holder, "running")
+        raise RunError(f"Run {name} is {state}; stop it or wait for it to finish before "
+                       "starting another (one run at a time on one machine).")
+
+
+def create_run(workspace, config, run_id=None, **status):
+    """Creates a run folder with its config and a queued status; returns its path.
+
+    Args:
+        status: more `status.json` fields (the trainer's identity when it creates its own run).
+    """
     run_id = run_id or new_run_id(config.model)
     path = runs_dir(workspace) / run_id
     path.mkdir(parents=False, exist_ok=False)
     write_json_atomic(path / "config.json", {"config": config.to_json(), "run_id": run_id})
-    write_status(path, state="queued", created=now(), epoch=0, epochs=config.epochs)
+    write_status(path, state="queued", created=now(), epoch=0, epochs=config.epochs, **status)
     return path
 
 
@@ -363,7 +379,7 @@ def _spawn(workspace, path):
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env=env, cwd=Path(__file__).resolve().parent.parent,
         )
-    write_status(path, pid=process.pid, host=socket.gethostname())
+    write_status(path, **runlock.identity(process.pid))
     return process
 
 
@@ -378,12 +394,7 @@ def start_run(workspace, config):
     """
     config.validate()
     with _start_lock(workspace):
-        running = active_run(workspace)
-        if running is not None:
-            raise RunError(
-                f"Run {running.run_id} is {running.state}; stop it or wait for it to finish "
-                "before starting another (one run at a time on one machine)."
-            )
+        _refuse_if_busy(workspace)
         path = create_run(workspace, config)
         _spawn(workspace, path)
     return path.name
@@ -393,9 +404,7 @@ def resume_run(workspace, run):
     """Continues a stopped or failed run from its last checkpoint in a background process."""
     path = run_dir(workspace, run)
     with _start_lock(workspace):
-        running = active_run(workspace)
-        if running is not None:
-            raise RunError(f"Run {running.run_id} is {running.state}; only one run at a time.")
+        _refuse_if_busy(workspace)
         state = read_status(path).get("state")
         if state == "finished":
             raise RunError(f"Run {path.name} has finished; start a new run instead.")
@@ -419,9 +428,11 @@ def stop_run(workspace, run, timeout=0.0):
     status = read_status(path)
     pid = status.get("pid")
     # A queued process may not have its handler yet; it reads the STOP file at its first step.
-    if status.get("state") == "running" and _pid_alive(pid, status.get("host")):
+    # Only the trainer itself is signalled: its lock is held and the PID started when it did.
+    if (status.get("state") == "running" and runlock.run_alive(path)
+            and runlock.same_process(pid, status.get("pid_start"))):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(int(pid), signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and read_status(path).get("state") in ACTIVE:
         time.sleep(0.2)

@@ -91,8 +91,10 @@ def config_from_args(args):
 def register(subparsers):
     train = subparsers.add_parser("train", help="train a model; prints the run folder last")
     _add_config_flags(train)
-    train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
-    train.set_defaults(handler=train_command)
+    train.add_argument("--resume", metavar="RUN",
+                       help="continue RUN from its last checkpoint with its stored settings")
+    train.set_defaults(handler=train_command, flag_names={
+        action.dest: action.option_strings[0] for action in train._actions if action.option_strings})
 
     evaluate = subparsers.add_parser("evaluate", help="full-resolution evaluation of a run")
     evaluate.add_argument("--run", required=True, help="run id or folder")
@@ -135,20 +137,32 @@ def train_command(args):
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
 
-    from segcore import runs
+    from segcore import runlock, runs
     from segcore.training.config import RunConfig
     from segcore.training.loop import train
+    from segcore.training.strategy import is_chief
 
     workspace = workspace_root(args.workspace)
+    lock = runlock.TrainerLock(runs.runs_dir(workspace)) if is_chief() else None
     if args.resume:
+        given = [args.flag_names[dest] for dest, value in vars(args).items()
+                 if dest in args.flag_names and value is not None and dest != "resume"]
+        if given:
+            raise ConfigError(f"train --resume continues a run with its stored settings; "
+                              f"{', '.join(given)} would be ignored, so they are refused. "
+                              "Start a new run to change settings.")
         path = runs.run_dir(workspace, args.resume)
-        stored = runs.read_config(path)
-        config = RunConfig.from_json(stored["config"])
-        state = runs.read_status(path).get("state")
-        if state == "finished":
-            raise ConfigError(f"Run {path.name} has finished; nothing to resume.")
-        if state != "queued":  # a STOP left by an earlier stop; a queued run keeps a new one
-            (path / runs.STOP_FILE).unlink(missing_ok=True)
+        config = RunConfig.from_json(runs.read_config(path)["config"])
+        if lock is not None:
+            # Taken before anything is read or changed: a second resume of the run, or any
+            # other training in the workspace, is refused here and touches nothing.
+            lock.hold_workspace().hold_run(path)
+            state = runs.read_status(path).get("state")
+            if state == "finished":
+                lock.release()
+                raise ConfigError(f"Run {path.name} has finished; nothing to resume.")
+            if state != "queued":  # a STOP left by an earlier stop; a queued run keeps a new one
+                (path / runs.STOP_FILE).unlink(missing_ok=True)
         resume = True
     else:
         config = config_from_args(args)
@@ -159,11 +173,13 @@ def train_command(args):
         config.data = str(Path(config.data).resolve())
         if config.classes:
             config.classes = str(Path(config.classes).resolve())
-        from segcore.training.strategy import is_chief
-
-        path = runs.create_run(workspace, config) if is_chief() else None
+        path = None
+        if lock is not None:
+            lock.hold_workspace()  # before the folder exists: two starts at once make one run
+            path = runs.create_run(workspace, config, **runlock.identity())
+            lock.hold_run(path)
         resume = False
-    if path is not None:
+    if path is not None and lock is not None:
         _log_to(path)
     from segcore.training import loop
 
@@ -171,16 +187,19 @@ def train_command(args):
     if stop_requested.is_set():
         loop.request_stop()
     try:
-        train(config, path, resume=resume)
+        train(config, path, resume=resume, lock=lock)
     except BaseException as error:
-        if path is not None:
+        if lock is not None:
             import logging
 
             logging.getLogger("segcore").exception("training failed")
             runs.write_status(path, state="failed", message=str(error) or error.__class__.__name__,
                               ended=runs.now())
         raise
-    if path is not None:
+    finally:
+        if lock is not None:
+            lock.release()
+    if lock is not None:
         print(path)
     return 0
 

@@ -83,7 +83,10 @@ def run_dir(workspace, run, write=True):
         candidate = Path(run)
     if "/" in str(run) and not candidate.is_dir():
         raise RunError(f"Run {run!r} not found.")
-    if not is_run_folder(candidate):
+    # Every folder of runs/ is a run, also one whose config.json is gone (readers name it);
+    # a folder given by path must hold a config.json to be taken for a run.
+    listed = candidate == folder / str(run) and not str(run).startswith(".")
+    if not (candidate.is_dir() if listed else is_run_folder(candidate)):
         raise RunError(f"Run {run!r} not found in {folder}.")
     resolved = candidate.resolve()
     if write:
@@ -311,11 +314,12 @@ def _check_config_types(config):
 
 
 def list_runs(workspace):
-    """All runs, newest first; a damaged run is listed with its `problem`, never raised."""
+    """All runs, newest first; a damaged run (config.json gone, too) is listed with its
+    `problem`, never raised."""
     folder = runs_dir(workspace)
     runs = []
     for path in sorted(folder.iterdir(), reverse=True):
-        if is_run_folder(path):
+        if path.is_dir() and not path.name.startswith("."):  # every folder here is a run
             status = read_status(path)
             try:
                 config, problem = read_config(path), status.get("problem")

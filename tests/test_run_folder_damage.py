@@ -21,7 +21,8 @@ from run_folders import train_tiny_run
 from segcore import runs
 from segcore.cli import main
 
-DAMAGES = ("truncate", "garble", "random", "delete", "wrong_json", "wrong_field", "empty", "deep")
+DAMAGES = ("truncate", "garble", "random", "delete", "wrong_json", "wrong_field", "empty", "deep",
+           "folder")
 WRONG_VALUES = ([], [1], "hello", {"a": [1]}, None, -1, 2**40, 1e308, True, 0.5, float("nan"))
 
 
@@ -88,9 +89,11 @@ def wrong_field(data, value, draw):
 def damage(path, kind, draw):
     """Applies one kind of damage to `path` (a link is replaced, never written through)."""
     data = b"" if path.is_symlink() or not path.is_file() else path.read_bytes()
-    if path.is_symlink() or kind == "delete":
+    if path.is_symlink() or kind in ("delete", "folder"):
         path.unlink()
-        if kind == "delete":
+        if kind == "folder":  # a file replaced by a folder of the same name
+            path.mkdir()
+        if kind in ("delete", "folder"):
             return
     if kind == "truncate":
         data = data[: draw(st.integers(0, max(0, len(data) - 1)))]
@@ -117,13 +120,13 @@ def damage(path, kind, draw):
     path.write_bytes(data)
 
 
-def damaged_copy(template, draw):
+def damaged_copy(template, draw, damages=DAMAGES):
     """A workspace holding a copy of the template run with one entry damaged."""
     workspace = Path(tempfile.mkdtemp(prefix="damage-")) / "workspace"
     run = shutil.copytree(template["run"], runs.runs_dir(workspace) / template["run"].name,
                           symlinks=True)
     name = draw(st.sampled_from(entries(run)), label="file")
-    kind = draw(st.sampled_from(DAMAGES), label="damage")
+    kind = draw(st.sampled_from(damages), label="damage")
     damage(run / name, kind, draw)
     return workspace, run
 

@@ -239,3 +239,12 @@ def test_a_score_cache_that_cannot_be_written_leaves_the_scores(workspace, run, 
     (run / "eval_val_best.json").mkdir()
     code, out, err = cli(workspace, "evaluate", "--run", run.name, "--json")
     assert code == 0 and json.loads(out)["mean_iou"] == pytest.approx(trained[1]), err
+
+
+def test_a_run_whose_config_json_is_gone_is_still_listed(workspace, two_runs):
+    _, damaged = two_runs
+    (damaged / "config.json").unlink()
+    code, out, _ = cli(workspace, "runs")
+    assert code == 0 and f"damaged: {damaged / 'config.json'} is missing" in out, out
+    code, _, err = cli(workspace, "evaluate", "--run", damaged.name)
+    assert code == 2 and "config.json is missing" in err, err

@@ -94,7 +94,8 @@ def register(subparsers):
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint with its stored settings")
     train.set_defaults(handler=train_command, flag_names={
-        action.dest: action.option_strings[0] for action in train._actions if action.option_strings})
+        action.dest: "/".join(action.option_strings) for action in train._actions
+        if action.option_strings})
 
     evaluate = subparsers.add_parser("evaluate", help="full-resolution evaluation of a run")
     evaluate.add_argument("--run", required=True, help="run id or folder")

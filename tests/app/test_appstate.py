@@ -7,15 +7,21 @@ import numpy as np
 import pytest
 
 from helpers import png_bytes
-from segcore import appstate
+from segcore import appstate, runlock
 from segcore.errors import ConfigError, DataError
 from segcore.runs import RunInfo
 
 
+HELD = []  # run locks this process holds: its runs read as alive while the tests run
+
+
 def write_run(path, state, epochs=(), steps=(), total=4, steps_per_epoch=10, pid=None, torn=False):
+    """A run folder; without `pid` it reads as alive (this process holds its trainer lock)."""
     path.mkdir(parents=True, exist_ok=True)
     status = {"state": state, "epochs": total, "steps_per_epoch": steps_per_epoch,
               "pid": pid or os.getpid(), "best_mean_iou": 0.5}
+    if pid is None:
+        HELD.append(runlock.TrainerLock(path.parent).hold_run(path))
     (path / "status.json").write_text(json.dumps(status))
     lines = [json.dumps({"kind": "step", **s}) for s in steps]
     lines += [json.dumps({"kind": "epoch", **e}) for e in epochs]

@@ -63,3 +63,19 @@ def test_train_page_and_sidebar_show_a_damaged_run_without_a_traceback(app_env, 
         name = DAMAGE[which][0]
         shown = [e.value for e in at.error] + [c.value for c in at.caption]
         assert any(name in text for text in shown), shown
+
+
+def test_results_page_leaves_out_a_run_linked_from_outside_the_workspace(app_env, tmp_path):
+    root, run_id = app_env
+    outside = shutil.copytree(root / "runs" / run_id, tmp_path / "elsewhere")
+    link = root / "runs" / f"{run_id}-linked"
+    link.symlink_to(outside, target_is_directory=True)
+    try:
+        before = sorted(p.name for p in outside.iterdir())
+        at = page("results").run()
+        no_exceptions(at)
+        assert link.name not in at.multiselect(key="results_runs").options
+        assert any(link.name in w.value and "outside" in w.value for w in at.warning)
+        assert sorted(p.name for p in outside.iterdir()) == before
+    finally:
+        link.unlink()

@@ -163,8 +163,8 @@ def _fits(value, kind):
         return isinstance(value, str)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    if kind is int:  # counts and PIDs: a bigger number is damage (os.kill would overflow)
-        return isinstance(value, int) and 0 <= value < 2**31
+    if kind is int:  # counts, clock ticks: within int64 (C APIs would overflow)
+        return isinstance(value, int) and 0 <= value < 2**63
     return math.isfinite(value)
 
 
@@ -181,6 +181,8 @@ def _checked_status(path):
     status = {k: v for k, v in raw.items() if k != "problem"}
     bad = sorted(k for k, kind in _STATUS_TYPES.items()
                  if k in status and status[k] is not None and not _fits(status[k], kind))
+    if _fits(status.get("pid"), int) and status["pid"] >= 2**31:  # a pid_t for os.kill
+        bad = sorted({*bad, "pid"})
     if status.get("state") not in (None, *ACTIVE, *FINAL):
         bad = sorted({*bad, "state"})
     for key in bad:

@@ -248,3 +248,11 @@ def test_a_run_whose_config_json_is_gone_is_still_listed(workspace, two_runs):
     assert code == 0 and f"damaged: {damaged / 'config.json'} is missing" in out, out
     code, _, err = cli(workspace, "evaluate", "--run", damaged.name)
     assert code == 2 and "config.json is missing" in err, err
+
+
+def test_status_numbers_keep_their_range(tmp_path):
+    # Clock ticks since boot pass 2**31 after 248 days of uptime; a PID never does.
+    (tmp_path / "status.json").write_text(json.dumps(
+        {"state": "stopped", "pid": 2**40, "pid_start": 2**40, "epoch": 2**64}))
+    status = runs.read_status(tmp_path)
+    assert status["pid_start"] == 2**40 and "pid" not in status and "epoch" not in status

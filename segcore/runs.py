@@ -91,6 +91,7 @@ def run_dir(workspace, run, write=True):
     resolved = candidate.resolve()
     if write:
         _check_sealed(folder, candidate, resolved)
+        _check_kinds(resolved)
     return resolved
 
 
@@ -110,6 +111,24 @@ def _check_sealed(folder, candidate, resolved):
                     f"{entry} links to {entry.resolve()}, outside its run folder; nothing is "
                     "written through such links, so replace the link with the file itself."
                 )
+
+
+# What writers expect each entry of a run folder to be (a damaged folder may swap them).
+_FILES = ("config.json", "status.json", "metrics.jsonl", "train.log", "best.keras", "last.keras",
+          STOP_FILE)
+_FOLDERS = ("ckpt", "tensorboard", "export")
+
+
+def _check_kinds(path):
+    """Raises RunError when a file of the run folder is a folder, or a folder is a file."""
+    for name in _FILES:
+        if (path / name).is_dir():
+            raise RunError(f"{path / name} is a folder where the run keeps a file; move it "
+                           "away so the run can be written again.")
+    for name in _FOLDERS:
+        if (path / name).exists() and not (path / name).is_dir():
+            raise RunError(f"{path / name} is a file where the run keeps a folder; move it "
+                           "away so the run can be written again.")
 
 
 def is_run_folder(path):

@@ -66,9 +66,8 @@ def runs_mask(workspace, path, image, which="best"):
 
 
 def entries(run):
-    """Every file of the run folder, and links (a link is damaged as itself)."""
-    return sorted(str(p.relative_to(run)) for p in run.rglob("*")
-                  if p.is_symlink() or p.is_file())
+    """Every file and folder of the run folder (a link is damaged as itself)."""
+    return sorted(str(p.relative_to(run)) for p in run.rglob("*"))
 
 
 def wrong_field(data, value, draw):
@@ -87,14 +86,17 @@ def wrong_field(data, value, draw):
 
 
 def damage(path, kind, draw):
-    """Applies one kind of damage to `path` (a link is replaced, never written through)."""
+    """Applies one kind of damage to `path` (a link is replaced, never written through; a
+    folder is replaced by a damaged file, or emptied by "folder")."""
     data = b"" if path.is_symlink() or not path.is_file() else path.read_bytes()
-    if path.is_symlink() or kind in ("delete", "folder"):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.is_symlink() or kind in ("delete", "folder"):
         path.unlink()
-        if kind == "folder":  # a file replaced by a folder of the same name
-            path.mkdir()
-        if kind in ("delete", "folder"):
-            return
+    if kind == "folder":  # a file replaced by a folder of the same name, or a folder emptied
+        path.mkdir()
+    if kind in ("delete", "folder"):
+        return
     if kind == "truncate":
         data = data[: draw(st.integers(0, max(0, len(data) - 1)))]
     elif kind == "garble" and data:

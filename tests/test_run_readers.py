@@ -256,3 +256,19 @@ def test_status_numbers_keep_their_range(tmp_path):
         {"state": "stopped", "pid": 2**40, "pid_start": 2**40, "epoch": 2**64}))
     status = runs.read_status(tmp_path)
     assert status["pid_start"] == 2**40 and "pid" not in status and "epoch" not in status
+
+
+@pytest.mark.parametrize("name,folder", [("train.log", True), ("status.json", True),
+                                         ("tensorboard", False), ("ckpt", False)])
+def test_a_file_swapped_with_a_folder_is_named_before_anything_is_written(
+        workspace, run, name, folder):
+    entry = run / name
+    if entry.is_dir():
+        shutil.rmtree(entry)
+    else:
+        entry.unlink(missing_ok=True)
+    entry.mkdir() if folder else entry.write_text("x")
+    for argv in (["train", "--resume", run.name], ["export", "--run", run.name, "--format", "keras"],
+                 ["stop", "--run", run.name]):
+        code, _, err = cli(workspace, *argv)
+        assert code == 2 and str(entry) in err and "Traceback" not in err, (argv, err)

@@ -76,10 +76,17 @@ def read_json_object(path, error=RunError, fix="restore it from a copy or delete
 
 
 def append_jsonl(path, record):
-    """Appends one JSON record as a line and flushes it to disk."""
+    """Appends one JSON record as a line and flushes it to disk.
+
+    After a torn last line (a kill mid-write) the record starts on a line of its own, so the
+    torn line does not swallow it.
+    """
     try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        with open(path, "ab+") as handle:
+            handle.seek(0, os.SEEK_END)
+            torn = handle.tell() > 0 and os.pread(handle.fileno(), 1, handle.tell() - 1) != b"\n"
+            line = ("\n" if torn else "") + json.dumps(record) + "\n"
+            handle.write(line.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as error:

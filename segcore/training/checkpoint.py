@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shutil
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,8 +305,11 @@ def clean(run_dir):
                 shutil.rmtree(path, ignore_errors=True)
             elif path.name.endswith(".tmp") or ".tmp." in path.name:
                 path.unlink(missing_ok=True)
+    # Other processes write status.json atomically here too: only old temp files are dead.
+    stale = time.time() - 60
     for path in run_dir.iterdir():
-        if path.is_file() and (".tmp." in path.name or path.name.endswith(".tmp")):
+        if (path.is_file() and (".tmp." in path.name or path.name.endswith(".tmp"))
+                and path.stat().st_mtime < stale):
             path.unlink(missing_ok=True)
 
 

@@ -141,6 +141,7 @@ def test_a_kill_at_any_instant_of_a_commit_resumes_exactly(
     assert runs.read_status(path)["best_mean_iou"] == runs.read_status(reference)["best_mean_iou"]
     leftovers = [p.name for p in (path / "ckpt").iterdir()]
     assert sorted(leftovers) == ["current", os.readlink(path / "ckpt" / "current")]
+    assert not [p for p in path.rglob("*") if "tmp" in p.name]
 
 
 def test_a_resume_refuses_a_trained_run_whose_checkpoint_is_gone(workspace, demo_data):
@@ -215,6 +216,27 @@ def test_a_legacy_checkpoint_is_migrated_and_resumes(
     assert loop.train(config, path, resume=True, stream=io.StringIO()) == "finished"
     assert_same_weights(reference / "last.keras", path / "last.keras")
     assert not (path / "ckpt" / "state.npz").exists() and os.path.islink(path / "best.keras")
+
+
+def test_a_torn_metrics_line_and_old_temp_files_are_gone_after_a_resume(
+        workspace, demo_data, reference, monkeypatch):
+    config = tiny_config(demo_data)
+    path = runs.create_run(workspace, config)
+    stop_at_the_end_of_epoch_two(monkeypatch)
+    assert loop.train(config, path, stream=io.StringIO()) == "stopped"
+    monkeypatch.undo()
+    with open(path / "metrics.jsonl", "a") as handle:
+        handle.write('{"kind": "step", "step": 9, "ep')  # a kill in the middle of a line
+    old = time.time() - 3600
+    for name in (".status.json.abc123.tmp", "best.tmp.keras"):
+        (path / name).write_text("left by a kill")
+        os.utime(path / name, (old, old))
+    assert loop.train(config, path, resume=True, stream=io.StringIO()) == "finished"
+    lines = (path / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line whole
+    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2, 3]
+    assert not [p for p in path.rglob("*") if "tmp" in p.name]
+    assert_same_weights(reference / "last.keras", path / "last.keras")
 
 
 KILLER = textwrap.dedent("""

@@ -280,9 +280,27 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None)
     return _read_generation(gen)
 
 
+def check_top_level(run_dir):
+    """Raises RunError when `best.keras`, `last.keras` or `best_confusion.json` is something
+    other than its link into `ckpt/current` (a folder, or a file a person put there): the
+    commit would replace it, so training refuses to start rather than lose it."""
+    run_dir = Path(run_dir)
+    for name in TOP_LINKS:
+        path = run_dir / name
+        target = f"{STATE_DIR}/{CURRENT}/{name}"
+        if not os.path.lexists(path) or (os.path.islink(path) and os.readlink(path) == target):
+            continue
+        same = (run_dir / target).is_file() and path.is_file() and os.path.samefile(
+            path, run_dir / target)
+        if not same:
+            raise RunError(f"{path} is not the checkpoint link segcore keeps there; move it out "
+                           "of the run folder, then resume.")
+
+
 def link_top_level(run_dir):
     """Makes `best.keras`, `last.keras` and `best_confusion.json` links into `ckpt/current`."""
     run_dir = Path(run_dir)
+    check_top_level(run_dir)
     for name in TOP_LINKS:
         path = run_dir / name
         target = f"{STATE_DIR}/{CURRENT}/{name}"

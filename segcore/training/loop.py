@@ -22,6 +22,7 @@ from segcore.errors import ClusterError, DataError, RunError
 from segcore.fileio import append_jsonl, write_json_atomic
 from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
+from segcore.progress import few_steps_warning
 from segcore.runs import STOP_FILE, now, read_config, write_status
 from segcore.training import checkpoint
 from segcore.training.config import RunConfig
@@ -125,6 +126,7 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
         self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights)
         self.checkpoint = None
+        self.trace_seconds = None  # the first step of this process: tracing and compiling
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
                       "train_seconds": 0.0}
@@ -263,8 +265,12 @@ class Trainer:
         config = self.config
         if not config.time_budget_min:
             return
-        # The first epoch of a process traces the step functions: use it only while alone.
-        typical = float(np.median(epoch_durations[1:] or epoch_durations))
+        # The first epoch of a process traces the step functions: alone, it is taken without
+        # that first step, else the plan jumps (9 epochs after the first, 30 after the second).
+        later = epoch_durations[1:]
+        typical = (float(np.median(later)) if later
+                   else max(epoch_durations[0] - (self.trace_seconds or 0.0),
+                            0.1 * epoch_durations[0]))
         self.state["schedule_epochs"] = epochs_within_budget(
             config.time_budget_min * 60, self.state["train_seconds"], self.state["epoch"],
             typical, config.epochs)
@@ -292,6 +298,8 @@ class Trainer:
         for images, masks in self._distributed_epoch(epoch, skip):
             rate = self._set_lr()
             pending.append(self._train_step(images, masks))
+            if self.trace_seconds is None:
+                self.trace_seconds = time.perf_counter() - started
             self.state["step"] += 1
             self.state["step_in_epoch"] += 1
             if len(pending) >= config.log_every or self.state["step_in_epoch"] == self.steps_per_epoch:
@@ -331,6 +339,10 @@ class Trainer:
         log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas",
                  config.model, len(self.train_images), len(self.val_images), self.steps_per_epoch,
                  self.strategy.num_replicas_in_sync)
+        warning = few_steps_warning(self.steps_per_epoch, len(self.train_images), config.batch_size)
+        if warning:
+            log.warning(warning)
+            stream.write(f"warning: {warning}\n")
         epoch_durations = []
         while self.state["epoch"] < config.epochs:
             epoch = self.state["epoch"]
@@ -450,14 +462,13 @@ def train(config, run_dir, resume=False, strategy=None, stream=None, lock=None):
     try:
         trainer = Trainer(config, run_dir, strategy)
         writer = trainer.run_dir is not None  # the chief; other workers only read the checkpoint
-        if resume and trainer.load_state(run_dir):
-            if writer:
-                checkpoint.truncate_metrics(run_dir, trainer.checkpoint)
-        elif writer:
-            checkpoint.truncate_metrics(run_dir, None)
-            write_run_config(run_dir, trainer)
-        if writer:  # only now: a refused resume leaves every file as it found it
-            checkpoint.clean(run_dir)
+        resumed = resume and trainer.load_state(run_dir)  # (a 0.1 checkpoint is migrated)
+        if writer:
+            checkpoint.check_top_level(run_dir)
+            checkpoint.truncate_metrics(run_dir, trainer.checkpoint if resumed else None)
+            if not resumed:
+                write_run_config(run_dir, trainer)
+            checkpoint.clean(run_dir)  # only now: a refused resume leaves every file as it was
         return _fit(trainer, stream)
     finally:
         if own_lock is not None:

@@ -1,74 +1,21 @@
-"""Page logic that needs no Streamlit: run progress, ETA, config differences, uploads.
+"""Page logic that needs no Streamlit: config differences, tables, class editing, exports.
 
 Kept here so it is tested as plain functions (Streamlit's AppTest does not fire fragments).
+Uploads live in `segcore.data.uploads`, run progress and ETA in `segcore.progress`.
 """
 
 import dataclasses
 import hashlib
 import io
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 from segcore.errors import ConfigError, DataError
-from segcore.runs import ACTIVE, FINAL, read_metrics, read_status
 
-
-def run_progress(run_dir):
-    """Summarizes a run for the live view.
-
-    Returns:
-        dict: state, message, epoch, epochs, fraction (0..1), eta_seconds (or None),
-        epochs/steps records, and `active` (poll again) flag.
-    """
-    status = read_status(run_dir)
-    epochs, steps = read_metrics(run_dir)
-    total = int(status.get("epochs") or 1)
-    steps_per_epoch = int(status.get("steps_per_epoch") or 0)
-    done_steps = steps[-1]["step"] if steps else 0
-    fraction = done_steps / (steps_per_epoch * total) if steps_per_epoch else len(epochs) / total
-    # The last steps may be done while validation still runs: full only when finished.
-    fraction = 1.0 if status.get("state") == "finished" else min(fraction, 0.99)
-    eta = None
-    if status.get("state") == "running":
-        eta = _eta(epochs, steps, total, fraction)
-    return {
-        "state": status.get("state", "unknown"),
-        "message": status.get("message", ""),
-        "epoch": len(epochs),
-        "epochs": total,
-        "fraction": min(1.0, max(0.0, fraction)),
-        "eta_seconds": eta,
-        "best_mean_iou": status.get("best_mean_iou"),
-        "epoch_records": epochs,
-        "step_records": steps,
-        "active": status.get("state") in ACTIVE,
-    }
-
-
-def _eta(epochs, steps, total, fraction):
-    """Seconds left: from whole epochs (validation included) once one has ended, else from the
-    step rate of the first epoch; None until there is anything to go on."""
-    if epochs:
-        per_epoch = sum(e["seconds"] for e in epochs) / len(epochs)
-        return max(0.0, per_epoch * total * (1.0 - fraction))
-    timed = [s for s in steps if "time" in s]
-    if len(timed) >= 2 and 0 < fraction < 1:
-        elapsed = timed[-1]["time"] - timed[0]["time"]
-        done = (timed[-1]["step"] - timed[0]["step"]) or 1
-        per_step = elapsed / done
-        steps_total = timed[-1]["step"] / fraction
-        return max(0.0, per_step * (steps_total - timed[-1]["step"]))
-    return None
-
-
-def format_eta(seconds):
-    if seconds is None:
-        return "estimating…"
-    seconds = int(seconds)
-    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+# pages/train.py still calls these as appstate.*; they moved beside the run store.
+from segcore.progress import can_resume, format_eta, poll_interval, run_progress  # noqa: F401
+from segcore.runs import read_metrics
 
 
 def config_differences(configs):
@@ -93,96 +40,6 @@ def _flatten(data, prefix=""):
     return out
 
 
-def save_uploads(files, dest):
-    """Writes uploaded (name, bytes) pairs as a new dataset folder, all or nothing.
-
-    Files in a masks/ folder, or named `x_mask.png`, are masks pairing with `x.png`; a folder
-    upload keeps its train/ val/ test/ split folders. A single .zip is imported through the
-    safe zip importer.
-
-    Raises:
-        DataError: an empty upload, a bad zip, or a dataset of that name already existing.
-    """
-    from segcore.data.archive import extract_zip
-    from segcore.data.doctor import check_folder
-
-    dest = Path(dest)
-    if dest.exists():
-        raise DataError(f"A dataset named {dest.name!r} exists already; pick another name.")
-    if not files:
-        raise DataError("Nothing was uploaded.")
-    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=dest.parent))
-    try:
-        target = staging / "data"
-        zips = [f for f in files if f[0].lower().endswith(".zip")]
-        if zips:
-            if len(files) > 1:
-                raise DataError("Upload either one zip or image files, not both.")
-            extract_zip(zips[0][1], target, label=zips[0][0])
-        else:
-            _write_loose(files, target)
-            if not any(target.rglob("masks/*")):
-                raise DataError(
-                    f"None of the {len(files)} uploaded files is a mask: name each mask after its "
-                    "image with _mask (a.png + a_mask.png), or upload a folder holding images/ "
-                    "and masks/.")
-        report = check_folder(target)
-        if not report.ok:
-            # Messages name files relative to the dataset, not the hidden staging folder.
-            problems = [p.replace(f"{target}/", "").replace(str(target), dest.name)
-                        for p in report.problems]
-            more = len(problems) - 1
-            raise DataError(problems[0] + (
-                f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""))
-        target.rename(dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return dest
-
-
-def _write_loose(files, target):
-    from segcore.data.formats import image_shape, is_image_name
-
-    written = {}
-    for name, data in files:
-        path = Path(name.replace("\\", "/"))
-        if path.name.startswith("."):
-            continue  # .DS_Store and friends that come along with a folder
-        if path.name == "classes.json":
-            # A folder's own class file; the doctor validates it with the masks.
-            (target / "classes.json").parent.mkdir(parents=True, exist_ok=True)
-            (target / "classes.json").write_bytes(data)
-            continue
-        if not is_image_name(path.name):
-            raise DataError(f"{path.name}: not an image file (PNG, JPEG, TIFF or BMP).")
-        image_shape(data, name=path.name)  # empty, not an image, over the pixel cap
-        stem, suffix = path.stem, path.suffix
-        is_mask = "masks" in path.parts[:-1] or stem.lower().endswith("_mask")
-        if stem.lower().endswith("_mask"):
-            stem = stem[: -len("_mask")]
-        split = next((p for p in path.parts[:-1] if p in ("train", "val", "test")), None)
-        folder = (target / split if split else target) / ("masks" if is_mask else "images")
-        folder.mkdir(parents=True, exist_ok=True)
-        safe = "".join(c for c in stem if c.isalnum() or c in "-_. ").strip() or "image"
-        out = folder / f"{safe}{suffix.lower()}"
-        if out in written:
-            raise DataError(f"{path.name} and {written[out]} would both be saved as "
-                            f"{out.relative_to(target)}; rename one of them.")
-        written[out] = path.name
-        out.write_bytes(data)
-
-
-def suggest_name(file_names):
-    """A dataset name from the upload: the zip's or the folder's name, made safe."""
-    if not file_names:
-        return ""
-    first = Path(str(file_names[0]).replace("\\", "/"))
-    raw = first.stem if first.suffix.lower() == ".zip" else (
-        first.parts[0] if len(first.parts) > 1 else "")
-    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in raw).strip("-._")
-    return safe[:64]
-
-
 def zip_files(named_bytes):
     """A zip (bytes) of {name: bytes}, for download buttons."""
     buffer = io.BytesIO()
@@ -197,12 +54,6 @@ def png_bytes(array):
 
     ok, encoded = cv2.imencode(".png", array[..., ::-1] if array.ndim == 3 else array)
     return encoded.tobytes()
-
-
-def poll_interval(active):
-    """Polling period of the live view: every second while a run is active (reading two small
-    files), off otherwise."""
-    return 1.0 if active else None
 
 
 # Data page ---------------------------------------------------------------------------------
@@ -360,11 +211,6 @@ def model_size(model, hparams, img_size, num_classes):
 
     built = build_model(model, (*img_size, 3), num_classes, **hparams)
     return int(built.count_params()), forward_flops(built) / 1e9
-
-
-def can_resume(state):
-    """Stopped and failed (killed, crashed) runs continue from their last checkpoint."""
-    return state in FINAL and state != "finished"
 
 
 # Results page ------------------------------------------------------------------------------

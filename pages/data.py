@@ -18,6 +18,7 @@ from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
 from segcore.data.doctor import check_folder
 from segcore.data.formats import read_image, read_mask
+from segcore.data.uploads import save_uploads, suggest_name
 from segcore.errors import SegcoreError
 from segcore.inference import overlay, to_uint8
 from segcore.workspace import child_path, datasets_dir
@@ -53,7 +54,7 @@ def upload_section():
         folder = st.file_uploader("…or a folder", accept_multiple_files="directory",
                                   key="upload_folder")
         chosen = list(files or []) + list(folder or [])
-        suggestion = appstate.suggest_name([f.name for f in chosen])
+        suggestion = suggest_name([f.name for f in chosen])
         name = st.text_input("Dataset name", key="upload_name", placeholder=suggestion
                              or "my-dataset", help="Letters, digits, '.', '_' or '-'.")
         if st.button("Save dataset", key="upload_save", type="primary"):
@@ -67,7 +68,7 @@ def upload_section():
             try:
                 dest = child_path(datasets_dir(workspace()), name or suggestion, "dataset name")
                 with st.spinner("Checking the upload…"):
-                    appstate.save_uploads([(f.name, f.getvalue()) for f in chosen], dest)
+                    save_uploads([(f.name, f.getvalue()) for f in chosen], dest)
             except SegcoreError as error:
                 st.error(str(error))
                 return

@@ -11,13 +11,18 @@ import numpy as np
 from segcore.data.archive import extract_zip
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import SPLITS, natural_key, resolve_class_map
+from segcore.data.defects import mask_defect
 from segcore.data.formats import IMAGE_EXTENSIONS, MASK_EXTENSIONS, raw_to_labels, read_pair
 from segcore.errors import DataError
 
 
 @dataclass
 class DoctorReport:
-    """What the doctor found: a summary, and one line per problem (empty when healthy)."""
+    """What the doctor found: a summary, and one line per problem (empty when healthy).
+
+    When masks are damaged label maps (JPEG, anti-aliasing) the summary holds only
+    `defective_masks`, their paths: snapping them to their classes can fix the dataset.
+    """
 
     summary: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
@@ -32,8 +37,9 @@ def _split_folders(root):
     return folders or {"all": root}
 
 
-def _pair_leniently(folder, problems):
-    """Pairs images with masks by stem, recording every mismatch instead of stopping."""
+def _pair_leniently(folder, problems, lossy):
+    """Pairs images with masks by stem, recording every mismatch instead of stopping (and
+    JPEG masks in `lossy`)."""
     images_dir, masks_dir = folder / "images", folder / "masks"
     if not images_dir.is_dir():
         problems.append(f"{folder}: no images/ folder (expected images/ and masks/).")
@@ -41,13 +47,22 @@ def _pair_leniently(folder, problems):
     if not masks_dir.is_dir():
         problems.append(f"{folder}: no masks/ folder (expected images/ and masks/).")
         return []
-    found = {}
+    found, jpeg = {}, set()
     for kind, directory, extensions in (
         ("image", images_dir, IMAGE_EXTENSIONS), ("mask", masks_dir, MASK_EXTENSIONS)
     ):
         found[kind] = {}
         for path in sorted(directory.iterdir()):
             if path.name.startswith(".") or not path.is_file():
+                continue
+            if kind == "mask" and path.suffix.lower() in (".jpg", ".jpeg"):
+                # One line for the pair: its image is not "without a mask" on top of this.
+                problems.append(
+                    f"{path}: a JPEG mask; JPEG is lossy and changes mask values along every "
+                    "edge. Save masks losslessly (PNG) from the original labels, or snap every "
+                    "value to the nearest class.")
+                jpeg.add(path.stem)
+                lossy.append(path)
                 continue
             if path.suffix.lower() not in extensions:
                 problems.append(f"{path}: not a supported {kind} type ({path.suffix or 'no extension'}).")
@@ -59,7 +74,7 @@ def _pair_leniently(folder, problems):
                 continue
             found[kind][path.stem] = path
     images, masks = found["image"], found["mask"]
-    for stem in sorted(set(images) - set(masks), key=natural_key):
+    for stem in sorted(set(images) - set(masks) - jpeg, key=natural_key):
         problems.append(f"{images[stem]}: no matching mask in {masks_dir}.")
     for stem in sorted(set(masks) - set(images), key=natural_key):
         problems.append(f"{masks[stem]}: no matching image in {images_dir}.")
@@ -83,13 +98,19 @@ def check_folder(root, classes=None, ignore_index=None):
     if not root.is_dir():
         problems.append(f"{root}: dataset folder not found.")
         return report
-    pairs, raws = {}, {}
+    pairs, raws, lossy = {}, {}, []
     for split, folder in _split_folders(root).items():
-        pairs[split] = _pair_leniently(folder, problems)
+        pairs[split] = _pair_leniently(folder, problems, lossy)
         for image_path, mask_path in pairs[split]:
             raw = _read_pair(image_path, mask_path, problems)
             if raw is not None:
                 raws[mask_path] = (split, raw, image_path)
+    defective = lossy + [path for path, (_, raw, _) in raws.items()
+                         if _named_defect(raw, path, problems)]
+    if defective:
+        # Classes inferred from damaged masks would be noise ("256 classes"): stop here.
+        report.summary = {"defective_masks": [str(p) for p in defective]}
+        return report
     if not any(pairs.values()):
         problems.append(f"{root}: the dataset is empty (no images with masks found).")
         return report
@@ -122,6 +143,13 @@ def check_folder(root, classes=None, ignore_index=None):
         "class_map": class_map.to_json(),
     }
     return report
+
+
+def _named_defect(raw, path, problems):
+    problem = mask_defect(raw, str(path))
+    if problem:
+        problems.append(problem)
+    return bool(problem)
 
 
 @dataclass

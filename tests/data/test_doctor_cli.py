@@ -1,7 +1,10 @@
+import io
 import subprocess
 import sys
 
+import cv2
 import numpy as np
+from PIL import Image
 
 from helpers import REPO, make_pair_dataset, write_png, zip_bytes
 
@@ -49,3 +52,38 @@ def test_empty_dataset_and_missing_folder(tmp_path):
     (tmp_path / "e" / "masks").mkdir()
     assert "empty" in check(tmp_path / "e").stdout
     assert check(tmp_path / "nope").returncode == 2
+
+
+def jpeg_artefact_dataset(root, count=4, size=(48, 64)):
+    """Binary masks that went through JPEG and were saved as PNG (as the issue's user had)."""
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        mask = np.zeros(size, np.uint8)
+        cv2.circle(mask, (16 + 6 * index, 24), 12, 255, -1)
+        buffer = io.BytesIO()
+        Image.fromarray(mask).save(buffer, format="JPEG", quality=80)
+        write_png(root / "masks" / f"{index}.png", np.asarray(Image.open(buffer)))
+        write_png(root / "images" / f"{index}.png", rng.integers(0, 255, (*size, 3), np.uint8))
+    return root
+
+
+def test_jpeg_artefact_masks_are_an_error_naming_every_file(tmp_path):
+    root = jpeg_artefact_dataset(tmp_path / "d")
+    result = check(root)
+    assert result.returncode == 2, result.stdout
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 4 and "classes" not in result.stdout  # not "256 classes"
+    for index, line in enumerate(lines):
+        assert line.startswith(f"{root / 'masks' / f'{index}.png'}: ")
+        assert "JPEG compression" in line and "Save masks losslessly (PNG)" in line
+
+
+def test_jpeg_mask_files_are_each_named_once(tmp_path):
+    root = make_pair_dataset(tmp_path / "d", count=3, size=(8, 8), classes=2)
+    for path in sorted((root / "masks").iterdir()):
+        Image.open(path).convert("L").save(path.with_suffix(".jpg"))
+        path.unlink()
+    result = check(root)
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 3, lines
+    assert all("a JPEG mask" in line and "losslessly (PNG)" in line for line in lines)

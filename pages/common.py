@@ -1,4 +1,9 @@
-"""Helpers shared by the pages: workspace, current dataset and run (kept in the URL)."""
+"""Helpers shared by the pages: workspace, current dataset and run (kept in the URL).
+
+The user's place is kept three ways: in the URL (this tab; the sidebar links drop the query,
+so every page run puts it back), in the session (what this tab last chose) and in the
+workspace's place file (a bare address or a new tab opens where the user left off).
+"""
 
 import streamlit as st
 
@@ -6,6 +11,7 @@ from segcore import appstate, runs
 from segcore.commands.data import DEMO_NAME, ensure_demo
 from segcore.data.doctor import check_folder
 from segcore.errors import SegcoreError
+from segcore.place import keep_place, read_place
 from segcore.workspace import child_path, datasets_dir, workspace_root
 
 
@@ -29,35 +35,76 @@ def dataset_names():
     return [DEMO_NAME] + [n for n in names if n != DEMO_NAME]
 
 
+def place():
+    """What the workspace keeps of the user's place (see `segcore.place`)."""
+    return read_place(workspace())
+
+
+def keep(**changes):
+    """Keeps part of the user's place in the workspace."""
+    try:
+        keep_place(workspace(), **changes)
+    except SegcoreError as error:  # the URL and the session still hold it for this tab
+        st.toast(f"Not kept for other tabs: {error}")
+
+
+def in_url(name, value):
+    """Puts `?name=value` into this tab's URL (written only when it changes)."""
+    if st.query_params.get(name) != value:
+        st.query_params[name] = value
+
+
 def current_dataset():
-    """The dataset chosen on the Data page (URL `?dataset=`), the demo by default."""
+    """The dataset to work on: the URL's (`?dataset=`), else this session's, else the one last
+    picked in this workspace, else the demo. It goes back into the URL."""
     names = dataset_names()
-    name = st.query_params.get("dataset") or st.session_state.get("dataset") or DEMO_NAME
-    return name if name in names else DEMO_NAME
+    wanted = (st.query_params.get("dataset"), st.session_state.get("dataset"),
+              place().get("dataset"))
+    name = next((n for n in wanted if n in names), DEMO_NAME)
+    in_url("dataset", name)
+    return name
 
 
 def set_dataset(name):
     st.session_state["dataset"] = name
     st.query_params["dataset"] = name
+    keep(dataset=name)
 
 
 def dataset_path(name=None):
     return datasets_dir(workspace()) / (name or current_dataset())
 
 
-def current_run():
-    """The run in the URL (`?run=`), so a reload or a second tab shows the same run."""
-    run_id = st.query_params.get("run") or st.session_state.get("run")
+def _known_run(run_id):
+    """`run_id` when it names a run of this workspace, else None."""
+    if not isinstance(run_id, str) or not run_id:
+        return None
     try:  # a URL is typed by anyone: only a plain run name, never a path
-        path = child_path(runs.runs_dir(workspace()), run_id, "run id") if run_id else None
+        path = child_path(runs.runs_dir(workspace()), run_id, "run id")
     except SegcoreError:
         return None
-    return run_id if path is not None and (path / "config.json").is_file() else None
+    return run_id if (path / "config.json").is_file() else None
+
+
+def current_run():
+    """The run to show: the URL's (`?run=`), so a reload or a second tab shows the same run;
+    else this session's, else the last one shown in this workspace, else the newest. It goes
+    back into the URL. None only while the workspace has no run."""
+    wanted = (st.query_params.get("run"), st.session_state.get("run"), place().get("run"))
+    run_id = next((r for r in map(_known_run, wanted) if r), None)
+    if run_id is None:
+        newest = sorted((p.name for p in runs.runs_dir(workspace()).iterdir()
+                         if p.is_dir() and not p.name.startswith(".")), reverse=True)
+        run_id = next((r for r in map(_known_run, newest) if r), None)
+    if run_id is not None:
+        in_url("run", run_id)
+    return run_id
 
 
 def set_run(run_id):
     st.session_state["run"] = run_id
     st.query_params["run"] = run_id
+    keep(run=run_id)
 
 
 def flash(message):

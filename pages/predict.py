@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import current_run, fail, finished_runs
+from pages.common import current_run, fail, finished_runs, set_run
 from segcore import appstate
 from segcore.data.formats import read_image_uint8, read_mask
 from segcore.errors import SegcoreError
@@ -115,7 +115,8 @@ def predict_page():
         return
     ids = [r.run_id for r in available]
     index = ids.index(current_run()) if current_run() in ids else 0
-    run_id = st.selectbox("Run", ids, index=index, key="predict_run")
+    run_id = st.selectbox("Run", ids, index=index, key="predict_run",
+                          on_change=lambda: set_run(st.session_state["predict_run"]))
     run_path = available[ids.index(run_id)].path
     checkpoint = run_path / "best.keras"
     mtime = checkpoint.stat().st_mtime if checkpoint.is_file() else 0

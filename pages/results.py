@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages.common import current_run, fail, finished_runs
+from pages.common import current_run, fail, finished_runs, set_run
 from segcore import appstate, plots, runs
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
@@ -116,6 +116,13 @@ def comparison(selected):
                        mime="text/csv", key="metrics_csv", on_click="ignore")
 
 
+def follow_first_run():
+    """The run picker's callback: the first run picked becomes the current one (URL)."""
+    chosen = st.session_state["results_runs"]
+    if chosen:
+        set_run(chosen[0])
+
+
 def results_page():
     st.title("Results")
     available = finished_runs()
@@ -126,7 +133,8 @@ def results_page():
     default = [current_run()] if current_run() in ids else ids[:1]
     left, right = st.columns([4, 1])
     chosen = left.multiselect("Runs", ids, default=default, key="results_runs",
-                              help="The first run is scored in detail; all are compared.")
+                              help="The first run is scored in detail; all are compared.",
+                              on_change=follow_first_run)
     by_id = {r.run_id: r for r in available}
     selected = [by_id[run_id] for run_id in chosen if run_id in by_id]  # in the order picked
     if not selected:

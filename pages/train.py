@@ -1,5 +1,7 @@
 """Train page: hyperparameters from the registry and RunConfig, start/stop/resume, live charts."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages.common import (
@@ -7,128 +9,120 @@ from pages.common import (
     current_run,
     dataset_path,
     dataset_report,
+    flash,
+    keep,
+    place,
+    set_dataset,
     set_run,
+    show_flash,
     workspace,
 )
-from segcore import appstate, plots, runs
+from segcore import plots, runs
 from segcore.data.classes import ClassMap
-from segcore.data.dataset import SPLIT_MODES
-from segcore.data.pipeline import AugmentConfig
 from segcore.errors import SegcoreError
-from segcore.losses import CLASS_WEIGHTINGS, LOSSES
 from segcore.models import MODELS, model_stride
-from segcore.training.config import OPTIMIZERS, SCHEDULES, RunConfig
+from segcore.progress import can_resume, format_eta, poll_interval, run_progress
+from segcore.training import settings
+from segcore.workspace import datasets_dir
 
-SIZES = [32, 64, 96, 128, 160, 192, 224, 256, 320, 352, 384, 480, 512]
-RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
-help_for = appstate.option_help
-
-
-def log_steps(low, high):
-    """1-3-10 steps between low and high, for log-scale parameters."""
-    values, decade = [], 10.0 ** int(f"{low:e}".split("e")[1])
-    while decade <= high * 1.0001:
-        values += [v for v in (decade, 3 * decade) if low * 0.9999 <= v <= high * 1.0001]
-        decade *= 10
-    return values or [low]
+GROUPS = {"model": "Model", "optimization": "Optimization", "data": "Data and stopping"}
+FORMATS = {"model": lambda name: f"{name} ({MODELS[name].family})"}
 
 
-def param_widget(param, column):
-    """One widget per registry parameter: the registry's ranges are the widget's."""
-    key, label = f"hp_{param.name}", param.name.replace("_", " ")
-    if param.kind == "bool":
-        return column.checkbox(label, param.default, key=key, help=param.help)
-    if param.kind == "choice":
-        return column.selectbox(label, param.choices, key=key, help=param.help)
-    if param.kind == "int":
-        return column.slider(label, int(param.low), int(param.high), int(param.default), key=key,
-                             help=param.help)
-    if param.kind == "log":
-        steps = log_steps(param.low, param.high)
-        value = min(steps, key=lambda v: abs(v - param.default))
-        return column.select_slider(label, steps, value=value, key=key, help=param.help,
-                                    format_func=lambda v: f"{v:g}")
-    return column.slider(label, float(param.low), float(param.high), float(param.default),
-                         key=key, help=param.help)
+def kept_settings():
+    """The one settings dict (a RunConfig's JSON): this session's, else the workspace's last,
+    else the defaults."""
+    if "train_settings" not in st.session_state:
+        st.session_state["train_settings"] = (
+            settings.restore(place().get("train_settings")) or settings.default_form())
+    return st.session_state["train_settings"]
+
+
+def draw(setting, where, kept, options=None, note=""):
+    """One widget of the form, its value from the session or else from the kept settings.
+
+    Streamlit forgets a widget's value when a page run does not draw it (another page was
+    shown): the value then comes back from the kept dict. Widgets get no `value=`, so the
+    session state is their only source.
+    """
+    key, widget = setting.key, setting.widget
+    if key not in st.session_state:
+        st.session_state[key] = kept.get(key, setting.default)
+    fitted = settings.fit(setting, st.session_state[key], options)
+    if fitted != st.session_state[key]:
+        st.session_state[key] = fitted
+    common = {"key": key, "help": (setting.help + note) or None}
+    if widget.kind == "checkbox":
+        return where.checkbox(widget.label, **common)
+    if widget.kind in ("select", "crop"):
+        return where.selectbox(widget.label, options or setting.choices,
+                               format_func=FORMATS.get(key, str), **common)
+    if widget.kind == "number":
+        return where.number_input(widget.label, widget.low, widget.high, step=widget.step,
+                                  **common)
+    if widget.kind == "slider":
+        return where.slider(widget.label, widget.low, widget.high, step=widget.step, **common)
+    return where.select_slider(widget.label, options or widget.steps, **common,
+                               format_func=lambda v: v if isinstance(v, str) else f"{v:g}")
 
 
 def settings_form():
-    """Reads every widget and returns a RunConfig (validated by start_run)."""
-    defaults = RunConfig()
-    left, middle, right = st.columns(3)
-    left.markdown("**Model**")
-    model = left.selectbox("Model family", list(MODELS), key="model", help=help_for("model"),
-                           format_func=lambda n: f"{n} ({MODELS[n].family})")
-    left.caption(MODELS[model].description)
-    hparams = {p.name: param_widget(p, left) for p in MODELS[model].params}
-    stride = model_stride(model, **hparams)
-    sizes = [s for s in SIZES if s % stride == 0] or [stride * 4]
-    nearest = min(sizes, key=lambda s: abs(s - defaults.img_size[0]))
-    middle.markdown("**Optimization**")
-    height = middle.select_slider("Image height", sizes, value=nearest, key="img_h",
-                                  help=f"{help_for('img_size')}; a multiple of {stride} here")
-    width = middle.select_slider("Image width", sizes, value=nearest, key="img_w")
-    batch = middle.slider("Batch size", 1, 32, defaults.batch_size, key="batch_size",
-                          help=help_for("batch_size"))
-    epochs = middle.slider("Epochs", 1, 200, defaults.epochs, key="epochs",
-                           help=help_for("epochs"))
-    rate = middle.select_slider("Learning rate", RATES, value=defaults.lr, key="lr",
-                                format_func=lambda r: f"{r:.0e}", help=help_for("lr"))
-    optimizer = middle.selectbox("Optimizer", list(OPTIMIZERS), key="optimizer",
-                                 help=" · ".join(OPTIMIZERS.values()))
-    schedule = middle.selectbox("Schedule", list(SCHEDULES),
-                                index=list(SCHEDULES).index(defaults.schedule), key="schedule",
-                                help=" · ".join(SCHEDULES.values()))
-    loss = middle.selectbox("Loss", list(LOSSES), key="loss", help=help_for("loss"))
-    weighting = middle.selectbox("Class weighting", CLASS_WEIGHTINGS, key="class_weights",
-                                 help=f"{help_for('class_weights')} (see the Data page)")
-    right.markdown("**Data and stopping**")
-    augment = AugmentConfig(
-        hflip=right.checkbox("Horizontal flip", True, key="aug_hflip"),
-        vflip=right.checkbox("Vertical flip", False, key="aug_vflip"),
-        rot90=right.checkbox("Rotate 90°", False, key="aug_rot90"),
-        scale_min=right.slider("Scale-crop (min scale)", 0.3, 1.0, 1.0, 0.05, key="aug_scale"),
-        brightness=right.slider("Brightness jitter", 0.0, 0.5, 0.0, 0.05, key="aug_brightness"),
-        contrast=right.slider("Contrast jitter", 0.0, 0.5, 0.0, 0.05, key="aug_contrast"),
-    )
-    split = right.selectbox("Split (without a val/ folder)", SPLIT_MODES, key="split",
-                            help=help_for("split"))
-    val_fraction = right.slider("Validation fraction", 0.05, 0.5, defaults.val_fraction, 0.05,
-                                key="val_fraction", help=help_for("val_fraction"))
-    seed = right.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="seed",
-                              help=help_for("seed"))
-    patience = right.slider("Early-stopping patience (0 = off)", 0, 50, defaults.patience,
-                            key="patience", help=help_for("patience"))
-    budget = right.number_input("Time budget, minutes (0 = none)", 0.0, 24 * 60.0,
-                                defaults.time_budget_min, key="time_budget",
-                                help=help_for("time_budget_min"))
+    """Draws every setting from RunConfig's metadata and returns the RunConfig they show.
+
+    What they show is also kept (session and workspace), so it comes back after another page,
+    a reload or in a new tab.
+    """
+    kept = settings.widget_values(kept_settings())
+    columns = dict(zip(GROUPS, st.columns(3)))
+    for group, title in GROUPS.items():
+        columns[group].markdown(f"**{title}**")
+    model_setting = settings.settings_for("unet")[0]
+    model = draw(model_setting, columns["model"], kept)
+    columns["model"].caption(MODELS[model].description)
+    form = settings.settings_for(model)
+    values, advanced, sizes = {"model": model}, [], []
+    for setting in form[1:]:
+        if setting.widget.group == "advanced":
+            advanced.append(setting)
+            continue
+        options, where = None, columns[setting.widget.group]
+        if setting.widget.kind == "size":
+            # Model and hyperparameters are drawn first: the sizes offered suit their stride.
+            hparams = {k[3:]: v for k, v in values.items() if k.startswith("hp_")}
+            stride = model_stride(model, **hparams)
+            sizes = [s for s in setting.widget.steps if s % stride == 0] or [stride * 4]
+            options, note = sizes, f"; a multiple of {stride} here"
+        else:
+            note = ""
+        values[setting.key] = draw(setting, where, kept, options, note)
     with st.expander("Advanced", key="advanced_expander"):
-        a, b, c = st.columns(3)
-        weight_decay = a.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 1e-3, 1e-2],
-                                       value=defaults.weight_decay, key="weight_decay",
-                                       help=help_for("weight_decay"))
-        momentum = a.slider("SGD momentum", 0.0, 0.99, defaults.momentum, 0.01, key="momentum",
-                            help=help_for("momentum"))
-        warmup = b.slider("Warm-up epochs", 0.0, 5.0, defaults.warmup_epochs, 0.5, key="warmup",
-                          help=help_for("warmup_epochs"))
-        crop_options = ["none"] + [s for s in sizes if s < max(height, width)]
-        crop = b.selectbox("Random crop (square)", crop_options, key="crop",
-                           help=help_for("crop"))
-        log_every = c.slider("Log train loss every N steps", 1, 50, defaults.log_every,
-                             key="log_every", help=help_for("log_every"))
-    return RunConfig(
-        data=str(dataset_path()), model=model, hparams=hparams, img_size=(height, width),
-        epochs=epochs, batch_size=batch, lr=rate, optimizer=optimizer, schedule=schedule,
-        loss=loss, class_weights=weighting, augment=augment, split=split,
-        val_fraction=val_fraction, seed=int(seed), patience=patience, time_budget_min=budget,
-        weight_decay=weight_decay, momentum=momentum, warmup_epochs=warmup,
-        crop=None if crop == "none" else (crop, crop), log_every=log_every,
-    )
+        places = st.columns(3)
+        for index, setting in enumerate(advanced):
+            options = None
+            if setting.widget.kind == "crop":
+                largest = max(values["img_h"], values["img_w"])
+                options = ["none"] + [s for s in sizes if s < largest]
+            values[setting.key] = draw(setting, places[index % 3], kept, options)
+    config = settings.config_from_values(values, data=str(dataset_path()))
+    keep_settings(settings.saved_form(config))
+    return config
+
+
+def keep_settings(form):
+    """Keeps the settings shown, in the session and in the workspace (written on change)."""
+    if form != st.session_state.get("train_settings"):
+        st.session_state["train_settings"] = form
+        keep(train_settings=form)
 
 
 @st.cache_data(max_entries=32, show_spinner="Building the model to count it…")
 def model_size(model, hparams_items, img_size, num_classes):
-    return appstate.model_size(model, dict(hparams_items), img_size, num_classes)
+    """Parameters and forward GFLOPs per image of a model at a training size (builds it)."""
+    from segcore.models import build_model
+    from segcore.models.flops import forward_flops
+
+    built = build_model(model, (*img_size, 3), num_classes, **dict(hparams_items))
+    return int(built.count_params()), forward_flops(built) / 1e9
 
 
 def size_section(config):
@@ -151,12 +145,12 @@ def size_section(config):
 def live_view(run_id):
     """Polls the run folder: progress, ETA and charts; reruns the page when the run ends."""
     path = runs.runs_dir(workspace()) / run_id
-    progress = appstate.run_progress(path)
+    progress = run_progress(path)
     state = progress["state"]
     done, total = progress["epoch"], progress["epochs"]
     if progress["active"]:
         where = (f"epoch {min(done + 1, total)}/{total} · "
-                 f"ETA {appstate.format_eta(progress['eta_seconds'])}")
+                 f"ETA {format_eta(progress['eta_seconds'])}")
     else:
         where = f"{done}/{total} epochs"
     st.progress(progress["fraction"], text=f"{run_id} · {state} · {where}")
@@ -220,7 +214,7 @@ def run_controls(config, run_id, blocked):
             st.toast("Stopping after the current step…")
     elif run_id is not None:
         state = runs.read_status(runs.runs_dir(root) / run_id).get("state")
-        if appstate.can_resume(state) and resume.button(
+        if can_resume(state) and resume.button(
                 "Resume", key="resume", help="Continue from the last checkpoint."):
             try:
                 runs.resume_run(root, run_id)
@@ -231,8 +225,48 @@ def run_controls(config, run_id, blocked):
     return run_id, active
 
 
+def run_dataset(run_config):
+    """(name, is a dataset of this workspace) of the dataset a run trained on."""
+    data = Path(run_config.get("data") or "")
+    folder = datasets_dir(workspace())
+    inside = data.parent.resolve() == folder.resolve() and (folder / data.name).is_dir()
+    return (data.name if inside else str(data)), inside
+
+
+def use_run_settings(run_id, form, dataset):
+    """The button's callback (before the page runs, so the widgets take the values): the run's
+    settings replace every widget's, and its dataset becomes the current one."""
+    for key in [k for k in st.session_state if str(k).startswith("hp_")]:
+        del st.session_state[key]  # another model's hyperparameters
+    st.session_state.update(settings.widget_values(form))
+    if dataset:
+        set_dataset(dataset)
+    flash(f"Settings of {run_id} applied" + (f", dataset {dataset}." if dataset else "."))
+
+
+def run_settings_section(run_id, run_config):
+    """The shown run's settings; a warning when it trained on another dataset than the
+    selected one; and "Use this run's settings"."""
+    st.caption(settings.run_summary(run_config))
+    form = settings.restore(run_config)
+    name, inside = run_dataset(run_config)
+    current = current_dataset()
+    if name != current:
+        where = f"dataset **{name}**" if inside else f"`{name}` (outside this workspace)"
+        st.warning(f"Run {run_id} was trained on {where}, not on the selected dataset "
+                   f"**{current}**.")
+    if form is None:
+        st.caption("These settings cannot be applied here (they are no valid settings now).")
+        return
+    st.button("Use this run's settings", key="use_run_settings",
+              on_click=use_run_settings, args=(run_id, form, name if inside else None),
+              help="Sets every widget above to this run's settings"
+                   + (" and selects its dataset." if inside else "."))
+
+
 def train_page():
     st.title("Train")
+    show_flash()
     st.caption(f"Dataset: **{current_dataset()}** (change it on the Data page)")
     config = settings_form()
     size_section(config)
@@ -242,6 +276,7 @@ def train_page():
                  "the Data page before training.")
     run_id, active = run_controls(config, current_run(), blocked=bool(problems))
     known = [r.run_id for r in runs.list_runs(workspace())]
+    run_id = run_id or next(iter(known), None)  # runs whose config.json is gone are runs too
     if run_id is None:
         st.info("No run yet: pick settings and press Start training.")
         return
@@ -249,15 +284,15 @@ def train_page():
     st.selectbox("Run shown", known, key="watch_run", on_change=watch,
                  help="Any run of this workspace; the URL keeps the choice.")
     try:
-        summary = appstate.run_summary(runs.read_config(runs.runs_dir(workspace()) / run_id)
-                                       ["config"])
+        run_config = runs.read_config(runs.runs_dir(workspace()) / run_id)["config"]
     except SegcoreError:
-        summary = "settings unreadable (see below)"  # live_view names the damaged file
-    st.caption(summary)
+        st.caption("settings unreadable (see below)")  # live_view names the damaged file
+    else:
+        run_settings_section(run_id, run_config)
     is_live = active is not None and active.run_id == run_id
     st.session_state["page_state"] = runs.read_status(runs.runs_dir(workspace()) / run_id).get(
         "state")
-    st.fragment(run_every=appstate.poll_interval(is_live))(live_view)(run_id)
+    st.fragment(run_every=poll_interval(is_live))(live_view)(run_id)
 
 
 train_page()

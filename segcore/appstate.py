@@ -4,7 +4,6 @@ Kept here so it is tested as plain functions (Streamlit's AppTest does not fire 
 Uploads live in `segcore.data.uploads`, run progress and ETA in `segcore.progress`.
 """
 
-import dataclasses
 import hashlib
 import io
 import os
@@ -12,9 +11,6 @@ import zipfile
 from pathlib import Path
 
 from segcore.errors import ConfigError, DataError
-
-# pages/train.py still calls these as appstate.*; they moved beside the run store.
-from segcore.progress import can_resume, format_eta, poll_interval, run_progress  # noqa: F401
 from segcore.runs import read_metrics
 
 
@@ -174,43 +170,6 @@ def class_map_from_table(names, colors, values, void_value, void_color=None):
         return ClassMap(names, parsed, raw, void, void_color)
     except DataError as error:
         raise ConfigError(str(error)) from None
-
-
-# Train page --------------------------------------------------------------------------------
-
-
-def option_help(name):
-    """The help text of a RunConfig field: the same words as the CLI's `--help`."""
-    from segcore.training.config import RunConfig
-
-    for entry in dataclasses.fields(RunConfig):
-        if entry.name == name:
-            return entry.metadata.get("help")
-    raise KeyError(name)
-
-
-def run_summary(config):
-    """One line describing a run's settings, e.g. 'unet depth=2 base_filters=8 · 32x32 · ...'."""
-    if not config:
-        return ""
-    hparams = " ".join(f"{k}={v}" for k, v in (config.get("hparams") or {}).items())
-    size = "x".join(str(s) for s in config.get("img_size", []))
-    return (f"{config.get('model', '?')} {hparams} · {size} · {config.get('epochs')} epochs · "
-            f"batch {config.get('batch_size')} · lr {config.get('lr'):g} "
-            f"{config.get('optimizer')}/{config.get('schedule')} · loss {config.get('loss')}")
-
-
-def model_size(model, hparams, img_size, num_classes):
-    """Parameters and forward GFLOPs per image of a model at a training size (builds it).
-
-    Returns:
-        (parameter count, GFLOPs per image).
-    """
-    from segcore.models import build_model
-    from segcore.models.flops import forward_flops
-
-    built = build_model(model, (*img_size, 3), num_classes, **hparams)
-    return int(built.count_params()), forward_flops(built) / 1e9
 
 
 # Results page ------------------------------------------------------------------------------

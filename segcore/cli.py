@@ -24,11 +24,8 @@ def build_parser():
         prog="python -m segcore",
         description="Train and evaluate semantic-segmentation models (U-Net, ReSeg, U-Net+ReNet).",
     )
-    parser.add_argument(
-        "--workspace",
-        default=None,
-        help="folder for datasets and runs (default: $SEGCORE_HOME or ./workspace)",
-    )
+    workspace_help = "folder for datasets and runs (default: $SEGCORE_HOME or ./workspace)"
+    parser.add_argument("--workspace", default=None, help=workspace_help)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         try:
@@ -38,6 +35,10 @@ def build_parser():
                 raise
             continue
         module.register(subparsers)
+    # Global options are taken after the command too (`train ... --workspace DIR`, the order
+    # people type). SUPPRESS: a command that is not given one keeps the value given before it.
+    for command in subparsers.choices.values():
+        command.add_argument("--workspace", default=argparse.SUPPRESS, help=workspace_help)
     return parser
 
 

@@ -13,6 +13,7 @@ from segcore.data.classes import IGNORE_LABEL
 from segcore.data.formats import raw_to_labels, read_pair
 from segcore.errors import ConfigError, DataError
 from segcore.numeric_range import NumericRange
+from segcore.widget import Widget
 
 
 @dataclass
@@ -28,13 +29,24 @@ class AugmentConfig:
         contrast: maximum contrast change (factor in [1 - c, 1 + c]).
     """
 
-    hflip: bool = True
-    vflip: bool = False
-    rot90: bool = False
+    hflip: bool = field(default=True, metadata={
+        "help": "random left-right flip", "widget": Widget("Horizontal flip", "data", "checkbox")})
+    vflip: bool = field(default=False, metadata={
+        "help": "random up-down flip", "widget": Widget("Vertical flip", "data", "checkbox")})
+    rot90: bool = field(default=False, metadata={
+        "help": "random multiple of 90 degrees (square training sizes only)",
+        "widget": Widget("Rotate 90°", "data", "checkbox")})
     # A zero scale divides by zero; below 0.1 a crop is a few pixels zoomed to the full size.
-    scale_min: float = field(default=1.0, metadata={"range": NumericRange(0.1, 1.0)})
-    brightness: float = field(default=0.0, metadata={"range": NumericRange(0.0, 1.0)})
-    contrast: float = field(default=0.0, metadata={"range": NumericRange(0.0, 1.0)})
+    scale_min: float = field(default=1.0, metadata={
+        "range": NumericRange(0.1, 1.0),
+        "help": "scale-crop: a random window of scale..1 of the side, zoomed to full size",
+        "widget": Widget("Scale-crop (min scale)", "data", "slider", 0.3, 1.0, 0.05)})
+    brightness: float = field(default=0.0, metadata={
+        "range": NumericRange(0.0, 1.0), "help": "maximum brightness shift (pixels in 0..1)",
+        "widget": Widget("Brightness jitter", "data", "slider", 0.0, 0.5, 0.05)})
+    contrast: float = field(default=0.0, metadata={
+        "range": NumericRange(0.0, 1.0), "help": "maximum contrast change (factor 1 ± c)",
+        "widget": Widget("Contrast jitter", "data", "slider", 0.0, 0.5, 0.05)})
 
     def to_json(self):
         return asdict(self)

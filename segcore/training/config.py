@@ -10,6 +10,7 @@ from segcore.errors import ConfigError
 from segcore.losses import CLASS_WEIGHTINGS, LOSSES
 from segcore.models import MODELS, model_stride, resolve_hparams
 from segcore.numeric_range import NumericRange
+from segcore.widget import Widget
 
 OPTIMIZERS = {
     "adam": "Adam: robust default.",
@@ -28,6 +29,9 @@ STRATEGIES = {
     "mirrored": "all local GPUs, or N logical CPU devices (SEGCORE_CPU_REPLICAS)",
     "multiworker": "MultiWorkerMirroredStrategy configured from TF_CONFIG on every host",
 }
+# What the app's sliders offer; a config may hold any value of the field's range.
+SIZES = (32, 64, 96, 128, 160, 192, 224, 256, 320, 352, 384, 480, 512)
+RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
 
 def _ints(low, high):
@@ -47,40 +51,68 @@ class RunConfig:
     """Everything that defines a training run; `config.json` holds one of these."""
 
     data: str = _option("", "dataset folder (images/ + masks/, or train/ val/ test/)")
-    model: str = _option("unet", "model family", tuple(MODELS))
+    model: str = _option("unet", "model family", tuple(MODELS),
+                         widget=Widget("Model family", "model", "select"))
     hparams: dict = field(default_factory=dict, metadata={"help": "model hyperparameters"})
     classes: str | None = _option(None, "class file (JSON) when the dataset has none")
     ignore_index: int | None = _option(None, "mask value of void pixels", range=_ints(0, 255))
-    split: str = _option("auto", "validation split when there is no val/ folder", SPLIT_MODES)
+    split: str = _option("auto", "validation split when there is no val/ folder", SPLIT_MODES,
+                         widget=Widget("Split (without a val/ folder)", "data", "select"))
     val_fraction: float = _option(0.2, "share of images held out for validation",
-                                  range=_floats(0, 1, open_high=True))
-    img_size: tuple = _option((128, 128), "training size HxW (images are resized to it)")
-    crop: tuple | None = _option(None, "random-crop size HxW taken from the resized images")
-    epochs: int = _option(30, "maximum epochs", range=_ints(1, 100_000))
-    batch_size: int = _option(8, "global batch size (split across replicas)", range=_ints(1, 4096))
+                                  range=_floats(0, 1, open_high=True),
+                                  widget=Widget("Validation fraction", "data", "slider",
+                                                0.05, 0.5, 0.05))
+    img_size: tuple = _option((128, 128), "training size HxW (images are resized to it)",
+                              widget=Widget("Image", "optimization", "size", steps=SIZES))
+    crop: tuple | None = _option(None, "random-crop size HxW taken from the resized images",
+                                 widget=Widget("Random crop (square)", "advanced", "crop",
+                                               steps=SIZES))
+    epochs: int = _option(30, "maximum epochs", range=_ints(1, 100_000),
+                          widget=Widget("Epochs", "optimization", "slider", 1, 200, 1))
+    batch_size: int = _option(8, "global batch size (split across replicas)", range=_ints(1, 4096),
+                              widget=Widget("Batch size", "optimization", "slider", 1, 32, 1))
     lr: float = _option(3e-3, "peak learning rate",
-                        range=_floats(0, 10, open_low=True, open_high=True))
-    optimizer: str = _option("adam", "optimizer", tuple(OPTIMIZERS))
-    weight_decay: float = _option(1e-4, "weight decay (AdamW, SGD)", range=_floats(0, 1))
-    momentum: float = _option(0.9, "SGD momentum", range=_floats(0, 1, open_high=True))
-    schedule: str = _option("cosine", "learning-rate schedule", tuple(SCHEDULES))
-    warmup_epochs: float = _option(1.0, "linear warm-up epochs", range=_floats(0, 1000))
-    loss: str = _option("ce", "loss", tuple(LOSSES))
-    class_weights: str = _option("none", "class weighting from training pixel counts", CLASS_WEIGHTINGS)
+                        range=_floats(0, 10, open_low=True, open_high=True),
+                        widget=Widget("Learning rate", "optimization", "steps", steps=RATES))
+    optimizer: str = _option("adam", "optimizer", tuple(OPTIMIZERS),
+                             widget=Widget("Optimizer", "optimization", "select",
+                                           help=" · ".join(OPTIMIZERS.values())))
+    weight_decay: float = _option(1e-4, "weight decay (AdamW, SGD)", range=_floats(0, 1),
+                                  widget=Widget("Weight decay", "advanced", "steps",
+                                                steps=(0.0, 1e-5, 1e-4, 1e-3, 1e-2)))
+    momentum: float = _option(0.9, "SGD momentum", range=_floats(0, 1, open_high=True),
+                              widget=Widget("SGD momentum", "advanced", "slider", 0.0, 0.99, 0.01))
+    schedule: str = _option("cosine", "learning-rate schedule", tuple(SCHEDULES),
+                            widget=Widget("Schedule", "optimization", "select",
+                                          help=" · ".join(SCHEDULES.values())))
+    warmup_epochs: float = _option(1.0, "linear warm-up epochs", range=_floats(0, 1000),
+                                   widget=Widget("Warm-up epochs", "advanced", "slider",
+                                                 0.0, 5.0, 0.5))
+    loss: str = _option("ce", "loss", tuple(LOSSES),
+                        widget=Widget("Loss", "optimization", "select"))
+    class_weights: str = _option("none", "class weighting from training pixel counts",
+                                 CLASS_WEIGHTINGS,
+                                 widget=Widget("Class weighting", "optimization", "select"))
     augment: AugmentConfig = field(
         default_factory=AugmentConfig, metadata={"help": "augmentations"}
     )
     # NumPy and Keras seeds are 32-bit; a negative one fails deep inside them.
-    seed: int = _option(0, "random seed (same seed, same run on a CPU)", range=_ints(0, 2**32 - 1))
+    seed: int = _option(0, "random seed (same seed, same run on a CPU)", range=_ints(0, 2**32 - 1),
+                        widget=Widget("Seed", "data", "number", 0, 2**32 - 1, 1))
     patience: int = _option(0, "early stopping: epochs without a better val mean IoU (0 = off)",
-                            range=_ints(0, 100_000))
+                            range=_ints(0, 100_000),
+                            widget=Widget("Early-stopping patience (0 = off)", "data", "slider",
+                                          0, 50, 1))
     # A year at most: an infinite budget passes the start and breaks the schedule's horizon.
     time_budget_min: float = _option(
         0.0, "stop at the first epoch end past this many minutes (0 = off)",
         range=_floats(0, 525_600), flag="time_budget",
+        widget=Widget("Time budget, minutes (0 = none)", "data", "number", 0.0, 24 * 60.0, 1.0),
     )
     strategy: str = _option("auto", "tf.distribute strategy", tuple(STRATEGIES))
-    log_every: int = _option(5, "write a train-loss record every N steps", range=_ints(1, 1_000_000))
+    log_every: int = _option(5, "write a train-loss record every N steps", range=_ints(1, 1_000_000),
+                             widget=Widget("Log train loss every N steps", "advanced", "slider",
+                                           1, 50, 1))
 
     def __post_init__(self):
         if isinstance(self.augment, dict):

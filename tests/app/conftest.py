@@ -4,6 +4,7 @@ import pytest
 
 from segcore import runs
 from segcore.commands.data import ensure_demo
+from segcore.place import PLACE_FILE
 from segcore.training import loop
 from segcore.training.config import RunConfig
 
@@ -23,7 +24,11 @@ def trained_workspace(tmp_path_factory):
 
 @pytest.fixture
 def app_env(trained_workspace, monkeypatch):
+    """The shared workspace; each test starts without a kept place (last dataset, run and
+    Train settings), so no test opens where another one left off."""
     root, run_id = trained_workspace
     monkeypatch.setenv("SEGCORE_HOME", str(root))
-    return root, run_id
+    (root / PLACE_FILE).unlink(missing_ok=True)
+    yield root, run_id
+    (root / PLACE_FILE).unlink(missing_ok=True)
 

@@ -7,6 +7,7 @@ from test_progress import write_run
 from segcore import appstate
 from segcore.errors import ConfigError, DataError
 from segcore.runs import RunInfo
+from segcore.training.settings import run_summary
 
 
 def test_config_differences_lists_only_settings_that_differ_flattened():
@@ -72,17 +73,11 @@ def test_class_map_from_table_builds_or_names_the_bad_row():
             appstate.class_map_from_table(*args)
 
 
-def test_option_help_comes_from_the_run_config():
-    assert "weight decay" in appstate.option_help("weight_decay")
-    with pytest.raises(KeyError):
-        appstate.option_help("nope")
-
-
 def test_run_summary_and_runs_table(tmp_path):
     config = {"model": "unet", "hparams": {"depth": 2}, "img_size": [32, 32], "epochs": 2,
               "batch_size": 8, "lr": 0.003, "optimizer": "adam", "schedule": "cosine",
               "loss": "ce"}
-    assert appstate.run_summary(config) == (
+    assert run_summary(config) == (
         "unet depth=2 · 32x32 · 2 epochs · batch 8 · lr 0.003 adam/cosine · loss ce")
     path = write_run(tmp_path / "r1", "finished",
                      epochs=[{"epoch": 1, "seconds": 60.0}, {"epoch": 2, "seconds": 30.0}])

@@ -1,0 +1,216 @@
+"""Train settings as one dict: the widgets come from RunConfig, AugmentConfig and the registry.
+
+Each `Setting` is one widget, made from a field's `widget`, `help`, `choices` and `range`
+metadata (or from a model `Param`). The page keeps one dict, a `RunConfig` in its JSON form,
+and moves it to and from the widgets through `widget_values` and `config_from_values`: keeping
+the settings across pages, restoring them in a new tab and "use this run's settings" are that
+one round trip.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+from segcore.data.pipeline import AugmentConfig
+from segcore.errors import ConfigError
+from segcore.models import get_spec
+from segcore.training.config import RunConfig
+from segcore.widget import Widget
+
+GROUPS = ("model", "optimization", "data", "advanced")
+_SIZE_LABELS = {0: "Image height", 1: "Image width"}
+_SIZE_KEYS = {0: "img_h", 1: "img_w"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One Train-page widget and where its value lives in a RunConfig's JSON.
+
+    Attributes:
+        key: the widget's key: the field name, `aug_<name>`, `hp_<name>`, or `img_h`/`img_w`.
+        path: where the value sits in `RunConfig.to_json()`, e.g. ("augment", "hflip") or
+            ("img_size", 0).
+        widget: how it is drawn.
+        help: the tooltip (the same words as the CLI's `--help`).
+        choices: the allowed values of a "select".
+        default: the value of a fresh RunConfig.
+    """
+
+    key: str
+    path: tuple
+    widget: Widget
+    help: str = ""
+    choices: tuple = ()
+    default: object = None
+
+
+def log_steps(low, high):
+    """1-3-10 steps between low and high, for log-scale parameters."""
+    values, decade = [], 10.0 ** int(f"{low:e}".split("e")[1])
+    while decade <= high * 1.0001:
+        values += [v for v in (decade, 3 * decade) if low * 0.9999 <= v <= high * 1.0001]
+        decade *= 10
+    return tuple(values) or (low,)
+
+
+def _field_settings(f, default, prefix, path):
+    """The widgets of one dataclass field (two for an image size, none without `widget`)."""
+    widget = f.metadata.get("widget")
+    if widget is None:
+        return []
+    help_text = widget.help or f.metadata.get("help", "")
+    if widget.kind == "size":
+        return [Setting(_SIZE_KEYS[i], (*path, f.name, i),
+                        dataclasses.replace(widget, label=_SIZE_LABELS[i]), help_text,
+                        default=default[i]) for i in (0, 1)]
+    return [Setting(prefix + f.name, (*path, f.name), widget, help_text,
+                    tuple(f.metadata.get("choices") or ()), default)]
+
+
+def _param_setting(param):
+    """A registry hyperparameter as a widget: the registry's ranges are the widget's."""
+    label = param.name.replace("_", " ")
+    kind, steps, step = {"bool": "checkbox", "choice": "select", "log": "steps"}.get(
+        param.kind, "slider"), (), None
+    if param.kind == "log":
+        steps = log_steps(param.low, param.high)
+    elif param.kind == "int":
+        step = 1
+    widget = Widget(label, "model", kind, param.low, param.high, step, steps)
+    return Setting(f"hp_{param.name}", ("hparams", param.name), widget, param.help,
+                   tuple(param.choices), param.default)
+
+
+def settings_for(model):
+    """Every setting of the Train form for `model`, in drawing order.
+
+    RunConfig's fields in their order, the model's hyperparameters right after `model`, the
+    augmentations where the `augment` field stands.
+    """
+    config, augment, out = RunConfig(), AugmentConfig(), []
+    for f in dataclasses.fields(RunConfig):
+        if f.name == "augment":
+            for g in dataclasses.fields(AugmentConfig):
+                out += _field_settings(g, getattr(augment, g.name), "aug_", ("augment",))
+            continue
+        out += _field_settings(f, getattr(config, f.name), "", ())
+        if f.name == "model":
+            out += [_param_setting(p) for p in get_spec(model).params]
+    return out
+
+
+def saved_form(config):
+    """The dict the page keeps: a RunConfig's JSON without `data` (the dataset is chosen apart)."""
+    data = config.to_json()
+    data.pop("data", None)
+    return data
+
+
+def restore(data):
+    """A kept settings dict as a valid, complete one (hyperparameters resolved), or None.
+
+    Args:
+        data: a dict from the session, the workspace's place file or a run's config.json.
+
+    Returns:
+        `saved_form` of the validated RunConfig, or None when the dict is no valid RunConfig
+        (an older file, a hand edit): the caller starts from the defaults.
+    """
+    if not isinstance(data, dict):
+        return None
+    try:
+        config = RunConfig.from_json({k: v for k, v in data.items() if k != "data"}).validate()
+    except (ConfigError, TypeError, ValueError, AttributeError):
+        return None
+    return saved_form(config)
+
+
+def default_form():
+    """The settings of a fresh RunConfig, hyperparameters resolved."""
+    return saved_form(RunConfig().validate())
+
+
+def _get(data, path):
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def widget_values(form):
+    """{widget key: value} of a settings dict (see `restore`), for every widget of its model."""
+    values = {}
+    for setting in settings_for(form["model"]):
+        value = _get(form, setting.path)
+        if setting.key == "crop":
+            values["crop"] = value[0] if value else "none"  # a square crop: one side
+        else:
+            values[setting.key] = setting.default if value is None else value
+    return values
+
+
+def config_from_values(values, data):
+    """The RunConfig the widgets show (not validated: `runs.start_run` does that).
+
+    Args:
+        values: {widget key: value}; `model` decides which hyperparameters are read.
+        data: the dataset folder.
+    """
+    form = default_form()
+    form["hparams"] = {}
+    for setting in settings_for(values["model"]):
+        value = values[setting.key]
+        if setting.key == "crop":
+            form["crop"] = None if value == "none" else [value, value]
+            continue
+        target = form
+        for part in setting.path[:-1]:
+            target = target[part]
+        target[setting.path[-1]] = value
+    return RunConfig.from_json({**form, "data": data})
+
+
+def run_summary(config):
+    """One line describing a run's settings, e.g. 'unet depth=2 base_filters=8 · 32x32 · ...'."""
+    if not config:
+        return ""
+    hparams = " ".join(f"{k}={v}" for k, v in (config.get("hparams") or {}).items())
+    size = "x".join(str(s) for s in config.get("img_size", []))
+    return (f"{config.get('model', '?')} {hparams} · {size} · {config.get('epochs')} epochs · "
+            f"batch {config.get('batch_size')} · lr {config.get('lr'):g} "
+            f"{config.get('optimizer')}/{config.get('schedule')} · loss {config.get('loss')}")
+
+
+def fit(setting, value, options=None):
+    """The nearest value the widget can show: a config may hold any value of its field's range
+    (500 epochs from the CLI, a learning rate of 0.002), a slider offers a part of it.
+
+    Args:
+        setting: the widget.
+        value: the value to show.
+        options: the choices of a "select", "steps", "size" or "crop" widget when they depend
+            on other settings (image sizes that suit the model's stride).
+    """
+    widget = setting.widget
+    if widget.kind == "checkbox":
+        return bool(value)
+    if widget.kind == "select":
+        options = list(options or setting.choices)
+        return value if value in options else (
+            setting.default if setting.default in options else options[0])
+    options = list(options or widget.steps)
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if options:
+        if value in options:
+            return value
+        numbers = [o for o in options if not isinstance(o, str)]
+        if not numeric or not numbers:
+            return options[0]
+        return min(numbers, key=lambda o: abs(o - value))
+    # The bounds' type is the widget's: an int slider takes ints only, a float one floats.
+    integer = all(isinstance(v, int) for v in (widget.low, widget.high))
+    if not numeric:
+        value = setting.default
+    value = min(max(value, widget.low), widget.high)
+    return int(round(value)) if integer else float(value)

@@ -1,8 +1,8 @@
-"""Model families: U-Net (CNN), ReSeg (RNN) and U-Net + ReNet, behind one registry.
+"""Model families: U-Net (CNN), ReSeg (RNN), U-Net + ReNet and DeepLabV3+, behind one registry.
 
 Importing this package does not import Keras: the CLI and the app read the registry without
 paying TensorFlow's start-up. The builders load on first use. A `.keras` file with segcore's
-layers (ReNet, FusedBatchNorm) can only be deserialized once their modules have registered
+layers (ReNet, FusedBatchNorm, EncoderInput, ResizeLike) can only be deserialized once their modules have registered
 them: load models with `load_model` below.
 """
 
@@ -19,10 +19,13 @@ from segcore.models.registry import (
 
 def register_layers():
     """Registers segcore's custom layers with Keras (imports Keras); returns them by name."""
+    from segcore.models.encoder_input import EncoderInput
     from segcore.models.fused_batch_norm import FusedBatchNorm
     from segcore.models.renet_layer import ReNet
+    from segcore.models.resize_like import ResizeLike
 
-    return {"segcore>ReNet": ReNet, "segcore>FusedBatchNorm": FusedBatchNorm}
+    return {"segcore>ReNet": ReNet, "segcore>FusedBatchNorm": FusedBatchNorm,
+            "segcore>EncoderInput": EncoderInput, "segcore>ResizeLike": ResizeLike}
 
 
 def load_model(path, compile=False):

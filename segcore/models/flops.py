@@ -56,6 +56,9 @@ def layer_flops(layer, input_shape, output_shape):
     if isinstance(layer, layers.Dense):
         return 2 * _positions(output_shape) * int(input_shape[-1]) * layer.units
     if isinstance(layer, keras.Model):
+        if any(side is None for side in layer.inputs[0].shape[1:]):
+            # A nested model built for any size (a pretrained encoder): count it at this call's.
+            return forward_flops(layer, tuple(input_shape[1:]))
         return _graph_flops(layer)
     return 0
 

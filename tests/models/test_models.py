@@ -19,11 +19,14 @@ TINY = {
     "unet": {"depth": 2, "base_filters": 8},
     "reseg": {"encoder_depth": 2, "base_filters": 8, "rnn_units": 8},
     "unet-renet": {"depth": 2, "base_filters": 8, "rnn_units": 8, "rnn_type": "lstm"},
+    "deeplabv3plus": {"encoder": "mobilenet_v3_small", "aspp_filters": 16},
 }
 VARIANTS = [
     ("unet", {"upsampling": "resize", "batch_norm": False, "dropout": 0.2}),
     ("reseg", {"skips": False, "renet_layers": 2, "rnn_type": "lstm", "dropout": 0.1}),
     ("unet-renet", {"upsampling": "resize", "rnn_type": "gru"}),
+    ("unet", {"encoder": "mobilenet_v3_small", "depth": 5}),
+    ("deeplabv3plus", {"output_stride": 8, "dropout": 0.1}),
 ]
 CASES = [(name, {}) for name in MODELS] + VARIANTS
 CASE_IDS = [f"{name}-{'-'.join(map(str, extra.values())) or 'default'}" for name, extra in CASES]
@@ -64,7 +67,9 @@ def test_harness_shape_odd_sizes_config_and_save_reload(name, extra, tmp_path):
 def test_fixed_size_build_and_batch_norm_momentum(name):
     model = build_model(name, (32, 32, 1), 2, **TINY[name])
     assert model.output_shape == (None, 32, 32, 2)
-    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    # Pretrained encoders' own layers too (Keras builds them with 0.99 or 0.999).
+    norms = [layer for layer in model._flatten_layers()
+             if isinstance(layer, keras.layers.BatchNormalization)]
     assert norms and all(layer.momentum == BN_MOMENTUM == 0.9 for layer in norms)
 
 
@@ -79,7 +84,7 @@ def test_logits_stay_float32_under_mixed_precision(name):
 
 
 def test_registry_params_are_data_for_sliders_and_flags():
-    assert set(MODELS) == {"unet", "reseg", "unet-renet"}
+    assert set(MODELS) == {"unet", "reseg", "unet-renet", "deeplabv3plus"}
     for spec in MODELS.values():
         assert spec.family in {"cnn", "rnn", "hybrid"} and spec.description
         names = [p.name for p in spec.params]
@@ -92,11 +97,16 @@ def test_registry_params_are_data_for_sliders_and_flags():
                 assert param.low <= param.default <= param.high
             if param.kind == "choice":
                 assert param.default in param.choices
-    # A name shared by families is one definition, so the CLI has one flag for it.
+    # A name shared by families is one definition, so the CLI has one flag for it; only the
+    # default and the choices may differ (DeepLabV3+ needs an encoder, U-Net's default is none).
     shared = {}
     for spec in MODELS.values():
         for param in spec.params:
-            assert shared.setdefault(param.name, param) == param
+            first = shared.setdefault(param.name, param)
+            assert (first.kind, first.help, first.low, first.high) == (
+                param.kind, param.help, param.low, param.high)
+            assert set(param.choices) <= set(first.choices) or set(first.choices) <= set(
+                param.choices)
 
 
 def test_registry_ranges_are_enforced_and_defaults_filled():
@@ -126,6 +136,7 @@ def test_cli_strings_are_converted():
 
 def test_model_stride():
     assert model_stride("unet") == 16 and model_stride("unet", depth=2) == 4
+    assert model_stride("deeplabv3plus") == 16 and model_stride("deeplabv3plus", output_stride="8") == 8
     assert model_stride("reseg", encoder_depth=3) == 8
     assert model_stride("unet-renet", depth=5) == 32
 

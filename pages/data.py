@@ -16,9 +16,16 @@ from pages.common import (
 from segcore import appstate, plots
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
+from segcore.data.defects import snap_dataset
 from segcore.data.doctor import check_folder
 from segcore.data.formats import read_image, read_mask
-from segcore.data.uploads import save_uploads, suggest_name
+from segcore.data.uploads import (
+    ColoursNeedNames,
+    UploadProblems,
+    colour_class_map,
+    save_uploads,
+    suggest_name,
+)
 from segcore.errors import SegcoreError
 from segcore.inference import overlay, to_uint8
 from segcore.workspace import child_path, datasets_dir
@@ -44,20 +51,121 @@ def preview_pairs(path, signature, split, count):
     return pairs
 
 
+def clear_upload():
+    """The Clear button's callback: new widget keys give empty pickers and name (Streamlit
+    cannot empty a file uploader otherwise), and what the last save attempt offered goes."""
+    st.session_state["upload_version"] = st.session_state.get("upload_version", 0) + 1
+    st.session_state.pop("upload_offer", None)
+
+
+def save_upload(chosen, name, classes=None, snap=False):
+    """Saves the picked files as a dataset; a refusal becomes an offer shown below the picker
+    (name the colours found, or snap damaged masks), kept across reruns for these files."""
+    picked = [(f.name, f.size) for f in chosen]
+    try:
+        dest = child_path(datasets_dir(workspace()), name, "dataset name")
+        with st.spinner("Checking the upload…"):
+            save_uploads([(f.name, f.getvalue()) for f in chosen], dest, classes=classes,
+                         snap=snap)
+    except ColoursNeedNames as error:
+        st.session_state["upload_offer"] = {"kind": "colours", "text": str(error),
+                                            "colours": error.colours, "picked": picked}
+        return
+    except UploadProblems as error:
+        st.session_state["upload_offer"] = {
+            "kind": "problems", "problems": error.problems, "defective": error.defective,
+            "classes": classes.to_json() if classes is not None else None, "picked": picked}
+        return
+    except SegcoreError as error:
+        st.session_state.pop("upload_offer", None)
+        st.error(str(error))
+        return
+    clear_upload()
+    set_dataset(dest.name)
+    flash(f"Saved dataset {dest.name}" + (" (mask values snapped to their classes)."
+                                          if snap else "."))
+    st.rerun()
+
+
+def _proposed_names(colours):
+    """'background' for black, 'class 1', 'class 2', ... for the others."""
+    names, count = [], 0
+    for colour in colours:
+        if colour == (0, 0, 0):
+            names.append("background")
+        else:
+            count += 1
+            names.append(f"class {count}")
+    return names
+
+
+def colour_offer(offer, chosen, name):
+    """Colour masks without a class file: the colours found, as a table to name them."""
+    st.info(offer["text"])
+    table = pd.DataFrame({
+        "colour": ["#{:02x}{:02x}{:02x}".format(*c) for c, _ in offer["colours"]],
+        "name": _proposed_names([tuple(c) for c, _ in offer["colours"]]),
+        "void": [False] * len(offer["colours"]),
+        "share %": [round(100 * share, 2) for _, share in offer["colours"]],
+    })
+    edited = st.data_editor(
+        table, key=f"colour_table_{st.session_state.get('upload_version', 0)}", hide_index=True,
+        disabled=["colour", "share %"],
+        column_config={"void": st.column_config.CheckboxColumn(
+            "void", help="Pixels of this colour are ignored in training and scores.")})
+    if st.button("Save with these classes", key="upload_save_classes", type="primary"):
+        try:
+            classes = colour_class_map(list(edited["name"]), [c for c, _ in offer["colours"]],
+                                       list(edited["void"]))
+        except SegcoreError as error:
+            st.error(f"Classes not saved: {error}")
+            return
+        save_upload(chosen, name, classes=classes)
+
+
+def problems_offer(offer, chosen, name):
+    """Every problem of the refused upload, and the snap fix when masks are damaged."""
+    problems = offer["problems"]
+    st.error(f"Nothing was saved: the data doctor found {len(problems)} problem"
+             f"{'s' if len(problems) != 1 else ''} in the upload.")
+    with st.expander(f"All {len(problems)} problems", expanded=len(problems) <= 3,
+                     key="upload_problems"):
+        st.error("\n".join(f"- {p}" for p in problems))
+    if offer["defective"]:
+        st.info("Masks were saved as JPEG or smoothed, so their values are no longer classes. "
+                "Best: export the masks again as PNG from the original labels. Or snap every "
+                "value to the nearest class: the dataset is saved corrected, your files stay "
+                "as they are.")
+        if st.button("Snap to the nearest class and save", key="upload_snap"):
+            classes = offer.get("classes")
+            save_upload(chosen, name, snap=True,
+                        classes=ClassMap.from_json(classes) if classes else None)
+
+
 def upload_section():
+    version = st.session_state.get("upload_version", 0)
     with st.expander("Upload a new dataset", key="upload_expander"):
-        st.caption("Images with masks of the same name: pick files (`x.png` + `x_mask.png`), "
-                   "a zip of a dataset folder, or a whole folder with images/ and masks/ "
-                   "(optionally train/ val/ test/ and a classes.json).")
-        files = st.file_uploader("Files or a zip", accept_multiple_files=True, key="upload_files",
-                                 type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "zip"])
+        st.caption("Images with masks of the same name: pick files (`x.png` + `x_mask.png`, "
+                   "and a classes.json for colour masks), a zip of a dataset folder, or a whole "
+                   "folder with images/ and masks/ (optionally train/ val/ test/).")
+        files = st.file_uploader("Files or a zip", accept_multiple_files=True,
+                                 key=f"upload_files_{version}",
+                                 type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "zip", "json"])
         folder = st.file_uploader("…or a folder", accept_multiple_files="directory",
-                                  key="upload_folder")
+                                  key=f"upload_folder_{version}")
         chosen = list(files or []) + list(folder or [])
         suggestion = suggest_name([f.name for f in chosen])
-        name = st.text_input("Dataset name", key="upload_name", placeholder=suggestion
+        name = st.text_input("Dataset name", key=f"upload_name_{version}", placeholder=suggestion
                              or "my-dataset", help="Letters, digits, '.', '_' or '-'.")
-        if st.button("Save dataset", key="upload_save", type="primary"):
+        save, clear, _ = st.columns([1, 1, 4])
+        clear.button("Clear", key="upload_clear", on_click=clear_upload,
+                     help="Empty both pickers and start over.")
+        # What the last attempt offered holds for the same files only.
+        picked = [(f.name, f.size) for f in chosen]
+        offer = st.session_state.get("upload_offer")
+        if offer is not None and offer.get("picked") != picked:
+            offer = st.session_state["upload_offer"] = None
+        if save.button("Save dataset", key="upload_save", type="primary"):
             # Errors stay inside this section: the current dataset below keeps showing.
             if not chosen:
                 st.error("Nothing was uploaded: pick files, a zip or a folder first.")
@@ -65,16 +173,14 @@ def upload_section():
             if not (name or suggestion):
                 st.error("Name the dataset first (letters, digits, '.', '_' or '-').")
                 return
-            try:
-                dest = child_path(datasets_dir(workspace()), name or suggestion, "dataset name")
-                with st.spinner("Checking the upload…"):
-                    save_uploads([(f.name, f.getvalue()) for f in chosen], dest)
-            except SegcoreError as error:
-                st.error(str(error))
-                return
-            set_dataset(dest.name)
-            flash(f"Saved dataset {dest.name}.")
-            st.rerun()
+            save_upload(chosen, name or suggestion)
+            offer = st.session_state.get("upload_offer")
+        if offer is None:
+            return
+        if offer["kind"] == "colours":
+            colour_offer(offer, chosen, name or suggestion)
+        else:
+            problems_offer(offer, chosen, name or suggestion)
 
 
 def class_editor(path, class_map):
@@ -120,6 +226,27 @@ def class_editor(path, class_map):
             st.rerun()
 
 
+def snap_offer(path):
+    """Damaged masks in a saved dataset: offer a snapped copy under a new name."""
+    names = set(dataset_names())
+    copy = next(n for n in (f"{path.name}-snapped", *(f"{path.name}-snapped-{i}"
+                                                       for i in range(2, 1000)))
+                if n not in names)
+    st.info("Masks were saved as JPEG or smoothed, so their values are no longer classes. "
+            "Best: export the masks again as PNG from the original labels. Or snap every value "
+            f"to the nearest class in a copy named {copy} ({path.name} stays as it is).")
+    if st.button(f"Save a snapped copy as {copy}", key="snap_copy"):
+        try:
+            with st.spinner("Snapping every mask…"):
+                snap_dataset(path, child_path(datasets_dir(workspace()), copy, "dataset name"))
+        except SegcoreError as error:
+            st.error(str(error))
+            return
+        set_dataset(copy)
+        flash(f"Saved {copy}: {path.name} with its mask values snapped to their classes.")
+        st.rerun()
+
+
 def preview(path, signature, summary, class_map):
     st.subheader("Preview")
     splits = [s for s in summary["images_per_split"] if s != "all"] or ["train", "val"]
@@ -146,10 +273,14 @@ def data_page():
     signature = appstate.folder_signature(path)
     summary, problems = dataset_report(path)
     if problems:
-        st.error(f"The data doctor found {len(problems)} problem(s) in {chosen}; training on it "
-                 "is blocked until they are fixed:")
-        for problem in appstate.relative_problems(problems, path)[:20]:
-            st.error(problem)
+        st.error(f"The data doctor found {len(problems)} problem"
+                 f"{'s' if len(problems) != 1 else ''} in {chosen}; training on it is blocked "
+                 "until they are fixed.")
+        with st.expander(f"All {len(problems)} problems", expanded=len(problems) <= 3,
+                         key="dataset_problems"):
+            st.error("\n".join(f"- {p}" for p in appstate.relative_problems(problems, path)))
+        if summary.get("defective_masks"):
+            snap_offer(path)
         if (path / "classes.json").is_file():
             try:  # a class file that no longer fits the masks is fixed right here
                 class_editor(path, ClassMap.load(path / "classes.json"))
@@ -161,8 +292,13 @@ def data_page():
     st.success(f"{chosen}: " + ", ".join(
         f"{n} images" if s == "all" else f"{n} {s} images" for s, n in counts.items())
                + f", {class_map.num_classes} classes, sizes {', '.join(summary['sizes'])}.")
-    for warning in appstate.dataset_warnings(summary):
-        st.warning(warning)
+    warnings = appstate.dataset_warnings(summary)
+    if len(warnings) > 3:  # one box, not a wall of yellow
+        st.warning(f"{len(warnings)} things to look at in {chosen}:\n"
+                   + "\n".join(f"- {w}" for w in warnings))
+    else:
+        for warning in warnings:
+            st.warning(warning)
     class_editor(path, class_map)
     rows = appstate.class_share_table(summary)
     left, right = st.columns([3, 2])

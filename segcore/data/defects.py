@@ -16,7 +16,8 @@ import numpy as np
 from segcore.errors import DataError
 
 SOLID_SHARE = 0.1  # a value with this share of its pixels inside regions is a real value
-MODE_SHARE = 0.5  # the solid values must hold at least this share of the pixels
+MODE_SHARE = 0.5  # the solid values (with the near values around them) hold this share
+EXACT_SHARE = 0.2  # and the solid values alone this share of the pixels
 MIN_STRAYS = 4  # a few stray values are tiny objects; more than this many (and more than
 # twice the solid values) are artefacts
 MERGE_DISTANCE = 32  # solid colours this close (RGB distance) are one class scattered by JPEG
@@ -46,33 +47,43 @@ def _interior(codes):
 def value_stats(raw):
     """The values of a mask with their pixel and interior-pixel counts.
 
-    In a colour mask, near shades count as the most frequent of them (see `_cluster`).
+    Near values (or shades) that fill no region of their own count as the most frequent
+    value near them (see `_cluster`): JPEG scatters a small region over many of them.
 
     Args:
         raw: a raw mask, (H, W) values or (H, W, 3) colours.
 
     Returns:
-        ({value: (pixels, interior pixels, value)}, distinct exact values); a colour is
-        coded r<<16 | g<<8 | b.
+        ({group: (pixels, interior pixels, the group's median value)}, distinct exact
+        values, share of pixels whose exact value fills regions); a colour is coded
+        r<<16 | g<<8 | b.
     """
-    if raw.ndim == 2:  # the fast path: bincount over 256 values
-        flat = raw.ravel()
-        counts = np.bincount(flat, minlength=256)
-        inside = np.bincount(flat[_interior(raw).ravel()], minlength=256)
-        present = np.flatnonzero(counts)
-        stats = {int(v): (int(counts[v]), int(inside[v]), int(v)) for v in present}
-        return stats, len(present)
     codes = _codes(raw)
     exact, inverse, exact_counts = np.unique(codes, return_inverse=True, return_counts=True)
     exact_inside = np.bincount(inverse.ravel()[_interior(codes).ravel()], minlength=len(exact))
-    centre = _cluster(exact, exact_counts, exact_inside >= SOLID_SHARE * exact_counts)
+    solid = exact_inside >= SOLID_SHARE * exact_counts
+    centre = _cluster(exact, exact_counts, solid)
     keys = centre[inverse.ravel()].reshape(codes.shape)
     values, inverse = np.unique(keys, return_inverse=True)
     inverse = inverse.ravel()
     counts = np.bincount(inverse, minlength=len(values))
     inside = np.bincount(inverse[_interior(keys).ravel()], minlength=len(values))
-    stats = {int(v): (int(c), int(i), int(v)) for v, c, i in zip(values, counts, inside)}
-    return stats, len(exact)
+    middle = {int(v): _weighted_median(exact[centre == v], exact_counts[centre == v])
+              for v in values}
+    stats = {int(v): (int(c), int(i), middle[int(v)]) for v, c, i in zip(values, counts, inside)}
+    return stats, len(exact), float(exact_counts[solid].sum() / max(1, codes.size))
+
+
+def _weighted_median(codes, counts):
+    """The value (per channel for colours) that half a group's pixels lie on either side of:
+    JPEG's errors spread both ways around the true one."""
+    channels = []
+    for shift in (16, 8, 0):
+        part = (codes >> shift) & 255
+        order = np.argsort(part, kind="stable")
+        cumulative = np.cumsum(counts[order])
+        channels.append(int(part[order][np.searchsorted(cumulative, cumulative[-1] / 2)]))
+    return (channels[0] << 16) | (channels[1] << 8) | channels[2]
 
 
 def _cluster(colours, counts, solid, limit=256):
@@ -113,24 +124,29 @@ def mask_defect(raw, name="mask"):
     """Describes a mask that is not a label map (JPEG or smoothing artefacts), else None.
 
     Example:
-        A 0/255 mask saved as JPEG holds ~50 values, 85% of its pixels at 0 or 255 and the
-        rest on edges: "54 distinct values, but 84% of pixels hold just 2 (0, 255) ...".
+        A 0/255 mask saved as JPEG holds ~50 values, nearly all pixels at or near 0 or 255:
+        "54 distinct values, but 100% of pixels are at or near just 2 (0, 255); ...".
     """
-    stats, distinct = value_stats(raw)
+    stats, distinct, exact_share = value_stats(raw)
     solid = solid_values(stats)
     total = sum(entry[0] for entry in stats.values()) or 1
     share = sum(stats[v][0] for v in solid) / total
-    if not solid or share < MODE_SHARE or not _too_many_strays(distinct, len(solid)):
+    # Random noise groups into one "region" too: some values must fill regions as they are.
+    if (not solid or share < MODE_SHARE or exact_share < EXACT_SHARE
+            or not _too_many_strays(distinct, len(solid))):
         return None
     kind = "colours" if raw.ndim == 3 else "values"
     if raw.ndim == 3:  # close shades that each filled a bit of one region are one colour
         solid = [code for code, _ in solid_colours([raw])]
+    else:
+        solid = [stats[v][2] for v in solid]
     shown = ", ".join(str(_rgb(v)) if raw.ndim == 3 else str(v) for v in solid[:6])
     shown += " ..." if len(solid) > 6 else ""
-    return (f"{name}: {distinct} distinct {kind}, but {100 * share:.0f}% of pixels hold just "
-            f"{len(solid)} ({shown}) and the others lie on edges: JPEG compression or smoothing "
-            "(anti-aliasing, resizing) damaged this label map. Save masks losslessly (PNG) from "
-            "the original labels, or snap every value to the nearest class.")
+    return (f"{name}: {distinct} distinct {kind}, but {100 * share:.0f}% of pixels are at or "
+            f"near just {len(solid)} ({shown}); the rest are edge artefacts of JPEG "
+            "compression or smoothing (anti-aliasing, resizing), so this is not a label map. "
+            "Save masks losslessly (PNG) from the original labels, or snap every value to the "
+            "nearest class.")
 
 
 def _nearest(codes, targets, colour):
@@ -201,7 +217,7 @@ def solid_colours(raws):
     for raw in raws:
         if colour and raw.ndim == 2:
             raw = np.repeat(raw[..., None], 3, axis=-1)
-        stats, distinct = value_stats(raw)
+        stats, distinct, _ = value_stats(raw)
         noisy = noisy or _too_many_strays(distinct, len(solid_values(stats)))
         for key, (count, inside, representative) in stats.items():
             before = totals.get(key, (0, 0, representative, 0))
@@ -215,7 +231,7 @@ def solid_colours(raws):
         # In JPEG'd masks a class's shade differs a little from mask to mask; clean masks
         # keep close palette colours (even (1, 0, 0) and (2, 0, 0)) apart.
         near = [i for i, (kept, _) in enumerate(found)
-                if colour and noisy and _distance(kept, code) <= MERGE_DISTANCE]
+                if noisy and _distance(kept, code) <= MERGE_DISTANCE]
         if near:  # one flat region that JPEG scattered over neighbouring bins
             found[near[0]] = (found[near[0]][0], found[near[0]][1] + share)
         else:
@@ -241,6 +257,9 @@ def _distance(a, b):
 def snap_masks(root):
     """Snaps every mask of a dataset folder in place; JPEG masks are rewritten as PNG.
 
+    Without a classes.json the values snapped to become the classes (declared in one when
+    the masks alone would read otherwise).
+
     Only for a copy: callers pass a staging folder, never the user's data.
 
     Returns:
@@ -253,6 +272,8 @@ def snap_masks(root):
     raws, targets, colour = _targets(root, masks)
     if not targets:
         raise DataError(f"{root.name}: no mask value fills a region; nothing to snap to.")
+    if not (root / "classes.json").is_file():
+        _declare(root, sorted(targets), colour)
     for path, raw in raws.items():
         if colour and raw.ndim == 2:
             raw = np.repeat(raw[..., None], 3, axis=-1)  # a gray mask among colour masks
@@ -261,6 +282,18 @@ def snap_masks(root):
         if out != path:
             path.unlink()
     return len(raws)
+
+
+def _declare(root, targets, colour):
+    """Writes the classes snapped to as classes.json where the masks alone would not say
+    them (classes are inferred as 0..max, or background/foreground for 0/255)."""
+    from segcore.data.classes import ClassMap
+
+    if colour:
+        rgb = [_rgb(code) for code in targets]
+        ClassMap([f"class {i}" for i in range(1, len(rgb) + 1)], rgb).save(root / "classes.json")
+    elif targets != [0, 255] and targets != list(range(len(targets))):
+        ClassMap([f"class {v}" for v in targets], values=targets).save(root / "classes.json")
 
 
 def snap_dataset(source, dest):

@@ -28,7 +28,7 @@ def through_jpeg(array, quality=75):
 def test_jpeg_and_anti_aliased_masks_are_named_with_their_fix():
     for quality in (50, 90, 95):
         message = mask_defect(through_jpeg(disc(), quality), "m.png")
-        assert message.startswith("m.png: ") and "hold just 2 (0, 255)" in message
+        assert message.startswith("m.png: ") and "near just 2 (0, 255)" in message
     smooth = cv2.resize(cv2.resize(disc(), (256, 256), interpolation=cv2.INTER_NEAREST),
                         (50, 50), interpolation=cv2.INTER_AREA)
     assert "anti-aliasing" in mask_defect(smooth, "aa.png")

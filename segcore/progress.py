@@ -39,6 +39,31 @@ def few_steps_warning(steps_per_epoch, train_images=None, batch_size=None):
             f"least {FEW_STEPS} steps per epoch.")
 
 
+def planned_steps_warning(summary, batch_size, val_fraction=0.2):
+    """The few-steps warning for settings before a run starts, from the doctor's summary.
+
+    Training images are the train/ folder's, or all images less the validation share the
+    trainer holds out (`split_samples`' rounding) when there is no val/ folder.
+
+    Args:
+        summary: `DoctorReport.summary` of the dataset (`images_per_split`).
+        batch_size, val_fraction: the run's settings.
+
+    Returns:
+        A one-sentence warning, or None.
+    """
+    counts = (summary or {}).get("images_per_split") or {}
+    images = counts.get("train", counts.get("all", 0))
+    if not images:
+        return None
+    if "val" not in counts and val_fraction:
+        images -= min(images - 1, max(1, round(images * val_fraction)))
+    if images < batch_size:
+        return (f"{images} training images are fewer than the batch size {batch_size}: "
+                "lower the batch size (or add images).")
+    return few_steps_warning(images // batch_size, images, batch_size)
+
+
 def run_progress(run_dir):
     """Summarizes a run for the live view.
 

@@ -11,6 +11,7 @@ from segcore.progress import (
     can_resume,
     few_steps_warning,
     format_eta,
+    planned_steps_warning,
     poll_interval,
     run_progress,
 )
@@ -141,3 +142,15 @@ def test_the_budget_plan_does_not_jump_once_the_tracing_epoch_is_past():
     assert budget_plan([20.0], trace_seconds=None) == 9  # the tracing epoch taken whole
     tight = [budget_plan([20.0] + [2.0] * n, 18.0, budget_min=0.5) for n in range(3)]
     assert tight == [6, 6, 6]  # 1 + ceil(10 / 2), 2 + ceil(8 / 2), 3 + ceil(6 / 2)
+
+
+def test_settings_are_warned_before_start_from_the_dataset_size():
+    demo = {"images_per_split": {"all": 48}}  # 38 train images after the 20 % held out
+    assert planned_steps_warning(demo, 8).startswith(
+        "Only 4 training steps per epoch (38 training images at batch size 8)")
+    assert planned_steps_warning(demo, 2) is None  # 19 steps
+    folders = {"images_per_split": {"train": 30, "val": 10}}
+    assert "(30 training images at batch size 4)" in planned_steps_warning(folders, 4)
+    assert planned_steps_warning({"images_per_split": {"all": 10}}, 16).startswith(
+        "8 training images are fewer than the batch size 16")
+    assert planned_steps_warning({}, 8) is None  # a dataset the doctor rejected

@@ -78,7 +78,9 @@ def import_zip(args):
         extracted = extract_zip(args.zip, staging / "data", label=args.zip)
         report = check_folder(extracted)
         if not report.ok:
-            raise DataError(report.problems[0])
+            lines = [p.replace(str(extracted), args.zip) for p in report.problems]
+            raise DataError(f"{args.zip}: not imported, {len(lines)} problem"
+                            f"{'s' if len(lines) != 1 else ''}:\n" + "\n".join(lines))
         extracted.rename(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

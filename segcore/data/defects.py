@@ -58,14 +58,29 @@ def value_stats(raw):
         values, share of pixels whose exact value fills regions); a colour is coded
         r<<16 | g<<8 | b.
     """
-    codes = _codes(raw)
-    exact, inverse, exact_counts = np.unique(codes, return_inverse=True, return_counts=True)
-    exact_inside = np.bincount(inverse.ravel()[_interior(codes).ravel()], minlength=len(exact))
+    if raw.ndim == 2:  # 256 values at most: lookup tables instead of sorting every pixel
+        codes, table = raw, np.arange(256, dtype=np.int64)
+        exact_counts = np.bincount(raw.ravel(), minlength=256)
+        exact_inside = np.bincount(raw[_interior(raw)], minlength=256)
+        present = exact_counts > 0
+        exact, exact_counts, exact_inside = table[present], exact_counts[present], exact_inside[
+            present]
+    else:
+        codes = _codes(raw)
+        exact, inverse, exact_counts = np.unique(codes, return_inverse=True, return_counts=True)
+        exact_inside = np.bincount(inverse.ravel()[_interior(codes).ravel()],
+                                   minlength=len(exact))
     solid = exact_inside >= SOLID_SHARE * exact_counts
     centre = _cluster(exact, exact_counts, solid)
-    keys = centre[inverse.ravel()].reshape(codes.shape)
-    values, inverse = np.unique(keys, return_inverse=True)
-    inverse = inverse.ravel()
+    if raw.ndim == 2:
+        table[exact] = centre
+        keys = table[raw]
+        values = np.unique(centre)
+        inverse = np.searchsorted(values, keys).ravel()
+    else:
+        keys = centre[inverse.ravel()].reshape(codes.shape)
+        values, inverse = np.unique(keys, return_inverse=True)
+        inverse = inverse.ravel()
     counts = np.bincount(inverse, minlength=len(values))
     inside = np.bincount(inverse[_interior(keys).ravel()], minlength=len(values))
     middle = {int(v): _weighted_median(exact[centre == v], exact_counts[centre == v])

@@ -174,7 +174,10 @@ def check_dataset(path, classes=None, ignore_index=None, scratch=None):
         holder = Path(tempfile.mkdtemp(prefix=".check-", dir=scratch))
         try:
             extracted = extract_zip(path, holder / "data", label=str(path))
-            return check_folder(extracted, classes, ignore_index)
+            report = check_folder(extracted, classes, ignore_index)
+            # Name files inside the zip, not the scratch folder they were unpacked to.
+            report.problems = [p.replace(str(extracted), str(path)) for p in report.problems]
+            return report
         except DataError as error:
             return DoctorReport(problems=[str(error)])
         finally:

@@ -87,3 +87,23 @@ def test_jpeg_mask_files_are_each_named_once(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 3, lines
     assert all("a JPEG mask" in line and "losslessly (PNG)" in line for line in lines)
+
+
+def test_a_zip_of_damaged_masks_names_its_entries_and_import_lists_every_problem(tmp_path):
+    root = jpeg_artefact_dataset(tmp_path / "d", count=3)
+    archive = tmp_path / "cells.zip"
+    archive.write_bytes(zip_bytes({str(p.relative_to(root)): p.read_bytes()
+                                   for p in root.rglob("*.png")}))
+    result = check(archive)
+    assert result.returncode == 2
+    assert [line.split(": ")[0] for line in result.stdout.strip().splitlines()] == [
+        f"{archive}/masks/{i}.png" for i in range(3)]
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "segcore", "--workspace", str(workspace), "import", str(archive),
+         "--name", "cells"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{archive}: not imported, 3 problems:" in result.stderr
+    assert all(f"{archive}/masks/{i}.png: " in result.stderr for i in range(3))
+    assert not (workspace / "datasets" / "cells").exists()

@@ -54,9 +54,14 @@ def _add_config_flags(parser):
             if param.name in seen:
                 continue
             seen.add(param.name)
-            used_by = ", ".join(s.name for s in MODELS.values() if param in s.params)
+            used_by = ", ".join(s.name for s in MODELS.values()
+                                if any(p.name == param.name for p in s.params))
+            choices = sorted({str(c) for s in MODELS.values() for p in s.params
+                              if p.name == param.name for c in p.choices}, key=str)
             group.add_argument(_flag(param.name), dest=f"hp_{param.name}", default=None,
-                               help=f"{param.help} [{used_by}]")
+                               help=f"{param.help}"
+                                    + (f"; one of {', '.join(choices)}" if choices else "")
+                                    + (" or a file" if param.paths else "") + f" [{used_by}]")
 
 
 def config_from_args(args):
@@ -81,11 +86,23 @@ def config_from_args(args):
             hparams[name] = value
     values["hparams"] = hparams
     config = RunConfig(**values).validate()
+    _check_encoder_weights(config.hparams)
     if config.classes:
         from segcore.data.classes import ClassMap
 
         ClassMap.load(config.classes)  # a missing or malformed --classes file, before a run exists
     return config
+
+
+def _check_encoder_weights(hparams):
+    """A missing weights file is refused before a run exists; a given file is kept absolute."""
+    if hparams.get("encoder", "none") == "none":
+        return
+    from segcore.models.encoders import IMAGENET, weights_path
+
+    path = weights_path(hparams["encoder"], hparams["encoder_weights"])
+    if path is not None and hparams["encoder_weights"] != IMAGENET:
+        hparams["encoder_weights"] = str(path.resolve())
 
 
 def register(subparsers):

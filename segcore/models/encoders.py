@@ -324,3 +324,21 @@ def encoder_features(inputs, name, weights=NONE, output_stride=32, strides=STRID
     features = encoder(x)
     features = features if isinstance(features, (list, tuple)) else [features]
     return dict(zip(found, features))
+
+
+def weights_note(hparams):
+    """One line on a model's encoder weights for the app, or None without an encoder.
+
+    Example: "mobilenet_v2 ImageNet weights: cached (/root/.keras/models/mobilenet_v2_...h5)."
+    """
+    name = hparams.get("encoder", NONE)
+    if name == NONE or name not in ENCODERS:
+        return None
+    weights = hparams.get("encoder_weights", NONE)
+    if weights == NONE:
+        return f"{name}: random initial weights (trained from scratch)."
+    try:
+        path = weights_path(name, weights)
+    except ConfigError as error:
+        return str(error)
+    return f"{name} {'ImageNet ' if weights == IMAGENET else ''}weights: cached ({path})."

@@ -24,7 +24,7 @@ from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
 from segcore.progress import few_steps_warning
 from segcore.runs import STOP_FILE, now, read_config, write_status
-from segcore.training import checkpoint
+from segcore.training import checkpoint, finetune
 from segcore.training.config import RunConfig
 from segcore.training.schedules import Plateau, epochs_within_budget, learning_rate
 from segcore.training.strategy import is_chief, make_strategy
@@ -106,7 +106,13 @@ def pad_to_batches(images, masks, batch_size):
 class Trainer:
     """Holds the model, data and state of one run; `fit()` trains it."""
 
-    def __init__(self, config, run_dir, strategy=None):
+    def __init__(self, config, run_dir, strategy=None, resume=False):
+        """Loads the data and builds the model and optimizer.
+
+        Args:
+            resume: a committed checkpoint will be restored, so a pretrained encoder's
+                weights file is not read (it may be gone since the run started).
+        """
         import keras
         import tensorflow as tf
 
@@ -119,11 +125,20 @@ class Trainer:
         with self.strategy.scope():
             from segcore.models import build_model
 
+            hparams = dict(config.hparams)
+            if resume and "encoder_weights" in hparams:
+                hparams["encoder_weights"] = "none"  # the checkpoint holds every weight
             self.model = build_model(
-                config.model, (None, None, 3), self.class_map.num_classes, **config.hparams
+                config.model, (None, None, 3), self.class_map.num_classes, **hparams
             )
             self.optimizer = make_optimizer(config)
+            # Over every variable, the encoder's too, before any freezing: the optimizer's
+            # variables never change count, whichever phase a checkpoint was written in.
             self.optimizer.build(self.model.trainable_variables)
+            self.encoder = finetune.encoder_of(self.model)
+            if self.encoder is not None:
+                finetune.scale_encoder_rate(self.optimizer, self.encoder.trainable_variables,
+                                            hparams.get("encoder_lr_scale", 1.0))
         self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights)
         self.checkpoint = None
         self.trace_seconds = None  # the first step of this process: tracing and compiling
@@ -131,6 +146,7 @@ class Trainer:
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
                       "train_seconds": 0.0}
         self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
+        self.encoder_frozen = False
         self._eval_step = tf.function(self._distributed_eval_step, reduce_retracing=True)
 
     def _load_data(self):
@@ -289,9 +305,24 @@ class Trainer:
             total_cm += cm.numpy().astype(np.int64)
         return loss_sum / max(count, 1.0), scores(total_cm, self.class_map.names), total_cm
 
+    def _set_phase(self, epoch):
+        """Freezes the encoder in its first `freeze_epochs` epochs, unfreezes it after.
+
+        Derived from the epoch alone, so a resume continues in the phase it stopped in. A
+        change retraces the step: Keras reads `trainable` when the step is traced.
+        """
+        import tensorflow as tf
+
+        freeze = finetune.frozen(epoch, self.config.hparams.get("freeze_epochs", 0))
+        if finetune.set_frozen(self.encoder, freeze):
+            self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
+            log.info("epoch %d: encoder %s", epoch + 1, "frozen" if freeze else "trainable")
+        self.encoder_frozen = self.encoder is not None and freeze
+
     def train_epoch(self, epoch, stop, stream):
         """Trains one epoch (or its rest after a resume); returns (mean loss, images, stopped)."""
         config = self.config
+        self._set_phase(epoch)
         skip = self.state["step_in_epoch"]
         losses, started = [], time.perf_counter()
         pending = []
@@ -460,7 +491,9 @@ def train(config, run_dir, resume=False, strategy=None, stream=None, lock=None):
             own_lock.release()
             raise
     try:
-        trainer = Trainer(config, run_dir, strategy)
+        # A committed checkpoint holds every weight: its encoder file is not read again.
+        restoring = bool(resume and run_dir is not None and checkpoint.summary(run_dir))
+        trainer = Trainer(config, run_dir, strategy, resume=restoring)
         writer = trainer.run_dir is not None  # the chief; other workers only read the checkpoint
         resumed = resume and trainer.load_state(run_dir)  # (a 0.1 checkpoint is migrated)
         if writer:

@@ -194,3 +194,17 @@ def test_a_fresh_process_loads_a_saved_deeplab(tmp_path):
                           text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     assert load_model(tmp_path / "m.keras").count_params() == model.count_params()
+
+
+def test_weights_note_says_whether_the_file_is_cached(tmp_path, monkeypatch):
+    from segcore.models.encoders import weights_note
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert weights_note({"encoder": "none"}) is None
+    assert "random" in weights_note({"encoder": "resnet50", "encoder_weights": "none"})
+    missing = weights_note({"encoder": "resnet50", "encoder_weights": "imagenet"})
+    assert "is missing" in missing and str(tmp_path / "models") in missing
+    cached = tmp_path / "models" / ENCODERS["resnet50"].weights_file
+    cached.parent.mkdir()
+    cached.write_bytes(b"")
+    assert "cached" in weights_note({"encoder": "resnet50", "encoder_weights": "imagenet"})

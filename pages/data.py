@@ -51,6 +51,13 @@ def preview_pairs(path, signature, split, count):
     return pairs
 
 
+def problem_list(problems, key):
+    """Every problem, one per line, in an expander (open when there are only a few)."""
+    with st.expander(f"All {len(problems)} problem{'s' if len(problems) != 1 else ''}",
+                     expanded=len(problems) <= 3, key=key):
+        st.error("\n".join(f"- {p}" for p in problems))
+
+
 def clear_upload():
     """The Clear button's callback: new widget keys give empty pickers and name (Streamlit
     cannot empty a file uploader otherwise), and what the last save attempt offered goes."""
@@ -128,9 +135,7 @@ def problems_offer(offer, chosen, name):
     problems = offer["problems"]
     st.error(f"Nothing was saved: the data doctor found {len(problems)} problem"
              f"{'s' if len(problems) != 1 else ''} in the upload.")
-    with st.expander(f"All {len(problems)} problems", expanded=len(problems) <= 3,
-                     key="upload_problems"):
-        st.error("\n".join(f"- {p}" for p in problems))
+    problem_list(problems, "upload_problems")
     if offer["defective"]:
         st.info("Masks were saved as JPEG or smoothed, so their values are no longer classes. "
                 "Best: export the masks again as PNG from the original labels. Or snap every "
@@ -215,8 +220,9 @@ def class_editor(path, class_map):
                 return
             problems = check_folder(path, classes=updated).problems
             if problems:
-                st.error("Classes not saved, the masks would not fit them: "
-                         + appstate.relative_problems(problems, path)[0])
+                st.error(f"Classes not saved: {len(problems)} mask"
+                         f"{'s' if len(problems) != 1 else ''} would not fit them.")
+                problem_list(appstate.relative_problems(problems, path), "class_problems")
                 return
             updated.save(path / "classes.json")
             # The editor keeps edits as row-index deltas, in the browser too: a new key gives a
@@ -276,9 +282,7 @@ def data_page():
         st.error(f"The data doctor found {len(problems)} problem"
                  f"{'s' if len(problems) != 1 else ''} in {chosen}; training on it is blocked "
                  "until they are fixed.")
-        with st.expander(f"All {len(problems)} problems", expanded=len(problems) <= 3,
-                         key="dataset_problems"):
-            st.error("\n".join(f"- {p}" for p in appstate.relative_problems(problems, path)))
+        problem_list(appstate.relative_problems(problems, path), "dataset_problems")
         if summary.get("defective_masks"):
             snap_offer(path)
         if (path / "classes.json").is_file():

@@ -18,7 +18,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
     throughput = sub.add_parser("throughput", help="segcore loop vs model.fit, efficiency")
-    throughput.add_argument("--models", default="unet,reseg,unet-renet")
+    throughput.add_argument("--models", default="unet,reseg,unet-renet",
+                            help="comma-separated families; family+encoder for a pretrained "
+                                 "encoder (unet+mobilenet_v2)")
     throughput.add_argument("--pairs", type=int, default=3)
     throughput.add_argument("--raw-step", action="store_true",
                             help="also time a bare tf.function step (the least a loop can do)")

@@ -25,6 +25,15 @@ IMAGES = 64
 EPOCHS = 3
 
 
+def model_and_hparams(model):
+    """"family" or "family+encoder" (e.g. "unet+mobilenet_v2") -> (family, hparams).
+
+    Encoders start from random weights here: throughput does not depend on their values.
+    """
+    family, _, encoder = model.partition("+")
+    return family, ({"encoder": encoder} if encoder else {})
+
+
 def _dataset(folder):
     from segcore.data.synthetic import make_synthetic
 
@@ -40,7 +49,9 @@ def segcore_images_per_second(data, model, workspace):
     from segcore.training.config import RunConfig
 
     keras.backend.clear_session()
-    config = RunConfig(data=str(data), model=model, img_size=SIZE, epochs=EPOCHS, batch_size=BATCH,
+    family, hparams = model_and_hparams(model)
+    config = RunConfig(data=str(data), model=family, hparams=hparams, img_size=SIZE,
+                       epochs=EPOCHS, batch_size=BATCH,
                        val_fraction=8 / (IMAGES + 8), seed=0, schedule="constant",
                        warmup_epochs=0)
     path = runs.create_run(workspace, config)
@@ -63,7 +74,8 @@ def _model_and_tensors(data, model):
     keras.utils.set_random_seed(0)
     dataset = load_dataset(data, val_fraction=8 / (IMAGES + 8), seed=0)
     images, masks = load_arrays(dataset.samples("train"), dataset.class_map, SIZE)
-    net = build_model(model, (None, None, 3), dataset.class_map.num_classes)
+    family, hparams = model_and_hparams(model)
+    net = build_model(family, (None, None, 3), dataset.class_map.num_classes, **hparams)
     net.compile(optimizer=keras.optimizers.Adam(3e-3),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return net, tf.constant(images), tf.constant(masks.astype(np.int32))
@@ -133,7 +145,8 @@ def gflop_per_image(model):
     from segcore.models import build_model
     from segcore.models.flops import forward_flops
 
-    return 3 * forward_flops(build_model(model, (*SIZE, 3), 4)) / 1e9
+    family, hparams = model_and_hparams(model)
+    return 3 * forward_flops(build_model(family, (*SIZE, 3), 4, **hparams)) / 1e9
 
 
 def run_throughput(models=("unet", "reseg", "unet-renet"), pairs=3, raw_step=False):

@@ -21,6 +21,7 @@ from segcore import plots, runs
 from segcore.data.classes import ClassMap
 from segcore.errors import SegcoreError
 from segcore.models import MODELS, model_stride
+from segcore.models.encoders import weights_note
 from segcore.progress import can_resume, format_eta, poll_interval, run_progress
 from segcore.training import settings
 from segcore.workspace import datasets_dir
@@ -121,12 +122,18 @@ def model_size(model, hparams_items, img_size, num_classes):
     from segcore.models import build_model
     from segcore.models.flops import forward_flops
 
-    built = build_model(model, (*img_size, 3), num_classes, **dict(hparams_items))
+    hparams = dict(hparams_items)
+    if "encoder_weights" in hparams:  # the cost does not depend on them: no file is read
+        hparams["encoder_weights"] = "none"
+    built = build_model(model, (*img_size, 3), num_classes, **hparams)
     return int(built.count_params()), forward_flops(built) / 1e9
 
 
 def size_section(config):
     """Parameters and FLOPs on demand (it builds the model: a second or two)."""
+    note = weights_note(config.hparams)  # whether a pretrained encoder's file is cached here
+    if note:
+        st.caption(note)
     left, right = st.columns([1, 4])
     if left.button("Model size", key="model_size", help="Parameters and forward GFLOPs per "
                    "image at the chosen image size."):

@@ -155,3 +155,28 @@ def test_cli_refuses_missing_and_damaged_weights_with_one_line(workspace, demo_d
     result = cli(*_train_args(demo_data, corrupt), workspace=workspace)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert str(corrupt) in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_a_deeplab_run_predicts_and_exports_with_preprocessing_inside(workspace, demo_data):
+    import tensorflow as tf
+
+    from segcore.inference import RunPredictor, export_model
+
+    config = tiny_config(demo_data, epochs=1, hparams={**DEEPLAB, "encoder": "mobilenet_v2"})
+    path = runs.create_run(workspace, config)
+    assert loop.train(config, path, stream=io.StringIO()) == "finished"
+    predictor = RunPredictor(path, "best")
+    image = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype("uint8")
+    assert predictor.predict(image).shape == (40, 56)
+    # The encoder's scaling (RGB in [0, 1] -> [-1, 1]) is inside the model, so in every export.
+    exported = export_model(path, "tflite")
+    interpreter = tf.lite.Interpreter(model_path=str(exported))
+    interpreter.allocate_tensors()
+    (given,), (taken,) = interpreter.get_input_details(), interpreter.get_output_details()
+    x = np.random.default_rng(1).random(given["shape"], "float32")
+    interpreter.set_tensor(given["index"], x)
+    interpreter.invoke()
+    expected = predictor.model(x, training=False)
+    np.testing.assert_allclose(interpreter.get_tensor(taken["index"]), expected, atol=1e-3)
+    assert export_model(path, "savedmodel").is_dir()

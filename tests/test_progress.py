@@ -125,23 +125,34 @@ def test_few_steps_per_epoch_warn_in_the_progress_message(tmp_path):
     assert few_steps_warning(1).startswith("Only 1 training step per epoch:")
 
 
-def budget_plan(durations, trace_seconds, budget_min=3.0, epochs=30, elapsed=None):
-    """The trainer's planned epochs after `durations` (seconds per epoch, validation in)."""
-    state = {"epoch": len(durations), "train_seconds": elapsed or sum(durations)}
+def budget_plans(seconds, trace_seconds, budget_min=3.0, epochs=30, checkpoint=0.0):
+    """The trainer's planned epochs after each epoch of `seconds` (validation included), each
+    followed by a checkpoint of `checkpoint` seconds."""
     fake = SimpleNamespace(config=SimpleNamespace(time_budget_min=budget_min, epochs=epochs),
-                           state=state, trace_seconds=trace_seconds)
-    Trainer._fit_epochs_to_budget(fake, list(durations))
-    return state["schedule_epochs"]
+                           state={"epoch": 0, "train_seconds": 0.0},
+                           trace_seconds=trace_seconds, budget_marks=[])
+    durations, plans = [], []
+    for duration in seconds:
+        durations.append(duration)
+        fake.state["epoch"] += 1
+        fake.state["train_seconds"] += duration + checkpoint
+        Trainer._fit_epochs_to_budget(fake, durations)
+        plans.append(fake.state["schedule_epochs"])
+    return plans
 
 
 def test_the_budget_plan_does_not_jump_once_the_tracing_epoch_is_past():
     # 3 min budget; epoch 1 took 20 s of which 18 s were tracing; epochs then take 2 s.
-    after_first = budget_plan([20.0], trace_seconds=18.0)
-    after_second = budget_plan([20.0, 2.0], trace_seconds=18.0)
-    assert after_first == after_second == 30
-    assert budget_plan([20.0], trace_seconds=None) == 9  # the tracing epoch taken whole
-    tight = [budget_plan([20.0] + [2.0] * n, 18.0, budget_min=0.5) for n in range(3)]
-    assert tight == [6, 6, 6]  # 1 + ceil(10 / 2), 2 + ceil(8 / 2), 3 + ceil(6 / 2)
+    assert budget_plans([20.0, 2.0, 2.0], trace_seconds=18.0) == [30, 30, 30]
+    assert budget_plans([20.0, 2.0], trace_seconds=None) == [9, 30]  # tracing taken whole
+    # 30 s budget: 1 + ceil(9.5 / 2) after the first; then 2.5 s cycles say 5, within a fifth.
+    assert budget_plans([20.0, 2.0, 2.0, 2.0], 18.0, budget_min=0.5, checkpoint=0.5) == [6] * 4
+
+
+def test_the_budget_plan_counts_the_checkpoint_between_epochs():
+    # 60 s budget of 2 s epochs and 1 s checkpoints: 20 cycles fit, not 30 epochs.
+    plans = budget_plans([2.0] * 6, trace_seconds=0.0, budget_min=1.0, checkpoint=1.0)
+    assert plans[-1] in (20, 21) and len(set(plans[1:])) == 1
 
 
 def test_settings_are_warned_before_start_from_the_dataset_size():

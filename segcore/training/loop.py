@@ -141,7 +141,9 @@ class Trainer:
                                             hparams.get("encoder_lr_scale", 1.0))
         self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights)
         self.checkpoint = None
-        self.trace_seconds = None  # the first step of this process: tracing and compiling
+        self.trace_seconds = None  # the first steps of this process: tracing and compiling
+        self.eval_traced = False
+        self.budget_marks = []  # the budget's clock at each epoch end of this process
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
                       "train_seconds": 0.0}
@@ -281,15 +283,22 @@ class Trainer:
         config = self.config
         if not config.time_budget_min:
             return
-        # The first epoch of a process traces the step functions: alone, it is taken without
-        # that first step, else the plan jumps (9 epochs after the first, 30 after the second).
-        later = epoch_durations[1:]
-        typical = (float(np.median(later)) if later
+        # An epoch costs what lies between two epoch ends (its checkpoint included, or the plan
+        # drifts down). The first epoch of a process also traces the step functions: alone,
+        # it is taken without its first steps, else the plan jumps (9 epochs, then 30).
+        self.budget_marks.append(self.state["train_seconds"])
+        cycles = np.diff(self.budget_marks)
+        typical = (float(np.median(cycles)) if len(cycles)
                    else max(epoch_durations[0] - (self.trace_seconds or 0.0),
-                            0.1 * epoch_durations[0]))
-        self.state["schedule_epochs"] = epochs_within_budget(
+                            0.05 * epoch_durations[0]))
+        plan = epochs_within_budget(
             config.time_budget_min * 60, self.state["train_seconds"], self.state["epoch"],
             typical, config.epochs)
+        # A busy machine or one slow validation moves the estimate a little every epoch; the
+        # plan (the total shown and the cosine's horizon) follows only a move of a fifth.
+        current = self.state.get("schedule_epochs")
+        if current is None or abs(plan - current) > 0.2 * current:
+            self.state["schedule_epochs"] = plan
 
     def validate(self):
         """Runs the validation set; returns (val loss, scores dict, confusion matrix)."""
@@ -299,7 +308,11 @@ class Trainer:
         images, masks = pad_to_batches(self.val_images, self.val_masks, self.config.batch_size)
         data = eval_dataset(images, masks, self.config.batch_size)
         for images, masks in self.strategy.experimental_distribute_dataset(data):
+            started = time.perf_counter()
             batch_loss, batch_count, cm = self._eval_step(images, masks)
+            if not self.eval_traced:  # the first evaluation step traces its function too
+                self.eval_traced = True
+                self.trace_seconds = (self.trace_seconds or 0.0) + time.perf_counter() - started
             loss_sum += float(batch_loss)
             count += float(batch_count)
             total_cm += cm.numpy().astype(np.int64)

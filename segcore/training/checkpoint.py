@@ -270,7 +270,7 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None)
     _fsync_dir(gen)
     _reached("state")
     # The top-level links dangle until the first switch, so they appear with it.
-    link_top_level(run_dir)
+    link_top_level(run_dir, gen)
     _reached("linked")
     _switch_link(ckpt / CURRENT, gen.name)
     _fsync_dir(ckpt)
@@ -280,27 +280,29 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None)
     return _read_generation(gen)
 
 
-def check_top_level(run_dir):
+def check_top_level(run_dir, gen=None):
     """Raises RunError when `best.keras`, `last.keras` or `best_confusion.json` is something
     other than its link into `ckpt/current` (a folder, or a file a person put there): the
-    commit would replace it, so training refuses to start rather than lose it."""
+    commit would replace it, so training refuses to start rather than lose it. A file that
+    is the generation's own (a migrated 0.1 checkpoint, hard-linked into `gen`) is fine."""
     run_dir = Path(run_dir)
+    gen = Path(gen) if gen else run_dir / STATE_DIR / CURRENT
     for name in TOP_LINKS:
         path = run_dir / name
         target = f"{STATE_DIR}/{CURRENT}/{name}"
         if not os.path.lexists(path) or (os.path.islink(path) and os.readlink(path) == target):
             continue
-        same = (run_dir / target).is_file() and path.is_file() and os.path.samefile(
-            path, run_dir / target)
+        same = (gen / name).is_file() and path.is_file() and os.path.samefile(path, gen / name)
         if not same:
             raise RunError(f"{path} is not the checkpoint link segcore keeps there; move it out "
                            "of the run folder, then resume.")
 
 
-def link_top_level(run_dir):
-    """Makes `best.keras`, `last.keras` and `best_confusion.json` links into `ckpt/current`."""
+def link_top_level(run_dir, gen):
+    """Makes `best.keras`, `last.keras` and `best_confusion.json` links into `ckpt/current`
+    (about to point at `gen`)."""
     run_dir = Path(run_dir)
-    check_top_level(run_dir)
+    check_top_level(run_dir, gen)
     for name in TOP_LINKS:
         path = run_dir / name
         target = f"{STATE_DIR}/{CURRENT}/{name}"
@@ -378,7 +380,7 @@ def _migrate_legacy(run_dir):
     _parse_state(ckpt / "state.json", record)
     write_json_atomic(gen / "state.json", record)
     _fsync_dir(gen)
-    link_top_level(run_dir)
+    link_top_level(run_dir, gen)
     _switch_link(ckpt / CURRENT, gen.name)
     _fsync_dir(ckpt)
     for name in _LEGACY:

@@ -69,13 +69,15 @@ def _field_settings(f, default, prefix, path):
 def _param_setting(param):
     """A registry hyperparameter as a widget: the registry's ranges are the widget's."""
     label = param.name.replace("_", " ")
-    kind, steps, step = {"bool": "checkbox", "choice": "select", "log": "steps"}.get(
-        param.kind, "slider"), (), None
+    kind = {"bool": "checkbox", "choice": "select", "log": "steps"}.get(param.kind, "slider")
+    low, high, step, steps = param.low, param.high, None, ()
     if param.kind == "log":
         steps = log_steps(param.low, param.high)
-    elif param.kind == "int":
-        step = 1
-    widget = Widget(label, "model", kind, param.low, param.high, step, steps)
+    elif param.kind in ("int", "float"):
+        # A slider's bounds, step and value share one type (Streamlit refuses a mix).
+        cast = int if param.kind == "int" else float
+        low, high, step = cast(low), cast(high), (1 if param.kind == "int" else None)
+    widget = Widget(label, "model", kind, low, high, step, steps)
     return Setting(f"hp_{param.name}", ("hparams", param.name), widget, param.help,
                    tuple(param.choices), param.default)
 

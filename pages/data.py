@@ -1,5 +1,6 @@
 """Data page: pick or upload a dataset, check it, edit its classes, preview masks."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -109,6 +110,9 @@ def _proposed_names(colours):
 def colour_offer(offer, chosen, name):
     """Colour masks without a class file: the colours found, as a table to name them."""
     st.info(offer["text"])
+    # The editor cannot paint a cell: swatches above it show what each hex code is.
+    st.image([np.full((24, 48, 3), c, np.uint8) for c, _ in offer["colours"]],
+             caption=["#{:02x}{:02x}{:02x}".format(*c) for c, _ in offer["colours"]])
     table = pd.DataFrame({
         "colour": ["#{:02x}{:02x}{:02x}".format(*c) for c, _ in offer["colours"]],
         "name": _proposed_names([tuple(c) for c, _ in offer["colours"]]),

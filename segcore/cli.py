@@ -58,6 +58,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output left (`runs | head`): nothing more to say, as with SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception:
         logging.getLogger("segcore").debug("internal error", exc_info=True)
         traceback.print_exc()

@@ -449,8 +449,10 @@ def stop_run(workspace, run, timeout=0.0):
         The run's state after the request (or after waiting).
     """
     path = run_dir(workspace, run)
-    (path / STOP_FILE).touch()
     status = read_status(path)
+    if status.get("state") not in ACTIVE:
+        return status.get("state")  # nothing to stop: leave no STOP file behind
+    (path / STOP_FILE).touch()
     pid = status.get("pid")
     # A queued process may not have its handler yet; it reads the STOP file at its first step.
     # Only the trainer itself is signalled: its lock is held and the PID started when it did.

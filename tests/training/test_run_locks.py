@@ -108,3 +108,20 @@ def test_resume_refuses_flags_it_would_ignore(workspace, demo_data, flags):
     line = result.stderr.strip().splitlines()[-1]
     assert str(flags[0]) in line and "refused" in line
     assert sorted(p.name for p in path.iterdir()) == before
+
+
+def test_stop_of_a_run_that_is_not_active_leaves_no_stop_file(workspace, demo_data):
+    path = runs.create_run(workspace, RunConfig(data=str(demo_data)))
+    runs.write_status(path, state="stopped")
+    assert runs.stop_run(workspace, path.name) == "stopped"
+    assert not (path / runs.STOP_FILE).exists()
+
+
+def test_a_reader_leaving_early_gets_no_traceback(workspace, demo_data):
+    config = RunConfig(data=str(demo_data))
+    for index in range(1200):  # over 64 KiB of listing: more than a pipe holds
+        runs.create_run(workspace, config, run_id=f"run-{index:04d}")
+    result = subprocess.run(
+        f"{sys.executable} -m segcore --workspace {workspace} runs | head -1", shell=True,
+        capture_output=True, text=True, cwd=REPO)
+    assert len(result.stdout.splitlines()) == 1 and "Traceback" not in result.stderr

@@ -1,6 +1,11 @@
 """Train page: pretrained encoders and DeepLabV3+ from the registry, with their cost and cache."""
 
+import time
+
+import pytest
+
 from page_runner import page
+from segcore import runs
 
 
 def no_exceptions(at):
@@ -24,3 +29,27 @@ def test_deeplab_encoder_choices_cache_state_and_size(app_env, tmp_path, monkeyp
     no_exceptions(at)
     line = next(m.value for m in at.markdown if "parameters" in m.value)
     assert line.startswith("**deeplabv3plus**: ") and "GFLOPs per" in line
+
+
+@pytest.mark.slow
+def test_start_trains_a_tiny_deeplab(app_env):
+    root, _ = app_env
+    at = page("train").run()
+    at.selectbox(key="model").select("deeplabv3plus").run()
+    at.selectbox(key="hp_encoder").select("mobilenet_v3_small")
+    at.slider(key="hp_aspp_filters").set_value(16)
+    at.select_slider(key="img_h").set_value(32)
+    at.select_slider(key="img_w").set_value(32)
+    at.slider(key="epochs").set_value(1)
+    at.run()
+    at.button(key="start").click().run()
+    no_exceptions(at)
+    active = runs.active_run(root)
+    assert active is not None and active.model == "deeplabv3plus"
+    deadline = time.monotonic() + 300
+    while not any("Run state: **finished**" in m.value for m in at.markdown):
+        assert time.monotonic() < deadline, [m.value for m in at.markdown]
+        time.sleep(2)
+        at.run()
+    stored = runs.read_config(runs.runs_dir(root) / active.run_id)["config"]
+    assert stored["hparams"]["encoder"] == "mobilenet_v3_small"

@@ -10,16 +10,8 @@ from pages.common import current_run, fail, finished_runs, set_run
 from segcore import appstate
 from segcore.data.formats import read_image_uint8, read_mask
 from segcore.errors import SegcoreError
-from segcore.inference import (
-    EXPORT_FORMATS,
-    WHICH,
-    RunPredictor,
-    error_map,
-    export_model,
-    export_path,
-    output_stems,
-    overlay,
-)
+from segcore.export import EXPORT_FORMATS, export_model, export_path
+from segcore.inference import WHICH, RunPredictor, error_map, output_stems, overlay
 
 
 @st.cache_resource(max_entries=2)

@@ -326,7 +326,7 @@ def _write_png(path, array):
 
 def export_command(args):
     from segcore import runs
-    from segcore.inference import export_model
+    from segcore.export import export_model
 
     path = runs.run_dir(workspace_root(args.workspace), args.run)
     print(export_model(path, args.format, args.weights, overwrite=args.overwrite))

@@ -161,7 +161,8 @@ def test_cli_refuses_missing_and_damaged_weights_with_one_line(workspace, demo_d
 def test_a_deeplab_run_predicts_and_exports_with_preprocessing_inside(workspace, demo_data):
     import tensorflow as tf
 
-    from segcore.inference import RunPredictor, export_model
+    from segcore.export import export_model
+    from segcore.inference import RunPredictor
 
     config = tiny_config(demo_data, epochs=1, hparams={**DEEPLAB, "encoder": "mobilenet_v2"})
     path = runs.create_run(workspace, config)

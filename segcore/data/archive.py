@@ -128,7 +128,8 @@ def extract_zip(source, dest, label=None, max_entries=MAX_ENTRIES,
 
 
 def _normalize_layout(folder, label):
-    """Brings the extracted files to the dataset layout (images/ + masks/ or split folders).
+    """Brings the extracted files to a dataset layout (images/ + masks/ or split folders, or a
+    format that `segcore.data.readers` detects, such as a COCO or VOC export).
 
     Accepts a single top-level folder, and loose pairs `x.png` + `x_mask.png`.
     """
@@ -144,7 +145,8 @@ def _normalize_layout(folder, label):
     masks = {p.stem[: -len("_mask")]: p for p in loose if p.stem.lower().endswith("_mask")}
     if not masks:
         raise DataError(
-            f"{label}: no images/ and masks/ folders, and no loose pairs like a.png + a_mask.png."
+            f"{label}: no images/ and masks/ folders, no known export (COCO, CVAT, VOC, "
+            "Cityscapes), and no loose pairs like a.png + a_mask.png."
         )
     (folder / "images").mkdir()
     (folder / "masks").mkdir()
@@ -156,4 +158,6 @@ def _normalize_layout(folder, label):
 
 
 def _is_dataset_folder(folder):
-    return (folder / "images").is_dir() or (folder / "train" / "images").is_dir()
+    from segcore.data.readers import is_known_layout
+
+    return is_known_layout(folder)

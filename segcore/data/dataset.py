@@ -23,21 +23,27 @@ def natural_key(text):
 
 @dataclass
 class Sample:
-    """One image and its mask (None for unlabelled images)."""
+    """One image and its mask (None for unlabelled images).
+
+    `mask` is a label file, or an object with `read_raw()` and a `path` (the file its labels
+    come from) for formats whose labels are not one file per image (COCO, Cityscapes).
+    """
 
     stem: str
     image: Path
-    mask: Path | None
+    mask: object
 
 
 @dataclass
 class Dataset:
-    """A dataset: its folder, class map and samples per split ("train", "val", maybe "test")."""
+    """A dataset: its folder, class map, samples per split ("train", "val", maybe "test") and
+    the layout it was read from (`format`: "folder", "coco", "cvat", "voc" or "cityscapes")."""
 
     root: Path
     name: str
     class_map: ClassMap
     splits: dict = field(default_factory=dict)
+    format: str = "folder"
 
     def samples(self, split):
         return self.splits.get(split, [])
@@ -47,7 +53,7 @@ class Dataset:
         digest = hashlib.sha256()
         for split in sorted(self.splits):
             for sample in self.splits[split]:
-                for path in (sample.image, sample.mask):
+                for path in (sample.image, getattr(sample.mask, "path", sample.mask)):
                     if path is not None:
                         stat = path.stat()
                         digest.update(f"{split}/{path.name}:{stat.st_size}\n".encode())
@@ -168,8 +174,9 @@ def check_ignore_index(ignore_index):
         )
 
 
-def resolve_class_map(root, samples, classes=None, ignore_index=None):
-    """Returns the class map from an argument, `root/classes.json`, or the masks themselves."""
+def resolve_class_map(root, samples, classes=None, ignore_index=None, format_classes=None):
+    """Returns the class map from an argument, `root/classes.json`, the format's own classes
+    (`format_classes`, e.g. COCO's categories), or the masks themselves."""
     check_ignore_index(ignore_index)
     if isinstance(classes, ClassMap):
         class_map = classes
@@ -177,6 +184,8 @@ def resolve_class_map(root, samples, classes=None, ignore_index=None):
         class_map = ClassMap.load(classes)
     elif (Path(root) / "classes.json").is_file():
         class_map = ClassMap.load(Path(root) / "classes.json")
+    elif format_classes is not None:
+        class_map = format_classes
     else:
         return infer_class_map([s.mask for s in samples if s.mask is not None], ignore_index)
     if ignore_index is not None and ignore_index != class_map.ignore_value:
@@ -189,8 +198,12 @@ def resolve_class_map(root, samples, classes=None, ignore_index=None):
 def load_dataset(path, classes=None, ignore_index=None, split="auto", val_fraction=0.2, seed=0):
     """Loads a dataset folder.
 
+    The layout is detected (`segcore.data.readers`): images/ + masks/, COCO JSON, CVAT
+    segmentation masks, Pascal VOC or Cityscapes; class names and splits come from the format.
+
     Args:
-        path: a folder with images/ and masks/, or with train/ val/ test/ subfolders.
+        path: a dataset folder: images/ and masks/ (or train/ val/ test/ holding them), or an
+            export of one of the formats above.
         classes: a ClassMap, or a path to a class file; default `path/classes.json`, else the
             class map is inferred from the masks.
         ignore_index: the raw mask value of void pixels (overrides the class file's).
@@ -209,16 +222,21 @@ def load_dataset(path, classes=None, ignore_index=None, split="auto", val_fracti
         raise DataError(f"{root}: dataset folder not found.")
     if split not in SPLIT_MODES:
         raise DataError(f"Unknown split mode {split!r}; use one of {', '.join(SPLIT_MODES)}.")
-    splits = {name: pair_folder(root / name) for name in SPLITS if (root / name / "images").is_dir()}
-    if not splits:
-        splits = {"train": pair_folder(root)}
-    elif "train" not in splits:
-        raise DataError(f"{root}: split folders found but no train/ folder.")
+    from segcore.data.readers import detect
+
+    reading = detect(root).read(root)
+    splits = reading.splits
+    if "train" not in splits:
+        if reading.format == "folder":
+            raise DataError(f"{root}: split folders found but no train/ folder.")
+        raise DataError(f"{root}: the {reading.format} dataset has no train split (found: "
+                        f"{', '.join(splits) or 'no split with images'}).")
     if not splits["train"]:
         raise DataError(f"{root}: the dataset is empty (no images with masks found).")
     if "val" not in splits:
         mode = "random" if split == "auto" else split
         splits["train"], splits["val"] = split_samples(splits["train"], mode, val_fraction, seed)
     all_samples = [s for samples in splits.values() for s in samples]
-    class_map = resolve_class_map(root, all_samples, classes, ignore_index)
-    return Dataset(root=root.resolve(), name=root.resolve().name, class_map=class_map, splits=splits)
+    class_map = resolve_class_map(root, all_samples, classes, ignore_index, reading.class_map)
+    return Dataset(root=root.resolve(), name=root.resolve().name, class_map=class_map,
+                   splits=splits, format=reading.format)

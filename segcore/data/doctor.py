@@ -92,12 +92,17 @@ def _read_pair(image_path, mask_path, problems):
 
 def check_folder(root, classes=None, ignore_index=None):
     """Checks a dataset folder; see `check_dataset`."""
+    from segcore.data.readers import detect
+
     root = Path(root)
     report = DoctorReport()
     problems = report.problems
     if not root.is_dir():
         problems.append(f"{root}: dataset folder not found.")
         return report
+    reader = detect(root)
+    if reader.NAME != "folder":
+        return _check_export(root, reader, classes, ignore_index)
     pairs, raws, lossy = {}, {}, []
     for split, folder in _split_folders(root).items():
         pairs[split] = _pair_leniently(folder, problems, lossy)
@@ -120,6 +125,39 @@ def check_folder(root, classes=None, ignore_index=None):
     except DataError as error:
         problems.append(str(error))
         return report
+    _summarize(report, root, "folder", pairs, raws, class_map)
+    return report
+
+
+def _check_export(root, reader, classes, ignore_index):
+    """Checks a labelling-tool export through its reader: every sample read as training will.
+
+    A defect of the format's own files (a polygon outside its image, an unknown category, a
+    split list naming a missing image) stops the reader: it is reported alone.
+    """
+    report = DoctorReport()
+    try:
+        reading = reader.read(root)
+        class_map = resolve_class_map(root, [], classes, ignore_index, reading.class_map)
+    except DataError as error:
+        report.problems.append(str(error))
+        return report
+    raws = {}
+    for split, samples in reading.splits.items():
+        for sample in samples:
+            raw = _read_pair(sample.image, sample.mask, report.problems)
+            if raw is not None:
+                raws[sample.mask] = (split, raw, sample.image)
+    if not any(reading.splits.values()):
+        report.problems.append(f"{root}: the dataset is empty (no images with labels found).")
+        return report
+    _summarize(report, root, reading.format, reading.splits, raws, class_map)
+    return report
+
+
+def _summarize(report, root, format_name, pairs, raws, class_map):
+    """Fills the report's summary (or its problems: masks that do not fit the class map)."""
+    problems = report.problems
     counts = np.zeros(256, dtype=np.int64)
     sizes = Counter()
     for mask_path, (_, raw, _) in raws.items():
@@ -133,6 +171,7 @@ def check_folder(root, classes=None, ignore_index=None):
     total = int(counts.sum()) or 1
     report.summary = {
         "root": str(root),
+        "format": format_name,
         "images_per_split": {split: len(items) for split, items in pairs.items()},
         "sizes": dict(sizes.most_common()),
         "classes": [
@@ -142,7 +181,6 @@ def check_folder(root, classes=None, ignore_index=None):
         "void_share": float(counts[IGNORE_LABEL] / total),
         "class_map": class_map.to_json(),
     }
-    return report
 
 
 def _named_defect(raw, path, problems):
@@ -192,7 +230,7 @@ def format_report(report):
     if report.problems:
         return "\n".join(report.problems)
     summary = report.summary
-    lines = [f"dataset: {summary['root']}"]
+    lines = [f"dataset: {summary['root']}", f"format: {summary.get('format', 'folder')}"]
     lines.append(
         "images: " + ", ".join(f"{s} {n}" for s, n in summary["images_per_split"].items())
     )

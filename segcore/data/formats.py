@@ -295,8 +295,12 @@ def read_raw_mask(source, name=None):
     """Reads a mask's raw values: (H, W) for index/gray masks, (H, W, 3) for colour masks.
 
     Palette (mode P) masks give their indices, not the palette colours. EXIF orientation is
-    honoured, like for images, so a mask stays aligned with its image.
+    honoured, like for images, so a mask stays aligned with its image. A source with a
+    `read_raw()` method (a COCO image's annotations, a Cityscapes labelIds file) reads itself:
+    see `segcore.data.readers`.
     """
+    if hasattr(source, "read_raw"):
+        return source.read_raw()
     label = _label(source, name)
     handle = _decode(source, name)
     mode = handle.mode

@@ -1,5 +1,6 @@
-"""Predict page: masks for uploaded images (tiled when large), error maps, export."""
+"""Predict page: masks for uploaded images (tiled when large), zoom, error maps, export."""
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -7,14 +8,15 @@ from pathlib import Path
 import streamlit as st
 
 from pages.common import current_run, fail, finished_runs, set_run
-from segcore import appstate
+from segcore import predict_view
 from segcore.data.formats import read_image_uint8, read_mask
 from segcore.errors import SegcoreError
 from segcore.export import EXPORT_FORMATS, export_model, export_path
+from segcore.export_card import sidecar_names, usage_text
 from segcore.inference import WHICH, RunPredictor, error_map, output_stems, overlay
 
 
-@st.cache_resource(max_entries=2)
+@st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")
 def predictor(path, mtime):
     return RunPredictor(path)
 
@@ -32,16 +34,43 @@ def predicted_labels(model, run_path, mtime, upload, image):
 
 
 def exported_files(run_path):
-    """(key, file) of each export ready to download; a SavedModel folder as its zip."""
+    """(key, file, export name) of each export ready to download; a SavedModel folder as its
+    zip."""
     files = []
     for fmt in EXPORT_FORMATS:
         for which in WHICH:
-            path = export_path(run_path, fmt, which)
+            path = name = export_path(run_path, fmt, which)
             if path.is_dir():
                 path = path.with_name(path.name + ".zip")
             if path.is_file():
-                files.append((f"{fmt}_{which}", path))
+                files.append((f"{fmt}_{which}", path, name.name))
     return files
+
+
+def export_sidecars(where, run_path, key, name):
+    """Downloads of an export's card and README, under the names the downloads get (the run
+    id in front), and the README to read in place."""
+    card_name, readme_name = sidecar_names(name)
+    card_path = run_path / "export" / card_name
+    if not card_path.is_file():
+        where.caption(f"{name} was exported without its class map and usage notes; tick "
+                      f"*Replace {name}* and export it again to get them.")
+        return
+    prefix = f"{run_path.name}-"
+    try:
+        card = json.loads(card_path.read_text())
+        readme = usage_text(card, prefix + name, prefix + card_name)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # a card edited by hand
+        where.caption(f"{card_path.name} cannot be read ({error}); export {name} again.")
+        return
+    left, right = where.columns(2)
+    left.download_button(f"Class map and input ({card_name})", data=card_path.read_bytes(),
+                         file_name=prefix + card_name, mime="application/json",
+                         key=f"export_card_{key}", on_click="ignore")
+    right.download_button(f"Usage ({readme_name})", data=readme, file_name=prefix + readme_name,
+                          mime="text/markdown", key=f"export_readme_{key}", on_click="ignore")
+    with where.expander(f"How to use {name}"):
+        st.markdown(readme)
 
 
 def export_section(run_path):
@@ -71,32 +100,54 @@ def export_section(run_path):
     ready = exported_files(run_path)
     if not ready:
         right.caption("Nothing exported yet for this run.")
-    for key, path in ready:
+    for key, path, name in ready:
         right.download_button(f"Download {path.name} ({path.stat().st_size / 1e6:.1f} MB)",
                               data=path.read_bytes, file_name=f"{run_path.name}-{path.name}",
                               key=f"export_download_{key}", on_click="ignore")
+        export_sidecars(right, run_path, key, name)
 
 
-def show_prediction(upload, image, labels, class_map, truth_upload, alpha):
+def show_prediction(upload, stem, image, labels, class_map, truth_upload, alpha):
     columns = st.columns(3)
-    columns[0].image(appstate.shrink(image), width="stretch",
+    columns[0].image(predict_view.shrink(image), width="stretch",
                      caption=f"{upload.name} ({image.shape[1]}x{image.shape[0]})")
-    columns[1].image(appstate.shrink(overlay(image, labels, class_map, alpha)),
+    columns[1].image(predict_view.shrink(overlay(image, labels, class_map, alpha)),
                      caption="prediction", width="stretch")
+    # Pictures for the zoom view, made only when it is open (a full-size copy each).
+    pictures = {"prediction": lambda: overlay(image, labels, class_map, alpha),
+                "image": lambda: image}
+    truth = None
     if truth_upload is None:
         columns[2].caption("Upload its mask to see the errors.")
+    else:
+        try:
+            truth = read_mask(truth_upload.getvalue(), class_map, name=truth_upload.name)
+            iou, accuracy = predict_view.mask_scores(labels, truth, class_map.num_classes)
+        except SegcoreError as error:
+            columns[2].error(f"{truth_upload.name}: {error}"
+                             if truth_upload.name not in str(error) else str(error))
+            truth = None
+    if truth is not None:
+        iou_text = "n/a" if iou is None or math.isnan(iou) else f"{iou:.3f}"
+        columns[2].image(predict_view.shrink(error_map(labels, truth), nearest=True),
+                         width="stretch", caption=f"errors in red · mean IoU {iou_text} · "
+                                                  f"pixel accuracy {accuracy:.3f}")
+        pictures["errors"] = lambda: error_map(labels, truth)
+    zoom_view(upload.name, stem, image.shape, pictures)
+
+
+def zoom_view(name, stem, shape, pictures):
+    """The full-resolution picture of one upload, to zoom and pan in the browser."""
+    height, width = shape[:2]
+    if not st.toggle(f"Zoom and pan {name} at full resolution ({width}x{height})",
+                     key=f"zoom_{stem}"):
         return
-    try:
-        truth = read_mask(truth_upload.getvalue(), class_map, name=truth_upload.name)
-        iou, accuracy = appstate.mask_scores(labels, truth, class_map.num_classes)
-    except SegcoreError as error:
-        columns[2].error(f"{truth_upload.name}: {error}" if truth_upload.name not in str(error)
-                         else str(error))
-        return
-    iou_text = "n/a" if iou is None or math.isnan(iou) else f"{iou:.3f}"
-    columns[2].image(appstate.shrink(error_map(labels, truth), nearest=True),
-                     width="stretch", caption=f"errors in red · mean IoU {iou_text} · "
-                                              f"pixel accuracy {accuracy:.3f}")
+    shown = st.radio("Picture", list(pictures), horizontal=True, key=f"zoom_picture_{stem}")
+    st.plotly_chart(predict_view.zoom_figure(pictures[shown](), f"{name} · {shown}"),
+                    key=f"zoom_chart_{stem}", config={"scrollZoom": True})
+    sent = "" if max(height, width) <= 4096 else " (sent at 4096 px on its longer side)"
+    st.caption(f"Drag a box to zoom, drag with the pan tool or scroll to move, double-click "
+               f"to see the whole image{sent}.")
 
 
 def predict_page():
@@ -127,10 +178,10 @@ def predict_page():
                              key="predict_masks")
     left, right = st.columns(2)
     alpha = left.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict_opacity")
-    mask_format = right.radio("Downloaded masks hold", list(appstate.MASK_FORMATS),
-                              format_func=appstate.MASK_FORMATS.get, key="mask_format")
+    mask_format = right.radio("Downloaded masks hold", list(predict_view.MASK_FORMATS),
+                              format_func=predict_view.MASK_FORMATS.get, key="mask_format")
     masks_by_name = {m.name: m for m in masks or []}
-    pairs = appstate.pair_masks([u.name for u in images or []], list(masks_by_name))
+    pairs = predict_view.pair_masks([u.name for u in images or []], list(masks_by_name))
     outputs = {}
     stems = output_stems(u.name for u in images or [])  # a.png and a.jpg: two masks in the zip
     for upload, stem in zip(images or [], stems):
@@ -140,15 +191,16 @@ def predict_page():
         except SegcoreError as error:
             st.error(str(error))
             continue
-        outputs[f"{stem}_mask.png"] = appstate.png_bytes(
-            appstate.mask_for_download(labels, model.class_map, mask_format))
+        outputs[predict_view.mask_file_name(stem, mask_format)] = predict_view.png_bytes(
+            predict_view.mask_for_download(labels, model.class_map, mask_format))
         truth = masks_by_name.get(pairs.get(upload.name))
-        show_prediction(upload, image, labels, model.class_map, truth, alpha)
+        show_prediction(upload, stem, image, labels, model.class_map, truth, alpha)
     if outputs:
-        st.download_button("Download masks (zip)", appstate.zip_files(outputs),
-                           file_name=f"{run_id}-masks.zip", mime="application/zip",
-                           key="download_masks", on_click="ignore",
-                           help=f"{len(outputs)} PNG masks at full size.")
+        st.download_button("Download masks (zip)", predict_view.zip_files(outputs),
+                           file_name=predict_view.masks_zip_name(run_id, mask_format),
+                           mime="application/zip", key="download_masks", on_click="ignore",
+                           help=f"{len(outputs)} PNG masks at full size: "
+                                f"{', '.join(list(outputs)[:3])}{'…' if len(outputs) > 3 else ''}")
     export_section(run_path)
 
 

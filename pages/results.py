@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import current_run, fail, finished_runs, set_run
-from segcore import appstate, plots, runs
+from segcore import comparison, plots, runs
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
 from segcore.data.formats import read_image, read_mask
@@ -21,12 +21,12 @@ def checkpoint_mtime(path):
     return 0.0
 
 
-@st.cache_resource(max_entries=2)
+@st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")
 def predictor(path, mtime):
     return RunPredictor(path)
 
 
-@st.cache_data(max_entries=64)
+@st.cache_data(max_entries=64, show_spinner="Predicting the image…")
 def predicted(path, mtime, image_path):
     """Labels for one dataset image (kept while the opacity slider moves)."""
     return predictor(path, mtime).predict(read_image(image_path))
@@ -88,29 +88,35 @@ def worst_images(run, result, class_map, samples):
                          width="stretch")
 
 
-def comparison(selected):
+def compare_section(selected):
     st.subheader("Training curves" if len(selected) == 1 else "Compare runs")
+    for note in comparison.comparison_notes(selected):
+        st.warning(note)
     curves = {r.run_id: runs.read_metrics(r.path)[0] for r in selected}
-    st.dataframe(pd.DataFrame(appstate.runs_table(selected)), key="runs_table", hide_index=True)
+    colors = {r.run_id: plots.run_color(index) for index, r in enumerate(selected)}
+    st.dataframe(pd.DataFrame(comparison.runs_table(selected)), key="runs_table",
+                 hide_index=True)
     metric = st.selectbox("Metric", list(plots.METRIC_LABELS), key="compare_metric",
                           format_func=plots.METRIC_LABELS.get)
     st.plotly_chart(plots.compare_runs(curves, metric), key="compare_runs")
-    names = {tuple(ClassMap.from_json(r.config["class_map"]).names) for r in selected}
-    best = {run_id: appstate.best_epoch(records) for run_id, records in curves.items()}
-    if len(selected) > 1 and len(names) == 1 and all(best.values()):
-        # Training-time scores (cheap, from metrics.jsonl) so every run compares alike.
-        st.plotly_chart(plots.per_class_compare(
-            {run_id: record["per_class_iou"] for run_id, record in best.items()},
-            list(names.pop())), key="compare_classes")
     if len(selected) > 1:
-        differences = appstate.config_differences({r.run_id: r.config.get("config", {})
-                                                   for r in selected})
+        # Training-time scores (cheap, from metrics.jsonl) so every run compares alike, over
+        # the classes all runs share; what is left out is said (comparison_notes, notes).
+        names, per_class, notes = comparison.per_class_comparison(selected, curves)
+        for note in notes:
+            st.info(note)
+        if names and per_class:
+            st.plotly_chart(plots.per_class_compare(per_class, names, colors),
+                            key="compare_classes")
+        differences = comparison.config_differences({r.run_id: r.config.get("config", {})
+                                                     for r in selected})
         if differences:
             st.markdown("**Settings that differ**")
-            st.dataframe(pd.DataFrame(differences).T.astype(str), key="config_diff")
+            st.dataframe(pd.DataFrame(comparison.differences_rows(differences)).T,
+                         key="config_diff")
         else:
             st.caption("These runs share every setting.")
-    st.download_button("Download metrics (CSV)", appstate.metrics_csv(curves),
+    st.download_button("Download metrics (CSV)", comparison.metrics_csv(curves),
                        file_name="metrics.csv" if len(selected) > 1
                        else f"{selected[0].run_id}-metrics.csv",
                        mime="text/csv", key="metrics_csv", on_click="ignore")
@@ -150,12 +156,13 @@ def results_page():
                 f"accuracy {result['pixel_accuracy']:.3f} · mean class accuracy "
                 f"{result['mean_class_accuracy']:.3f} · {result['images']} images at full "
                 "resolution (the Train page scores at the training size)")
+    st.caption(f"Scores of the {comparison.score_source(run.status, result['checkpoint'])}.")
     left, right = st.columns(2)
     left.plotly_chart(plots.per_class_iou_bars(result["per_class_iou"], class_map.names,
                                                class_map.colors), key="per_class_iou")
     right.plotly_chart(plots.confusion_heatmap(result["confusion_matrix"], class_map.names),
                        key="confusion")
-    comparison(selected)
+    compare_section(selected)
     worst_images(run, result, class_map,
                  {sample.image.name: sample for sample in dataset.samples(split)})
 

@@ -1,58 +1,15 @@
-"""Page logic that needs no Streamlit: config differences, tables, class editing, exports.
+"""The Data page's logic that needs no Streamlit: doctor caching, warnings, class editing.
 
 Kept here so it is tested as plain functions (Streamlit's AppTest does not fire fragments).
-Uploads live in `segcore.data.uploads`, run progress and ETA in `segcore.progress`.
+Uploads live in `segcore.data.uploads`, run progress and ETA in `segcore.progress`, the
+Results page's logic in `segcore.comparison`, the Predict page's in `segcore.predict_view`.
 """
 
 import hashlib
-import io
 import os
-import zipfile
 from pathlib import Path
 
 from segcore.errors import ConfigError, DataError
-from segcore.runs import read_metrics
-
-
-def config_differences(configs):
-    """Rows of the settings that differ between runs: {setting: {run: value}}."""
-    flat = {run: _flatten(config) for run, config in configs.items()}
-    keys = sorted(set().union(*(f.keys() for f in flat.values()))) if flat else []
-    differing = {}
-    for key in keys:
-        values = {run: f.get(key) for run, f in flat.items()}
-        if len({repr(v) for v in values.values()}) > 1:
-            differing[key] = values
-    return differing
-
-
-def _flatten(data, prefix=""):
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def zip_files(named_bytes):
-    """A zip (bytes) of {name: bytes}, for download buttons."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in named_bytes.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def png_bytes(array):
-    import cv2
-
-    ok, encoded = cv2.imencode(".png", array[..., ::-1] if array.ndim == 3 else array)
-    return encoded.tobytes()
-
-
-# Data page ---------------------------------------------------------------------------------
 
 
 def folder_signature(path):
@@ -170,109 +127,3 @@ def class_map_from_table(names, colors, values, void_value, void_color=None):
         return ClassMap(names, parsed, raw, void, void_color)
     except DataError as error:
         raise ConfigError(str(error)) from None
-
-
-# Results page ------------------------------------------------------------------------------
-
-
-def runs_table(run_infos):
-    """Rows comparing runs: id, model, state, epochs done, best val mean IoU, minutes."""
-    rows = []
-    for run in run_infos:
-        epochs, _ = read_metrics(run.path)
-        config = run.config.get("config", {})
-        best = run.status.get("best_mean_iou")
-        rows.append({
-            "run": run.run_id, "model": config.get("model"), "state": run.state,
-            "epochs": f"{len(epochs)}/{config.get('epochs')}",
-            "best val mean IoU": None if best is None or best < 0 else round(best, 4),
-            "minutes": round(sum(e.get("seconds", 0) for e in epochs) / 60, 2),
-        })
-    return rows
-
-
-def best_epoch(records):
-    """The epoch record with the highest validation mean IoU (None when there is none)."""
-    import math
-
-    scored = [r for r in records
-              if r.get("val_mean_iou") is not None and not math.isnan(r["val_mean_iou"])]
-    return max(scored, key=lambda r: r["val_mean_iou"]) if scored else None
-
-
-def metrics_csv(curves):
-    """CSV text of epoch records of several runs ({run id: records}), one row per run epoch."""
-    import pandas as pd
-
-    rows = []
-    for run_id, records in curves.items():
-        for record in records:
-            flat = {"run": run_id}
-            for key, value in record.items():
-                if isinstance(value, list):
-                    flat.update({f"{key}_{i}": v for i, v in enumerate(value)})
-                else:
-                    flat[key] = value
-            rows.append(flat)
-    return pd.DataFrame(rows).to_csv(index=False)
-
-
-# Predict page ------------------------------------------------------------------------------
-
-
-def shrink(array, side=1024, nearest=False):
-    """A copy at most `side` pixels on its longer side, for display only (masks: nearest)."""
-    import cv2
-
-    scale = side / max(array.shape[:2])
-    if scale >= 1:
-        return array
-    size = (max(1, round(array.shape[1] * scale)), max(1, round(array.shape[0] * scale)))
-    return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
-
-
-def mask_scores(prediction, truth, num_classes):
-    """Mean IoU and pixel accuracy of one prediction against its mask (void ignored)."""
-    from segcore.data.classes import IGNORE_LABEL
-    from segcore.metrics import confusion_matrix, scores
-
-    if prediction.shape != truth.shape:
-        raise DataError(f"The mask is {truth.shape[1]}x{truth.shape[0]} but its image is "
-                        f"{prediction.shape[1]}x{prediction.shape[0]}.")
-    result = scores(confusion_matrix(truth, prediction, num_classes, ignore_index=IGNORE_LABEL))
-    return result["mean_iou"], result["pixel_accuracy"]
-
-
-def pair_masks(image_names, mask_names):
-    """{image name: mask name} by stem, the mask optionally suffixed `_mask`."""
-    by_stem = {}
-    for name in mask_names:
-        stem = Path(name).stem
-        by_stem[stem[: -len("_mask")] if stem.lower().endswith("_mask") else stem] = name
-    return {name: by_stem[Path(name).stem] for name in image_names if Path(name).stem in by_stem}
-
-
-MASK_FORMATS = {
-    "labels": "training labels 0..C-1, 255 = void",
-    "values": "the dataset's own mask values (void as its void value, else 0)",
-    "colours": "RGB in the class colours",
-}
-
-
-def mask_for_download(labels, class_map, fmt="labels"):
-    """A predicted label map encoded the way the user asked (see MASK_FORMATS)."""
-    import numpy as np
-
-    from segcore.data.classes import IGNORE_LABEL
-    from segcore.inference import colorize
-
-    if fmt == "labels":
-        return labels
-    if fmt == "colours":
-        return colorize(labels, class_map)
-    if fmt != "values":
-        raise ConfigError(f"Unknown mask format {fmt!r}; use one of {', '.join(MASK_FORMATS)}.")
-    table = np.zeros(256, dtype=np.uint8)
-    table[: class_map.num_classes] = class_map.values
-    table[IGNORE_LABEL] = class_map.ignore_value or 0
-    return table[labels]

@@ -6,6 +6,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
+# Runs drawn together get distinct qualitative colours (Okabe-Ito, safe for colour-blind
+# readers); Streamlit's own theme would start with two near-identical blues.
+RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+              "#000000")
+
+
+def run_color(index):
+    """The colour of the `index`-th run of a comparison (the same in every chart)."""
+    return RUN_COLORS[index % len(RUN_COLORS)]
 
 
 def _hex(color):
@@ -104,9 +113,9 @@ METRIC_LABELS = {
 def compare_runs(curves, metric="val_mean_iou"):
     """One epoch metric of several runs overlaid: {label: epoch records}."""
     figure = go.Figure()
-    for label, epochs in curves.items():
+    for index, (label, epochs) in enumerate(curves.items()):
         figure.add_scatter(x=[e["epoch"] for e in epochs], y=[e.get(metric) for e in epochs],
-                           mode="lines+markers", name=label)
+                           mode="lines+markers", name=label, line=dict(color=run_color(index)))
     axes = {"yaxis_range": [0, 1]} if "iou" in metric or "accuracy" in metric else {}
     if metric == "lr":
         axes = {"yaxis_type": "log"}
@@ -116,11 +125,16 @@ def compare_runs(curves, metric="val_mean_iou"):
     return _layout(figure, title, xaxis_title="epoch", **axes, **ticks)
 
 
-def per_class_compare(per_class_by_run, class_names):
-    """Grouped bars: each class's IoU in each run ({label: per-class IoU list})."""
+def per_class_compare(per_class_by_run, class_names, colors=None):
+    """Grouped bars: each class's IoU in each run ({label: per-class IoU list}).
+
+    Args:
+        colors: {label: colour}; by default each run's position in `per_class_by_run`.
+    """
     figure = go.Figure()
-    for label, values in per_class_by_run.items():
+    for index, (label, values) in enumerate(per_class_by_run.items()):
+        color = (colors or {}).get(label, run_color(index))
         figure.add_bar(x=list(class_names), y=[np.nan if v is None else v for v in values],
-                       name=label)
+                       name=label, marker_color=color)
     figure.update_layout(barmode="group")
     return _layout(figure, "Per-class IoU at each run's best epoch", yaxis_range=[0, 1])

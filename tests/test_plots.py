@@ -90,3 +90,13 @@ def test_per_class_compare_groups_one_bar_series_per_run():
     assert [t.name for t in figure.data] == ["a", "b"]
     assert figure.layout.barmode == "group"
     assert math.isnan(figure.data[0].y[1])
+
+
+def test_runs_get_distinct_colours_kept_from_chart_to_chart():
+    curves = {"a": [epoch(1, 0.2)], "b": [epoch(1, 0.3)], "c": [epoch(1, 0.1)]}
+    lines = [t.line.color for t in plots.compare_runs(curves).data]
+    assert len(set(lines)) == 3 and lines[:2] == ["#0072B2", "#E69F00"]  # blue, then orange
+    # A run left out of the bars keeps its colour: colours are given by run, not position.
+    bars = plots.per_class_compare({"a": [0.9, 0.1, 0.2], "c": [0.5, 0.5, 0.5]}, NAMES,
+                                   colors={"a": lines[0], "c": lines[2]})
+    assert [t.marker.color for t in bars.data] == [lines[0], lines[2]]

@@ -107,6 +107,57 @@ def set_run(run_id):
     keep(run=run_id)
 
 
+def forget_run():
+    """After the current run was deleted: this tab falls back to the newest run."""
+    st.session_state.pop("run", None)
+    if "run" in st.query_params:
+        del st.query_params["run"]
+
+
+def run_labels():
+    """{run id: the id with the run's name beside it} for the run pickers' format_func."""
+    return {run.run_id: run.label for run in runs.list_runs(workspace())}
+
+
+def delete_button(key, label, target, describe, action, disabled=False, help=None):
+    """A delete button that asks first: its press shows what goes with a red
+    "Delete … for good" button and a Cancel. The question is kept in the session for this
+    target only, so picking another dataset or run drops it.
+
+    Args:
+        key: the first button's key; the others are `<key>_confirm` and `<key>_cancel`.
+        target: the dataset or run to delete, passed to `action`.
+        describe: `describe(target)` is markdown saying what goes (asked only once the
+            button is pressed: it may walk the folder).
+        action: deletes; a SegcoreError it raises is shown and nothing else happens.
+
+    Returns:
+        True when `action` ran.
+    """
+    if st.session_state.get("confirming") != (key, target):
+        st.button(label, key=key, disabled=disabled, help=help,
+                  on_click=lambda: st.session_state.update(confirming=(key, target)))
+        return False
+    try:
+        st.warning(describe(target))
+    except SegcoreError as error:  # gone meanwhile (another tab deleted it)
+        st.session_state.pop("confirming", None)
+        st.error(str(error))
+        return False
+    go, cancel, _ = st.columns([2, 1, 3])
+    cancel.button("Cancel", key=f"{key}_cancel",
+                  on_click=lambda: st.session_state.pop("confirming", None))
+    if not go.button(f"Delete {target} for good", key=f"{key}_confirm", type="primary"):
+        return False
+    st.session_state.pop("confirming", None)
+    try:
+        action(target)
+    except SegcoreError as error:
+        st.error(str(error))
+        return False
+    return True
+
+
 def flash(message):
     """Keeps a success message for the next rerun (st.rerun would otherwise drop it)."""
     st.session_state["flash"] = message
@@ -128,10 +179,13 @@ def sidebar():
         st.caption("Run")
         run_id = current_run()
         if run_id:
-            status = runs.read_status(runs.runs_dir(workspace()) / run_id)  # never raises
+            path = runs.runs_dir(workspace()) / run_id
+            status = runs.read_status(path)  # never raises
             best = status.get("best_mean_iou")
             score = f" · best mIoU {best:.3f}" if best is not None and best >= 0 else ""
-            st.markdown(f"**{run_id}**  \n{status.get('state', '?')}{score}")
+            name = runs.read_run_name(path)
+            st.markdown(f"**{run_id}**" + (f" · {name}" if name else "")
+                        + f"  \n{status.get('state', '?')}{score}")
             if status.get("problem"):
                 st.caption(status["problem"])
         else:

@@ -9,12 +9,16 @@ from pages.common import (
     dataset_names,
     dataset_path,
     dataset_report,
+    delete_button,
     flash,
+    keep,
     set_dataset,
+    set_run,
     show_flash,
     workspace,
 )
-from segcore import appstate, plots
+from segcore import appstate, manage, plots, runs
+from segcore.commands.data import DEMO_NAME, demo_run_config
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
 from segcore.data.defects import snap_dataset
@@ -29,6 +33,7 @@ from segcore.data.uploads import (
 )
 from segcore.errors import SegcoreError
 from segcore.inference import overlay, to_uint8
+from segcore.training import settings
 from segcore.workspace import child_path, datasets_dir
 
 PREVIEW_SIDE = 256  # preview thumbnails are at most this many pixels on a side
@@ -257,6 +262,89 @@ def snap_offer(path):
         st.rerun()
 
 
+def describe_dataset(name):
+    """What deleting a dataset removes, and which runs trained on it, for its confirmation."""
+    plan = manage.dataset_plan(workspace(), name)
+    trained = plan["runs"]
+    if trained:
+        shown = ", ".join(trained[:5]) + (f" and {len(trained) - 5} more" if len(trained) > 5
+                                          else "")
+        runs_note = (f" Runs trained on it stay ({len(trained)}: {shown}); they still predict, "
+                     "but their scores on it say the dataset is gone.")
+    else:
+        runs_note = " No run trained on it."
+    return (f"Delete dataset **{name}**? Its {plan['files']} files ({plan['size']}) in "
+            f"`{plan['path']}` go for good.{runs_note}")
+
+
+def manage_dataset_section(name):
+    """Rename or delete the dataset shown (not the demo, not while a run trains on it)."""
+    root = workspace()
+    with st.expander("Rename or delete this dataset", key="manage_dataset_expander"):
+        if name == DEMO_NAME:
+            st.caption("The built-in demo dataset cannot be renamed or deleted: the app recreates "
+                       "it. Upload your own data to manage it here.")
+            return
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        new = left.text_input("New name", key=f"dataset_new_name_{name}", placeholder=name,
+                              help="Letters, digits, '.', '_' or '-'. Runs trained on it follow.")
+        if right.button("Rename", key="rename_dataset"):
+            try:
+                target = manage.rename_dataset(root, name, new)
+            except SegcoreError as error:
+                st.error(str(error))
+            else:
+                set_dataset(target.name)
+                flash(f"Renamed {name} to {target.name}.")
+                st.rerun()
+        live = manage.live_runs(root, name)
+        deleted = delete_button(
+            "delete_dataset", "Delete dataset…", name, describe_dataset,
+            lambda target: manage.delete_dataset(root, target), disabled=bool(live),
+            help=f"Run {live[0]} trains on it; stop it first." if live
+            else "Asks first, saying what goes.")
+        if deleted:
+            set_dataset(DEMO_NAME)
+            flash(f"Deleted dataset {name}.")
+            st.rerun()
+
+
+def start_demo_run():
+    """The demo run's button: a tiny run on the demo dataset, its settings shown on Train."""
+    root = workspace()
+    config = demo_run_config(root)
+    try:
+        run_id = runs.start_run(root, config, name="demo-run")
+    except SegcoreError as error:
+        st.error(str(error))
+        return
+    form = settings.saved_form(config)
+    for key in [k for k in st.session_state if str(k).startswith("hp_")]:
+        del st.session_state[key]  # another model's hyperparameters
+    st.session_state.update(settings.widget_values(form))
+    st.session_state["train_settings"] = form
+    keep(train_settings=form)
+    set_dataset(DEMO_NAME)
+    set_run(run_id)
+    st.switch_page("pages/train.py", query_params={"dataset": DEMO_NAME, "run": run_id})
+
+
+def first_open_guide():
+    """While the workspace has no run: the order of the pages, and a one-click demo run."""
+    st.info("**New here? Four pages, in this order** (in the sidebar):\n"
+            "1. **Data**: pick the built-in demo or upload images with their masks; the data "
+            "doctor checks them.\n"
+            "2. **Train**: pick a model and settings, press *Start training*, watch loss and IoU "
+            "live.\n"
+            "3. **Results**: scores at full resolution, per-class IoU, the worst images, runs "
+            "compared.\n"
+            "4. **Predict**: masks for new images, and the model exported.")
+    if st.button("Start a short demo run", key="demo_run", type="primary",
+                 help="Trains a small U-Net on the demo dataset for 4 epochs (well under a "
+                      "minute) and opens the Train page to watch it."):
+        start_demo_run()
+
+
 def preview(path, signature, summary, class_map):
     st.subheader("Preview")
     splits = [s for s in summary["images_per_split"] if s != "all"] or ["train", "val"]
@@ -273,12 +361,15 @@ def preview(path, signature, summary, class_map):
 def data_page():
     st.title("Data")
     show_flash()
+    if not runs.list_runs(workspace()):
+        first_open_guide()
     # The URL (or this session) names the dataset; the picker follows it, and its callback
     # changes it, so a saved upload or another page's link is not undone by the widget's state.
     st.session_state["dataset_select"] = current_dataset()
     chosen = st.selectbox("Dataset", dataset_names(), key="dataset_select",
                           on_change=lambda: set_dataset(st.session_state["dataset_select"]))
     upload_section()
+    manage_dataset_section(chosen)  # before the doctor: a broken dataset can be deleted too
     path = dataset_path(chosen)
     signature = appstate.folder_signature(path)
     summary, problems = dataset_report(path)

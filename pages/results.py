@@ -138,7 +138,9 @@ def results_page():
     ids = [r.run_id for r in available]
     default = [current_run()] if current_run() in ids else ids[:1]
     left, right = st.columns([4, 1])
+    labels = {r.run_id: r.label for r in available}
     chosen = left.multiselect("Runs", ids, default=default, key="results_runs",
+                              format_func=lambda r: labels.get(r, r),
                               help="The first run is scored in detail; all are compared.",
                               on_change=follow_first_run)
     by_id = {r.run_id: r for r in available}
@@ -152,7 +154,7 @@ def results_page():
     splits = [s for s in ("val", "test", "train") if dataset.samples(s)]
     split = right.selectbox("Split", splits, key="results_split")
     result = evaluation(run, split)
-    st.markdown(f"**{run.run_id}** · {split} mean IoU **{result['mean_iou']:.3f}** · pixel "
+    st.markdown(f"**{run.label}** · {split} mean IoU **{result['mean_iou']:.3f}** · pixel "
                 f"accuracy {result['pixel_accuracy']:.3f} · mean class accuracy "
                 f"{result['mean_class_accuracy']:.3f} · {result['images']} images at full "
                 "resolution (the Train page scores at the training size)")

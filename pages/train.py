@@ -9,20 +9,29 @@ from pages.common import (
     current_run,
     dataset_path,
     dataset_report,
+    delete_button,
     flash,
+    forget_run,
     keep,
     place,
+    run_labels,
     set_dataset,
     set_run,
     show_flash,
     workspace,
 )
-from segcore import plots, runs
+from segcore import manage, plots, runs
 from segcore.data.classes import ClassMap
 from segcore.errors import SegcoreError
 from segcore.models import MODELS, model_stride
 from segcore.models.encoders import weights_note
-from segcore.progress import can_resume, format_eta, poll_interval, run_progress
+from segcore.progress import (
+    can_resume,
+    format_eta,
+    planned_steps_warning,
+    poll_interval,
+    run_progress,
+)
 from segcore.training import settings
 from segcore.workspace import datasets_dir
 
@@ -199,12 +208,16 @@ def run_controls(config, run_id, blocked):
     """Start / Stop / Resume; returns the run to show (a started run replaces the URL's)."""
     root = workspace()
     active = runs.active_run(root)
-    start, stop, resume, _ = st.columns([2, 1, 1, 4])
+    start, stop, resume, named = st.columns([2, 1, 1, 4])
+    name = named.text_input("Run name", key="run_name", placeholder="Run name (optional)",
+                            label_visibility="collapsed",
+                            help="Shown beside the run's id everywhere; letters, digits, '.', "
+                                 "'_' or '-'. You can change it later.")
     if start.button("Start training", key="start", type="primary",
                     disabled=active is not None or blocked,
                     help="One run at a time on this machine." if active else None):
         try:
-            run_id = runs.start_run(root, config)
+            run_id = runs.start_run(root, config, name=name)
         except SegcoreError as error:
             # Another session may have started a run a moment ago: say why, show that run.
             st.error(str(error))
@@ -212,6 +225,7 @@ def run_controls(config, run_id, blocked):
         else:
             set_run(run_id)
             st.session_state["watch_run"] = run_id
+            st.session_state.pop("run_name", None)  # the next run is named afresh
             st.rerun()
     if active is not None:
         if run_id != active.run_id:
@@ -271,16 +285,57 @@ def run_settings_section(run_id, run_config):
                    + (" and selects its dataset." if inside else "."))
 
 
+def describe_run(run_id):
+    """What deleting a run removes, for its confirmation."""
+    plan = manage.run_plan(workspace(), run_id)
+    trained = f", trained on {plan['dataset']}" if plan["dataset"] else ""
+    return (f"Delete run **{plan['label']}** ({plan['state']}{trained})? Its {plan['files']} "
+            f"files ({plan['size']}: checkpoints, metrics, logs, exports) in `{plan['path']}` "
+            "go for good; its dataset stays.")
+
+
+def manage_run_section(run_id, live):
+    """Name the shown run, or delete it (refused while it is queued or training)."""
+    root = workspace()
+    with st.expander("Name or delete this run", key="manage_run_expander"):
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        typed = left.text_input(
+            "Name", value=runs.read_run_name(runs.runs_dir(root) / run_id) or "",
+            key=f"run_name_edit_{run_id}", placeholder="no name",
+            help="Shown beside the run's id everywhere; empty removes it. The id stays.")
+        if right.button("Save name", key="save_run_name"):
+            try:
+                name = runs.name_run(root, run_id, typed)
+            except SegcoreError as error:
+                st.error(str(error))
+            else:
+                flash(f"Run {run_id} is now named {name}." if name
+                      else f"Run {run_id} has no name now.")
+                st.rerun()
+        deleted = delete_button(
+            "delete_run", "Delete run…", run_id, describe_run,
+            lambda target: manage.delete_run(root, target), disabled=live,
+            help="Stop the run first." if live else "Asks first, saying what goes.")
+        if deleted:
+            forget_run()
+            flash(f"Deleted run {run_id}.")
+            st.rerun()
+
+
 def train_page():
     st.title("Train")
     show_flash()
     st.caption(f"Dataset: **{current_dataset()}** (change it on the Data page)")
     config = settings_form()
     size_section(config)
-    _, problems = dataset_report(dataset_path())
+    summary, problems = dataset_report(dataset_path())
     if problems:
         st.error(f"The dataset {current_dataset()} has {len(problems)} problem(s); fix them on "
                  "the Data page before training.")
+    else:  # said before Start: a run of a few steps per epoch learns nothing
+        few_steps = planned_steps_warning(summary, config.batch_size, config.val_fraction)
+        if few_steps:
+            st.warning(few_steps)
     run_id, active = run_controls(config, current_run(), blocked=bool(problems))
     known = [r.run_id for r in runs.list_runs(workspace())]
     run_id = run_id or next(iter(known), None)  # runs whose config.json is gone are runs too
@@ -288,7 +343,9 @@ def train_page():
         st.info("No run yet: pick settings and press Start training.")
         return
     st.session_state["watch_run"] = run_id  # the URL decides which run this tab shows
+    labels = run_labels()
     st.selectbox("Run shown", known, key="watch_run", on_change=watch,
+                 format_func=lambda r: labels.get(r, r),
                  help="Any run of this workspace; the URL keeps the choice.")
     try:
         run_config = runs.read_config(runs.runs_dir(workspace()) / run_id)["config"]
@@ -297,6 +354,7 @@ def train_page():
     else:
         run_settings_section(run_id, run_config)
     is_live = active is not None and active.run_id == run_id
+    manage_run_section(run_id, is_live)
     st.session_state["page_state"] = runs.read_status(runs.runs_dir(workspace()) / run_id).get(
         "state")
     st.fragment(run_every=poll_interval(is_live))(live_view)(run_id)

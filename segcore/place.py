@@ -45,3 +45,24 @@ def keep_place(root, **changes):
     place.update(changes)
     write_json_atomic(Path(root) / PLACE_FILE, place)
     return place
+
+
+def follow_place(root, key, old, new=None):
+    """After `old` (a dataset or run) was renamed to `new`, or deleted (`new` None): the kept
+    place follows it, or drops it so the app falls back to its defaults.
+
+    Args:
+        key: "dataset" or "run".
+
+    Returns:
+        The place as now kept.
+    """
+    place = read_place(root)
+    if place.get(key) != old:
+        return place
+    if new is None:
+        del place[key]
+    else:
+        place[key] = new
+    write_json_atomic(Path(root) / PLACE_FILE, place)
+    return place

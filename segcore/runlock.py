@@ -79,6 +79,30 @@ def workspace_holder(runs_folder):
         return "another run"
 
 
+@contextlib.contextmanager
+def idle_run(run_path):
+    """Holds the run's lock while its folder is renamed or deleted, so no trainer takes the
+    run meanwhile (a `train --resume` then finds the lock held, or the folder gone).
+
+    Raises:
+        RunError: at once, when a trainer holds the lock (the run is training).
+    """
+    run_path = Path(run_path)
+    try:
+        fd = os.open(run_path / RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as error:
+        raise RunError(f"Cannot open the lock {run_path / RUN_LOCK}: {error.strerror}.") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"Run {run_path.name} is training; stop it first (or wait for it to "
+                           "finish).") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def _acquire(path, refusal):
     """Opens `path` and takes its exclusive flock, retrying briefly; raises RunError if held."""
     try:

@@ -19,13 +19,20 @@ from pathlib import Path
 
 from segcore import runlock
 from segcore.errors import RunError, SegcoreError
-from segcore.fileio import read_json, read_json_object, read_jsonl, write_json_atomic
+from segcore.fileio import (
+    read_json,
+    read_json_object,
+    read_jsonl,
+    write_json_atomic,
+    write_text_atomic,
+)
 from segcore.training import checkpoint
-from segcore.workspace import runs_dir
+from segcore.workspace import runs_dir, safe_name
 
 ACTIVE = ("queued", "running")
 FINAL = ("finished", "stopped", "failed")
 STOP_FILE = "STOP"
+NAME_FILE = "name.txt"  # the run's optional name: its own file, which no trainer writes
 
 
 def now():
@@ -41,6 +48,7 @@ class RunInfo:
     status: dict
     config: dict  # `read_config`'s dict; {} when config.json is damaged (see `problem`)
     problem: str | None = None  # one sentence when the folder is damaged, for listings
+    name: str | None = None  # the optional name a user gave the run (see `read_run_name`)
 
     @property
     def state(self):
@@ -53,6 +61,51 @@ class RunInfo:
     @property
     def model(self):
         return self.config.get("config", {}).get("model")
+
+    @property
+    def label(self):
+        return run_label(self.run_id, self.name)
+
+
+def run_label(run_id, name):
+    """How a run is shown in pickers and listings: its id, and its name beside it if any."""
+    return f"{run_id} · {name}" if name else run_id
+
+
+def read_run_name(path):
+    """The run's name from `<run>/name.txt`, or None (no name, or a damaged file)."""
+    try:
+        text = (Path(path) / NAME_FILE).read_text(encoding="utf-8")
+        return safe_name(text, "run name")
+    except (OSError, UnicodeDecodeError, SegcoreError):
+        return None
+
+
+def name_run(workspace, run, name):
+    """Sets (or with an empty `name`, clears) a run's name; its id and folder stay as they are.
+
+    The name lives in its own file, written atomically, that the trainer never writes, so a
+    run may be named while it trains.
+
+    Args:
+        workspace: the workspace root.
+        run: a run id of this workspace.
+        name: 1-64 letters, digits, '.', '_' or '-' (`safe_name`), or "" to clear the name.
+
+    Returns:
+        The name now set, or None.
+
+    Raises:
+        ConfigError: a name that `safe_name` refuses. RunError: no such run.
+    """
+    path = run_dir(workspace, run)
+    file = path / NAME_FILE
+    if not (name or "").strip():
+        file.unlink(missing_ok=True)
+        return None
+    name = safe_name(name, "run name")
+    write_text_atomic(file, name + "\n")
+    return name
 
 
 def new_run_id(model):
@@ -115,7 +168,7 @@ def _check_sealed(folder, candidate, resolved):
 
 # What writers expect each entry of a run folder to be (a damaged folder may swap them).
 _FILES = ("config.json", "status.json", "metrics.jsonl", "train.log", "best.keras", "last.keras",
-          STOP_FILE)
+          STOP_FILE, NAME_FILE)
 _FOLDERS = ("ckpt", "tensorboard", "export")
 
 
@@ -346,7 +399,7 @@ def list_runs(workspace):
                 config, problem = read_config(path), status.get("problem")
             except RunError as error:
                 config, problem = {}, str(error)
-            runs.append(RunInfo(path.name, path, status, config, problem))
+            runs.append(RunInfo(path.name, path, status, config, problem, read_run_name(path)))
     return runs
 
 
@@ -359,8 +412,9 @@ def active_run(workspace):
 
 
 @contextlib.contextmanager
-def _start_lock(workspace):
-    """Serializes run starts across processes and sessions (two Start clicks: one run)."""
+def start_lock(workspace):
+    """Serializes run starts across processes and sessions (two Start clicks: one run); held
+    also while a run or dataset is renamed or deleted (`segcore.manage`)."""
     lock_path = runs_dir(workspace) / ".start.lock"
     with open(lock_path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -380,15 +434,19 @@ def _refuse_if_busy(workspace):
                        "starting another (one run at a time on one machine).")
 
 
-def create_run(workspace, config, run_id=None, **status):
+def create_run(workspace, config, run_id=None, name=None, **status):
     """Creates a run folder with its config and a queued status; returns its path.
 
     Args:
+        name: the run's optional name (`name_run`); checked before the folder is made.
         status: more `status.json` fields (the trainer's identity when it creates its own run).
     """
+    name = safe_name(name, "run name") if name else None
     run_id = run_id or new_run_id(config.model)
     path = runs_dir(workspace) / run_id
     path.mkdir(parents=False, exist_ok=False)
+    if name:
+        write_text_atomic(path / NAME_FILE, name + "\n")
     write_json_atomic(path / "config.json", {"config": config.to_json(), "run_id": run_id})
     write_status(path, state="queued", created=now(), epoch=0, epochs=config.epochs, **status)
     return path
@@ -408,8 +466,11 @@ def _spawn(workspace, path):
     return process
 
 
-def start_run(workspace, config):
+def start_run(workspace, config, name=None):
     """Validates `config`, creates a run and trains it in a background process.
+
+    Args:
+        name: the run's optional name, shown beside its id.
 
     Returns:
         The run id.
@@ -418,9 +479,10 @@ def start_run(workspace, config):
         RunError: another run is active in this workspace (one run at a time per machine).
     """
     config.validate()
-    with _start_lock(workspace):
+    name = safe_name(name, "run name") if name else None
+    with start_lock(workspace):
         _refuse_if_busy(workspace)
-        path = create_run(workspace, config)
+        path = create_run(workspace, config, name=name)
         _spawn(workspace, path)
     return path.name
 
@@ -428,7 +490,7 @@ def start_run(workspace, config):
 def resume_run(workspace, run):
     """Continues a stopped or failed run from its last checkpoint in a background process."""
     path = run_dir(workspace, run)
-    with _start_lock(workspace):
+    with start_lock(workspace):
         _refuse_if_busy(workspace)
         state = read_status(path).get("state")
         if state == "finished":

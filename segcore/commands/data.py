@@ -60,6 +60,16 @@ def ensure_demo(workspace):
     return folder
 
 
+def demo_run_config(workspace):
+    """Tiny settings for a first run on the demo dataset: a small U-Net at 64x64 that finishes
+    in well under a minute on two CPU cores, with enough steps per epoch to learn something."""
+    from segcore.training.config import RunConfig
+
+    return RunConfig(data=str(ensure_demo(workspace)), model="unet",
+                     hparams={"depth": 2, "base_filters": 8}, img_size=(64, 64), epochs=4,
+                     batch_size=2, lr=1e-2, seed=0).validate()
+
+
 def make_demo(args):
     print(ensure_demo(workspace_root(args.workspace)))
     return 0

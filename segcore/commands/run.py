@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from segcore.errors import ConfigError, DataError
-from segcore.workspace import workspace_root
+from segcore.workspace import safe_name, workspace_root
 
 _AUGMENT_FLAGS = ("hflip", "vflip", "rot90")
 
@@ -110,6 +110,9 @@ def register(subparsers):
     _add_config_flags(train)
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint with its stored settings")
+    train.add_argument("--name", metavar="TEXT",
+                       help="a name shown beside the run's id (letters, digits, '.', '_', '-'); "
+                            "change it later with rename-run")
     train.set_defaults(handler=train_command, flag_names={
         action.dest: "/".join(action.option_strings) for action in train._actions
         if action.option_strings})
@@ -184,6 +187,8 @@ def train_command(args):
         resume = True
     else:
         config = config_from_args(args)
+        if args.name is not None:
+            args.name = safe_name(args.name, "run name")  # refused before a run exists
         if not config.data:
             raise ConfigError("train needs --data DIR (a dataset folder).")
         if not Path(config.data).is_dir():
@@ -194,7 +199,7 @@ def train_command(args):
         path = None
         if lock is not None:
             lock.hold_workspace()  # before the folder exists: two starts at once make one run
-            path = runs.create_run(workspace, config, **runlock.identity())
+            path = runs.create_run(workspace, config, name=args.name, **runlock.identity())
             lock.hold_run(path)
         resume = False
     if path is not None and lock is not None:
@@ -338,15 +343,15 @@ def runs_command(args):
 
     listed = runs.list_runs(workspace_root(args.workspace))
     if args.json:
-        print(json.dumps([{"run": r.run_id, "state": r.state, "best_mean_iou": r.best_mean_iou,
-                           "epoch": r.status.get("epoch"), "model": r.model,
-                           "problem": r.problem} for r in listed]))
+        print(json.dumps([{"run": r.run_id, "name": r.name, "state": r.state,
+                           "best_mean_iou": r.best_mean_iou, "epoch": r.status.get("epoch"),
+                           "model": r.model, "problem": r.problem} for r in listed]))
         return 0
     if not listed:
         print("no runs yet")
     for run in listed:
         best = run.best_mean_iou
-        print(f"{run.run_id:<40} {run.state:<9} {run.model or '?':<11} "
+        print(f"{run.label:<40} {run.state:<9} {run.model or '?':<11} "
               f"epoch {run.status.get('epoch', 0):>3}  "
               f"best mIoU {'  -   ' if best is None or best < 0 else f'{best:.4f}'}")
         if run.problem:  # the listing goes on with the other runs

@@ -269,8 +269,8 @@ def describe_dataset(name):
     if trained:
         shown = ", ".join(trained[:5]) + (f" and {len(trained) - 5} more" if len(trained) > 5
                                           else "")
-        runs_note = (f" Runs trained on it stay ({len(trained)}: {shown}); they still predict, "
-                     "but their scores on it say the dataset is gone.")
+        runs_note = (f" Runs trained on it stay ({len(trained)}: {shown}): they still predict "
+                     "and export, but Results can no longer score them on it.")
     else:
         runs_note = " No run trained on it."
     return (f"Delete dataset **{name}**? Its {plan['files']} files ({plan['size']}) in "

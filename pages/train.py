@@ -273,7 +273,12 @@ def run_settings_section(run_id, run_config):
     name, inside = run_dataset(run_config)
     current = current_dataset()
     if name != current:
-        where = f"dataset **{name}**" if inside else f"`{name}` (outside this workspace)"
+        if inside:
+            where = f"dataset **{name}**"
+        elif Path(name).parent.resolve() == datasets_dir(workspace()).resolve():
+            where = f"dataset **{Path(name).name}** (deleted since)"
+        else:
+            where = f"`{name}` (outside this workspace)"
         st.warning(f"Run {run_id} was trained on {where}, not on the selected dataset "
                    f"**{current}**.")
     if form is None:

@@ -89,7 +89,7 @@ def dataset_plan(root, name):
 
     Returns:
         dict: name, path, files, bytes, size (words), runs (ids of runs trained on it: they
-        stay, and say the dataset is gone), live (ids of runs training on it now: deletion is
+        stay; they predict and export without it, scoring needs another copy), live (ids of runs training on it now: deletion is
         refused while there are any), builtin (the demo: refused).
     """
     folder = dataset_folder(root, name)
@@ -136,7 +136,8 @@ def _trash(root, path, kind):
 def delete_dataset(root, name):
     """Deletes dataset `name` (its folder, atomically for readers).
 
-    Runs trained on it stay; their readers say the dataset is gone. The kept place drops it.
+    Runs trained on it stay (they predict and export without it; scoring them on it names
+    the missing folder). The kept place drops it.
 
     Returns:
         The `dataset_plan` of what was deleted.

@@ -79,8 +79,8 @@ def delete_dataset(args):
     plan = manage.dataset_plan(root, args.dataset)
     count = len(plan["runs"])
     trained = (f"; {count} run{'s' if count != 1 else ''} trained on it "
-               f"stay{'s' if count == 1 else ''} and will say the dataset is gone: "
-               f"{', '.join(plan['runs'])}" if count else "")
+               f"stay{'s' if count == 1 else ''} (predict and export still work, evaluate "
+               f"needs --data): {', '.join(plan['runs'])}" if count else "")
     if not args.yes:
         print(f"would delete dataset {plan['name']}: {plan['files']} files, {plan['size']}, "
               f"{plan['path']}{trained}")

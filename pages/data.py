@@ -36,6 +36,9 @@ from segcore.inference import overlay, to_uint8
 from segcore.training import settings
 from segcore.workspace import child_path, datasets_dir
 
+# How the success line names each layout of `segcore.data.readers`.
+FORMAT_NAMES = {"folder": "images + masks", "coco": "COCO JSON", "cvat": "CVAT masks",
+                "voc": "Pascal VOC", "cityscapes": "Cityscapes"}
 PREVIEW_SIDE = 256  # preview thumbnails are at most this many pixels on a side
 
 
@@ -161,7 +164,9 @@ def upload_section():
     with st.expander("Upload a new dataset", key="upload_expander"):
         st.caption("Images with masks of the same name: pick files (`x.png` + `x_mask.png`, "
                    "and a classes.json for colour masks), a zip of a dataset folder, or a whole "
-                   "folder with images/ and masks/ (optionally train/ val/ test/).")
+                   "folder with images/ and masks/ (optionally train/ val/ test/). Exports of "
+                   "labelling tools are read as they are: COCO JSON, CVAT segmentation masks, "
+                   "Pascal VOC, Cityscapes.")
         files = st.file_uploader("Files or a zip", accept_multiple_files=True,
                                  key=f"upload_files_{version}",
                                  type=["png", "jpg", "jpeg", "tif", "tiff", "bmp", "zip", "json"])
@@ -388,9 +393,11 @@ def data_page():
         st.stop()
     class_map = ClassMap.from_json(summary["class_map"])
     counts = summary["images_per_split"]
+    layout = FORMAT_NAMES.get(summary.get("format"), "images + masks")
     st.success(f"{chosen}: " + ", ".join(
         f"{n} images" if s == "all" else f"{n} {s} images" for s, n in counts.items())
-               + f", {class_map.num_classes} classes, sizes {', '.join(summary['sizes'])}.")
+               + f", {class_map.num_classes} classes, sizes {', '.join(summary['sizes'])}; "
+               f"format: {layout}.")
     warnings = appstate.dataset_warnings(summary)
     if len(warnings) > 3:  # one box, not a wall of yellow
         st.warning(f"{len(warnings)} things to look at in {chosen}:\n"

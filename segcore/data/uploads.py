@@ -1,7 +1,8 @@
 """Uploaded files become a dataset folder: staged, checked by the doctor, then moved in whole.
 
 The app's uploader hands over (name, bytes) pairs: loose images and masks, a folder, or one
-zip. Messages name files as the user uploaded them, never the hidden staging folder.
+zip. A folder or zip holding a labelling-tool export (COCO, CVAT, VOC, Cityscapes) is kept as
+it is. Messages name files as the user uploaded them, never the hidden staging folder.
 """
 
 import shutil
@@ -46,8 +47,9 @@ def save_uploads(files, dest, classes=None, snap=False):
     """Writes uploaded (name, bytes) pairs as a new dataset folder, all or nothing.
 
     Files in a masks/ folder, or named `x_mask.png`, are masks pairing with `x.png`; a folder
-    upload keeps its train/ val/ test/ split folders; a `.json` file is the class file. A single
-    .zip is imported through the safe zip importer. The same file picked twice counts once.
+    upload keeps its train/ val/ test/ split folders; a `.json` file is the class file. A folder
+    holding a labelling-tool export is saved as it is. A single .zip is imported through the
+    safe zip importer. The same file picked twice counts once.
 
     Args:
         files: (name as uploaded, bytes) pairs.
@@ -81,6 +83,8 @@ def save_uploads(files, dest, classes=None, snap=False):
             if len(files) > 1:
                 raise DataError("Upload either one zip or image files, not both.")
             extract_zip(zips[0][1], target, label=zips[0][0])
+        elif _write_export(files, target):
+            names = {str(target / _relative(name)): name for name, _ in files}
         else:
             names = _write_loose(files, target)
             if not any(target.rglob("masks/*")):
@@ -159,6 +163,31 @@ def colour_class_map(names, colours, void):
             raise DataError(f"Row {row}: every class needs a name.")
     return ClassMap([n for n, _ in rows], [c for _, c in rows], list(range(len(rows))),
                     void_color=voids[0] if voids else None)
+
+
+def _relative(name):
+    """An uploaded name as a safe relative path, the folder the user picked left out."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts or ":" in (parts[0] if parts else ""):
+        raise DataError(f"{name}: the file name points outside the upload.")
+    return Path(*parts[1:]) if len(parts) > 1 else Path(*parts)
+
+
+def _write_export(files, target):
+    """Writes a folder upload as it is when it is a labelling-tool export (COCO, CVAT, VOC,
+    Cityscapes); returns False, leaving nothing, when it is not one."""
+    from segcore.data.readers import detect
+
+    for name, data in files:
+        path = target / _relative(name)
+        if path.name.startswith("."):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    if target.is_dir() and detect(target).NAME != "folder":
+        return True
+    shutil.rmtree(target, ignore_errors=True)
+    return False
 
 
 def _write_loose(files, target):

@@ -30,7 +30,9 @@ EDGE_SLACK = 1.0
 
 
 def detect(root):
-    return bool(_annotation_files(root))
+    from segcore.data.readers.folder import has_masks
+
+    return not has_masks(root) and bool(_annotation_files(root))
 
 
 def _split_of(name):
@@ -212,6 +214,52 @@ class CocoMask:
         return f"{self.path} (image {self.image['id']} {self.image['file_name']!r})"
 
 
+def _samples(path, data, places, labels):
+    """The samples of one annotation file, every entry checked."""
+    from segcore.data.dataset import Sample
+
+    images, files_seen = {}, {}
+    for position, image in enumerate(data["images"]):
+        image = _entry(path, "image", position, image, ("id", "file_name", "height", "width"))
+        if not all(isinstance(image[k], int) and image[k] > 0 for k in ("height", "width")):
+            raise DataError(f"{path}: image {image['id']} ({image['file_name']!r}) needs a "
+                            "positive whole height and width.")
+        if image["file_name"] in files_seen:
+            raise DataError(f"{path}: images {files_seen[image['file_name']]} and "
+                            f"{image['id']} are both {image['file_name']!r}.")
+        files_seen[image["file_name"]] = image["id"]
+        images[image["id"]] = (image, [])
+    for position, ann in enumerate(data["annotations"]):
+        ann = _entry(path, "annotation", position, ann, ("image_id", "category_id"))
+        if ann["image_id"] not in images:
+            raise DataError(f"{path}: annotation {ann.get('id')} is for image id "
+                            f"{ann['image_id']}, which is not in \"images\".")
+        image, anns = images[ann["image_id"]]
+        if ann["category_id"] not in labels:
+            raise DataError(f"{path}: annotation {ann.get('id')} (image "
+                            f"{image['file_name']!r}) has category {ann['category_id']}, "
+                            "which is not in \"categories\".")
+        _check_segmentation(path, ann, image)
+        anns.append(ann)
+    samples = []
+    for image, anns in images.values():
+        file = _find_image(path, image, places)
+        samples.append(Sample(Path(str(image["file_name"])).stem, file,
+                              CocoMask(path, image, anns, labels)))
+    return samples
+
+
+def _malformed_is_data_error(path, function, *args):
+    """Runs `function`, turning the type errors of a malformed entry into one DataError."""
+    try:
+        return function(*args)
+    except (TypeError, KeyError, AttributeError, ValueError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: a malformed entry ({type(error).__name__}: {error}); "
+                        "is this a COCO file as exported?") from None
+
+
 def read(root):
     """Reads every annotation file of the dataset into samples per split and one class map.
 
@@ -219,8 +267,6 @@ def read(root):
         DataError: naming the file and entry of an unknown category, an annotation of an image
             that is not listed, an image that is not on disk, or a polygon outside its image.
     """
-    from segcore.data.dataset import Sample
-
     root = Path(root)
     entries = _annotation_files(root)
     if not entries:
@@ -233,40 +279,13 @@ def read(root):
                             "annotation file per split.")
         seen[split] = path
     files = [(path, _load_json(path)) for _, path, _ in entries]
-    categories = _categories(files)
+    categories = _malformed_is_data_error(entries[0][1], _categories, files)
     if not categories:
         raise DataError(f"{entries[0][1]}: no categories.")
     class_map, labels = _class_map(categories, entries[0][1])
     splits = {}
     for (split, path, places), (_, data) in zip(entries, files):
-        images, files_seen = {}, {}
-        for position, image in enumerate(data["images"]):
-            image = _entry(path, "image", position, image, ("id", "file_name", "height", "width"))
-            if not all(isinstance(image[k], int) and image[k] > 0 for k in ("height", "width")):
-                raise DataError(f"{path}: image {image['id']} ({image['file_name']!r}) needs a "
-                                "positive whole height and width.")
-            if image["file_name"] in files_seen:
-                raise DataError(f"{path}: images {files_seen[image['file_name']]} and "
-                                f"{image['id']} are both {image['file_name']!r}.")
-            files_seen[image["file_name"]] = image["id"]
-            images[image["id"]] = (image, [])
-        for position, ann in enumerate(data["annotations"]):
-            ann = _entry(path, "annotation", position, ann, ("image_id", "category_id"))
-            if ann["image_id"] not in images:
-                raise DataError(f"{path}: annotation {ann.get('id')} is for image id "
-                                f"{ann['image_id']}, which is not in \"images\".")
-            image, anns = images[ann["image_id"]]
-            if ann["category_id"] not in labels:
-                raise DataError(f"{path}: annotation {ann.get('id')} (image "
-                                f"{image['file_name']!r}) has category {ann['category_id']}, "
-                                "which is not in \"categories\".")
-            _check_segmentation(path, ann, image)
-            anns.append(ann)
-        samples = []
-        for image, anns in images.values():
-            file = _find_image(path, image, places)
-            samples.append(Sample(Path(str(image["file_name"])).stem, file,
-                                  CocoMask(path, image, anns, labels)))
+        samples = _malformed_is_data_error(path, _samples, path, data, places, labels)
         if samples:
             splits[split] = samples
     return Reading(NAME, splits, class_map)

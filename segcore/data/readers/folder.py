@@ -10,6 +10,11 @@ def detect(root):
         (root / split / "images").is_dir() for split in ("train", "val", "test"))
 
 
+def has_masks(root):
+    """Whether `root` holds masks/ folders (then it is this layout, whatever else lies there)."""
+    return any((root / split / "masks").is_dir() for split in ("", "train", "val", "test"))
+
+
 def read(root):
     """Pairs images with masks by stem in each split folder (or the root).
 

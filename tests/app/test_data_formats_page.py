@@ -1,0 +1,22 @@
+"""The Data page takes a labelling-tool export as it is and names its format."""
+
+from export_samples import make_coco
+from helpers import zip_bytes
+from page_runner import page
+
+
+def test_a_coco_export_zip_uploads_and_shows_its_format_and_classes(app_env, tmp_path):
+    root, _ = app_env
+    source = make_coco(tmp_path / "export", "roboflow")
+    entries = {p.relative_to(source).as_posix(): p.read_bytes()
+               for p in source.rglob("*") if p.is_file()}
+    at = page("data").run()
+    at.text_input(key="upload_name_0").input("pets").run()
+    at.file_uploader(key="upload_files_0").set_value(
+        [("pets.zip", zip_bytes(entries), "application/zip")]).run()
+    at.button(key="upload_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (root / "datasets" / "pets" / "train" / "_annotations.coco.json").is_file()
+    assert any(s.value.startswith("pets: 4 train images, 2 val images, 4 classes")
+               and s.value.endswith("format: COCO JSON.") for s in at.success), [
+        s.value for s in at.success]

@@ -178,14 +178,17 @@ def _write_export(files, target):
     Cityscapes); returns False, leaving nothing, when it is not one."""
     from segcore.data.readers import detect
 
-    for name, data in files:
-        path = target / _relative(name)
-        if path.name.startswith("."):
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    if target.is_dir() and detect(target).NAME != "folder":
-        return True
+    try:
+        for name, data in files:
+            path = target / _relative(name)
+            if path.name.startswith("."):
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        if target.is_dir() and detect(target).NAME != "folder":
+            return True
+    except (DataError, OSError):
+        pass  # odd names or a file named like a folder: not an export; the loose path decides
     shutil.rmtree(target, ignore_errors=True)
     return False
 

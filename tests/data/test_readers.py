@@ -208,3 +208,19 @@ def test_a_folder_dataset_with_an_annotations_folder_stays_a_folder_dataset(tmp_
     (root / "annotations").mkdir()
     (root / "annotations" / "notes.json").write_text("{}")
     assert load_dataset(root).format == "folder"
+
+
+def test_a_coco_stuff_file_has_no_background_class_and_leaves_unlabelled_pixels_void(tmp_path):
+    from segcore.data.formats import read_mask
+
+    root = make_coco(tmp_path / "s", "official")
+    for split in ("train2017", "val2017"):
+        instances = root / "annotations" / f"instances_{split}.json"
+        edit_json(instances, lambda data: data["categories"].__setitem__(
+            slice(None), [{"id": 3, "name": "grass"}, {"id": 7, "name": "sky"},
+                          {"id": 12, "name": "other"}]))
+        instances.rename(root / "annotations" / f"stuff_{split}.json")
+    dataset = load_dataset(root)
+    assert dataset.class_map.names == ["grass", "sky", "other"]
+    labels = read_mask(dataset.samples("train")[0].mask, dataset.class_map)
+    assert labels[5, 5] == 0 and labels[22, 5] == 1 and labels[0, 31] == 255

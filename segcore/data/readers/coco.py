@@ -7,7 +7,9 @@ Two layouts:
 
 Categories keep their names; sorted by id they become classes 1..n after "background" (the
 pixels no annotation covers), so non-contiguous ids (COCO's 1..90) give contiguous classes. A
-category named "background" is that class 0 itself. Crowd regions are void. Objects are
+category named "background" is that class 0 itself. Stuff files (`stuff_*.json`, COCO-Stuff)
+label every pixel they mean to: there the classes are the categories alone (0..n-1) and the
+pixels no annotation covers are void. Crowd regions are void. Objects are
 painted largest first, so a small object on a large one stays visible.
 """
 
@@ -105,12 +107,13 @@ def _categories(files):
     return {cid: name for cid, name in names.items() if cid in used or name not in parents}
 
 
-def _class_map(categories, source):
-    """(ClassMap, {category id: training label}): background first, then categories by id."""
+def _class_map(categories, source, stuff):
+    """(ClassMap, {category id: training label}): background first (not for stuff), then the
+    categories by id."""
     ids = sorted(categories, key=lambda c: (isinstance(c, str), c))
     background = [c for c in ids if categories[c].lower() == "background"][:1]
     order = background + [c for c in ids if c not in background]
-    names = [] if background else ["background"]
+    names = [] if background or stuff else ["background"]
     labels = {}
     for cid in order:
         if categories[cid] in names:
@@ -174,18 +177,20 @@ def _find_image(path, image, places):
 class CocoMask:
     """The label mask of one COCO image, rasterised from its annotations when read."""
 
-    def __init__(self, path, image, annotations, labels):
+    def __init__(self, path, image, annotations, labels, unlabelled=0):
         self.path = Path(path)
         self.image = image
         self.annotations = annotations
         self.labels = labels
+        self.unlabelled = unlabelled
 
     def read_raw(self):
-        """Returns uint8 labels (H, W): 0 background, classes painted largest first, crowd void."""
+        """Returns uint8 labels (H, W): classes painted largest first on `unlabelled` (background
+        0, or void for stuff files), crowd regions void."""
         from pycocotools import mask as coco_mask
 
         height, width = self.image["height"], self.image["width"]
-        labels = np.zeros((height, width), dtype=np.uint8)
+        labels = np.full((height, width), self.unlabelled, dtype=np.uint8)
         crowd = np.zeros((height, width), dtype=bool)
         painted = []
         for ann in self.annotations:
@@ -214,7 +219,7 @@ class CocoMask:
         return f"{self.path} (image {self.image['id']} {self.image['file_name']!r})"
 
 
-def _samples(path, data, places, labels):
+def _samples(path, data, places, labels, unlabelled):
     """The samples of one annotation file, every entry checked."""
     from segcore.data.dataset import Sample
 
@@ -245,7 +250,7 @@ def _samples(path, data, places, labels):
     for image, anns in images.values():
         file = _find_image(path, image, places)
         samples.append(Sample(Path(str(image["file_name"])).stem, file,
-                              CocoMask(path, image, anns, labels)))
+                              CocoMask(path, image, anns, labels, unlabelled)))
     return samples
 
 
@@ -282,10 +287,13 @@ def read(root):
     categories = _malformed_is_data_error(entries[0][1], _categories, files)
     if not categories:
         raise DataError(f"{entries[0][1]}: no categories.")
-    class_map, labels = _class_map(categories, entries[0][1])
+    stuff = all(path.name.startswith("stuff_") for _, path, _ in entries)
+    class_map, labels = _class_map(categories, entries[0][1], stuff)
+    unlabelled = IGNORE_LABEL if stuff else 0
     splits = {}
     for (split, path, places), (_, data) in zip(entries, files):
-        samples = _malformed_is_data_error(path, _samples, path, data, places, labels)
+        samples = _malformed_is_data_error(path, _samples, path, data, places, labels,
+                                           unlabelled)
         if samples:
             splits[split] = samples
     return Reading(NAME, splits, class_map)

@@ -473,6 +473,7 @@ def write_run_config(run_dir, trainer):
         "input_scale": trainer.input_scale,
         "dataset_fingerprint": trainer.dataset.fingerprint(),
         "dataset_sizes": {k: len(v) for k, v in trainer.dataset.splits.items()},
+        "dataset_format": trainer.dataset.format,
         "class_weights": None if trainer.class_weights is None else trainer.class_weights.tolist(),
         "versions": _versions(),
     })

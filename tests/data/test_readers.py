@@ -79,6 +79,7 @@ def test_one_tiny_epoch_trains_on_each_export_in_place(tmp_path, capsys, kind):
     run = next(p for p in (workspace / "runs").iterdir() if (p / "config.json").is_file())
     config = json.loads((run / "config.json").read_text())
     assert config["class_map"]["classes"][1]["name"] == NAMES[kind.split("-")[0]][1]
+    assert config["dataset_format"] == kind.split("-")[0]
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # no copy, no cache
 
 

@@ -49,28 +49,27 @@ def exported_files(run_path):
 
 def export_sidecars(where, run_path, key, name):
     """Downloads of an export's card and README, under the names the downloads get (the run
-    id in front), and the README to read in place."""
+    id in front). Returns the README to read in place, or None."""
     card_name, readme_name = sidecar_names(name)
     card_path = run_path / "export" / card_name
     if not card_path.is_file():
         where.caption(f"{name} was exported without its class map and usage notes; tick "
                       f"*Replace {name}* and export it again to get them.")
-        return
+        return None
     prefix = f"{run_path.name}-"
     try:
         card = json.loads(card_path.read_text())
         readme = usage_text(card, prefix + name, prefix + card_name)
     except (OSError, ValueError, KeyError, TypeError) as error:  # a card edited by hand
         where.caption(f"{card_path.name} cannot be read ({error}); export {name} again.")
-        return
+        return None
     left, right = where.columns(2)
     left.download_button(f"Class map and input ({card_name})", data=card_path.read_bytes(),
                          file_name=prefix + card_name, mime="application/json",
                          key=f"export_card_{key}", on_click="ignore")
     right.download_button(f"Usage ({readme_name})", data=readme, file_name=prefix + readme_name,
                           mime="text/markdown", key=f"export_readme_{key}", on_click="ignore")
-    with where.expander(f"How to use {name}"):
-        st.markdown(readme)
+    return usage_text(card, prefix + name, prefix + card_name, level=4)
 
 
 def export_section(run_path):
@@ -100,11 +99,17 @@ def export_section(run_path):
     ready = exported_files(run_path)
     if not ready:
         right.caption("Nothing exported yet for this run.")
+    usages = []
     for key, path, name in ready:
         right.download_button(f"Download {path.name} ({path.stat().st_size / 1e6:.1f} MB)",
                               data=path.read_bytes, file_name=f"{run_path.name}-{path.name}",
                               key=f"export_download_{key}", on_click="ignore")
-        export_sidecars(right, run_path, key, name)
+        usage = export_sidecars(right, run_path, key, name)
+        if usage:
+            usages.append((name, usage))
+    for name, usage in usages:  # the page's width: the snippet's lines stay readable
+        with st.expander(f"How to use {name}"):
+            st.markdown(usage)
 
 
 def show_prediction(upload, stem, image, labels, class_map, truth_upload, alpha):

@@ -146,17 +146,20 @@ def usage_snippet(fmt, model_file, card_file, image_file="image.png"):
     )
 
 
-def usage_text(card, model_file=None, card_file=None):
+def usage_text(card, model_file=None, card_file=None, level=1):
     """The README of an export: what it holds, its input contract and the usage snippet.
 
     Args:
         card: `model_card`'s dict.
         model_file, card_file: the names the reader has for the export and its card (the app
             downloads them under other names); default: the names in the export folder.
+        level: the title's heading level (a page showing it inside its own sections uses 4).
     """
+    title, section = "#" * level, "#" * (level + 1)
     model_file = model_file or card["file"]
     card_file = card_file or sidecar_names(card["file"])[0]
-    shape = "x".join("N" if s is None else str(s) for s in card["input"]["shape"])
+    shape = "x".join(("N", "H", "W", "C")[axis] if size is None else str(size)
+                     for axis, size in enumerate(card["input"]["shape"]))
     classes = "\n".join(
         f"| {c['label']} | {c['name']} | {c['value']} | #{''.join(f'{v:02x}' for v in c['color'])} |"
         for c in card["classes"])
@@ -168,21 +171,21 @@ def usage_text(card, model_file=None, card_file=None):
     score = (f", validation mean IoU {weights['val_mean_iou']:.3f}"
              if isinstance(weights.get("val_mean_iou"), (int, float)) else "")
     return (
-        f"# {model_file}\n\n"
+        f"{title} {model_file}\n\n"
         f"Run {card['run']}, {weights['checkpoint']} weights{epoch}{score}; "
         f"{card['model']['family']}, {card['format']} format. Class map and input contract: "
         f"`{card_file}`.\n\n"
-        "## Input\n\n"
+        f"{section} Input\n\n"
         f"- {card['input']['dtype']} {card['input']['layout']} tensor {shape}, "
         f"{card['input']['color']}, {card['input']['scaling']}.\n"
         f"- Size: {card['input']['size']}. Images like the training ones are resized to "
         f"{card['input']['height']}x{card['input']['width']}; much larger ones predict better "
         "in tiles at the training scale (`python -m segcore predict`).\n"
         f"- Output: {card['output']['meaning']}.\n\n"
-        "## Classes\n\n"
+        f"{section} Classes\n\n"
         "| label | name | mask value | colour |\n|---|---|---|---|\n"
         f"{classes}\n\n{void_line}\n\n"
-        f"## Usage (needs {_NEEDS[card['format']]})\n\n"
+        f"{section} Usage (needs {_NEEDS[card['format']]})\n\n"
         f"```python\n{usage_snippet(card['format'], model_file, card_file)}```\n"
     )
 

@@ -114,11 +114,6 @@ def forget_run():
         del st.query_params["run"]
 
 
-def run_labels():
-    """{run id: the id with the run's name beside it} for the run pickers' format_func."""
-    return {run.run_id: run.label for run in runs.list_runs(workspace())}
-
-
 def delete_button(key, label, target, describe, action, disabled=False, help=None):
     """A delete button that asks first: its press shows what goes with a red
     "Delete … for good" button and a Cancel. The question is kept in the session for this

@@ -14,7 +14,6 @@ from pages.common import (
     forget_run,
     keep,
     place,
-    run_labels,
     set_dataset,
     set_run,
     show_flash,
@@ -342,13 +341,14 @@ def train_page():
         if few_steps:
             st.warning(few_steps)
     run_id, active = run_controls(config, current_run(), blocked=bool(problems))
-    known = [r.run_id for r in runs.list_runs(workspace())]
+    listed = runs.list_runs(workspace())
+    known = [r.run_id for r in listed]
     run_id = run_id or next(iter(known), None)  # runs whose config.json is gone are runs too
     if run_id is None:
         st.info("No run yet: pick settings and press Start training.")
         return
     st.session_state["watch_run"] = run_id  # the URL decides which run this tab shows
-    labels = run_labels()
+    labels = {r.run_id: r.label for r in listed}
     st.selectbox("Run shown", known, key="watch_run", on_change=watch,
                  format_func=lambda r: labels.get(r, r),
                  help="Any run of this workspace; the URL keeps the choice.")

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from helpers import make_pair_dataset
 from page_runner import REPO, page
 from segcore import runs
+from segcore.training.config import RunConfig
 
 
 def no_exceptions(at):
@@ -91,6 +92,9 @@ def test_a_run_is_named_then_deleted_after_a_confirmation(app_env):
 def test_a_dataset_is_renamed_then_deleted_after_a_confirmation(app_env):
     root, _ = app_env
     make_pair_dataset(root / "datasets" / "cells", count=3, size=(16, 16), classes=2)
+    # A run trained on it (its folder only): it follows the rename and outlives the deletion.
+    trained = runs.create_run(root, RunConfig(data=str(root / "datasets" / "cells")))
+    runs.write_status(trained, state="finished")
     try:
         at = page("data")
         at.query_params["dataset"] = "cells"
@@ -106,13 +110,21 @@ def test_a_dataset_is_renamed_then_deleted_after_a_confirmation(app_env):
         at.button(key="delete_dataset").click().run()
         question = [w.value for w in at.warning if w.value.startswith("Delete dataset")]
         assert question and "**cells2**? Its 6 files" in question[0] \
-            and "No run trained on it." in question[0], [w.value for w in at.warning]
+            and f"Runs trained on it stay (1: {trained.name})" in question[0], question
         at.button(key="delete_dataset_confirm").click().run()
         no_exceptions(at)
         assert not (root / "datasets" / "cells2").exists()
         assert at.selectbox(key="dataset_select").value == "demo"
         assert any(s.value == "Deleted dataset cells2." for s in at.success)
         assert any("cannot be renamed or deleted" in c.value for c in at.caption)  # the demo
+
+        train = page("train")
+        train.query_params["run"] = trained.name
+        train.run()
+        no_exceptions(train)
+        assert any(f"Run {trained.name} was trained on dataset **cells2** (deleted since)"
+                   in w.value for w in train.warning), [w.value for w in train.warning]
     finally:
+        shutil.rmtree(trained, ignore_errors=True)
         shutil.rmtree(root / "datasets" / "cells", ignore_errors=True)
         shutil.rmtree(root / "datasets" / "cells2", ignore_errors=True)

@@ -163,9 +163,9 @@ def predict_page():
         return
     ids = [r.run_id for r in available]
     index = ids.index(current_run()) if current_run() in ids else 0
-    labels = {r.run_id: r.label for r in available}
+    shown = {r.run_id: r.label for r in available}  # the id with the run's name beside it
     run_id = st.selectbox("Run", ids, index=index, key="predict_run",
-                          format_func=lambda r: labels.get(r, r),
+                          format_func=lambda r: shown.get(r, r),
                           on_change=lambda: set_run(st.session_state["predict_run"]))
     run_path = available[ids.index(run_id)].path
     checkpoint = run_path / "best.keras"

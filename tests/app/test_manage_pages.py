@@ -4,6 +4,7 @@ Start."""
 
 import shutil
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import make_pair_dataset
@@ -16,6 +17,7 @@ def no_exceptions(at):
     assert not at.exception, [e.value for e in at.exception]
 
 
+@pytest.mark.slow  # the demo run trains in a real background process
 def test_first_open_shows_the_guide_and_the_demo_run_starts_and_opens_train(workspace):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
     no_exceptions(at)

@@ -13,7 +13,9 @@ def no_exceptions(at):
 
 def twin_of(root, run_id, suffix, change):
     """A copy of the run whose config.json `change` edits."""
-    twin = shutil.copytree(root / "runs" / run_id, root / "runs" / f"{run_id}-{suffix}")
+    # Links kept as links: ckpt/current must stay the link to the committed generation.
+    twin = shutil.copytree(root / "runs" / run_id, root / "runs" / f"{run_id}-{suffix}",
+                           symlinks=True)
     info = json.loads((twin / "config.json").read_text())
     change(info)
     (twin / "config.json").write_text(json.dumps(info))
@@ -74,3 +76,25 @@ def test_a_run_without_a_validated_epoch_is_named_not_silently_dropped(app_env):
         assert not at.warning  # same dataset, same classes: nothing to warn about
     finally:
         shutil.rmtree(twin)
+
+
+def test_scores_of_a_run_still_training_name_the_checkpoint_epoch(app_env):
+    from segcore import runs
+    from segcore.runlock import TrainerLock
+
+    root, run_id = app_env
+    live = twin_of(root, run_id, "live", lambda info: None)
+    runs.write_status(live, state="running", epochs=5)
+    lock = TrainerLock(live.parent).hold_run(live)  # this process is its "trainer": alive
+    try:
+        at = page("results")
+        at.query_params["run"] = live.name
+        at.run()
+        no_exceptions(at)
+        captions = [c.value for c in at.caption]
+        assert any(re.fullmatch(r"Scores of the best checkpoint \(epoch [12]\); still training: "
+                                r"2 of 5 epochs done, scores follow each better checkpoint\.", c)
+                   for c in captions), captions
+    finally:
+        lock.release()
+        shutil.rmtree(live)

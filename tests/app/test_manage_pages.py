@@ -130,3 +130,22 @@ def test_a_dataset_is_renamed_then_deleted_after_a_confirmation(app_env):
         shutil.rmtree(trained, ignore_errors=True)
         shutil.rmtree(root / "datasets" / "cells", ignore_errors=True)
         shutil.rmtree(root / "datasets" / "cells2", ignore_errors=True)
+
+
+def test_start_names_the_run_and_a_bad_name_is_refused_before_a_run_exists(app_env, monkeypatch):
+    root, run_id = app_env
+    before = len(runs.list_runs(root))
+    at = page("train").run()
+    at.text_input(key="run_name").input("no spaces").run()
+    at.button(key="start").click().run()
+    no_exceptions(at)
+    assert any("The run name 'no spaces' is not allowed" in e.value for e in at.error)
+    assert len(runs.list_runs(root)) == before
+    started = []
+    monkeypatch.setattr(runs, "start_run",
+                        lambda root, config, name=None: started.append(name) or run_id)
+    at.text_input(key="run_name").input("lr-test").run()
+    at.button(key="start").click().run()
+    no_exceptions(at)
+    assert started == ["lr-test"]
+    assert at.text_input(key="run_name").value == ""  # the next run is named afresh

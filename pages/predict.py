@@ -116,11 +116,10 @@ def show_prediction(upload, stem, image, labels, class_map, truth_upload, alpha)
     columns = st.columns(3)
     columns[0].image(predict_view.shrink(image), width="stretch",
                      caption=f"{upload.name} ({image.shape[1]}x{image.shape[0]})")
-    columns[1].image(predict_view.shrink(overlay(image, labels, class_map, alpha)),
-                     caption="prediction", width="stretch")
-    # Pictures for the zoom view, made only when it is open (a full-size copy each).
-    pictures = {"prediction": lambda: overlay(image, labels, class_map, alpha),
-                "image": lambda: image}
+    blended = overlay(image, labels, class_map, alpha)
+    columns[1].image(predict_view.shrink(blended), caption="prediction", width="stretch")
+    # Pictures for the zoom view; the error map is made only when it is shown.
+    pictures = {"prediction": lambda: blended, "image": lambda: image}
     truth = None
     if truth_upload is None:
         columns[2].caption("Upload its mask to see the errors.")

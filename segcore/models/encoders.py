@@ -171,7 +171,7 @@ def _boundary(names, feature):
 
 
 def _rewrite(layer_configs, rates, momentum):
-    """Rewrites layer configs in place: BN momentum, and strides -> dilation past `rates`.
+    """Rewrites layer configs in place: fused BN with our momentum, strides -> dilation.
 
     Args:
         layer_configs: the `layers` list of a functional (or sequential) config.
@@ -185,6 +185,10 @@ def _rewrite(layer_configs, rates, momentum):
             continue
         if entry["class_name"] == "BatchNormalization":
             config["momentum"] = momentum
+            # TensorFlow's fused kernel, as in segcore's own layers: the same weights and
+            # results, fewer passes over the activations (bench/RESULTS.md).
+            entry.update(module="segcore.models.fused_batch_norm", class_name="FusedBatchNorm",
+                         registered_name="segcore>FusedBatchNorm")
         if rate == 1:
             continue
         if entry["class_name"] == "ZeroPadding2D":
@@ -268,7 +272,8 @@ def build_encoder(name, channels, weights=NONE, output_stride=32, strides=STRIDE
     Returns:
         (keras.Model named "encoder" mapping the preprocessed image to the list of feature
         maps, the strides of those maps after dilation). The model has the application's
-        layers and weights, batch normalization momentum `BN_MOMENTUM` (weights unchanged).
+        layers and weights; its batch normalization layers are `FusedBatchNorm` with
+        momentum `BN_MOMENTUM` (same weights).
 
     Raises:
         ConfigError: the weights file is missing, damaged or not of this encoder.

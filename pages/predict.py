@@ -57,9 +57,11 @@ def export_sidecars(where, run_path, key, name):
                       f"*Replace {name}* and export it again to get them.")
         return None
     prefix = f"{run_path.name}-"
+    # A SavedModel's zip unpacks to its own folder name, whatever the zip is saved as.
+    model_file = name if (run_path / "export" / name).is_dir() else prefix + name
     try:
         card = json.loads(card_path.read_text())
-        readme = usage_text(card, prefix + name, prefix + card_name)
+        readme = usage_text(card, model_file, prefix + card_name)
     except (OSError, ValueError, KeyError, TypeError) as error:  # a card edited by hand
         where.caption(f"{card_path.name} cannot be read ({error}); export {name} again.")
         return None
@@ -69,7 +71,7 @@ def export_sidecars(where, run_path, key, name):
                          key=f"export_card_{key}", on_click="ignore")
     right.download_button(f"Usage ({readme_name})", data=readme, file_name=prefix + readme_name,
                           mime="text/markdown", key=f"export_readme_{key}", on_click="ignore")
-    return usage_text(card, prefix + name, prefix + card_name, level=4)
+    return usage_text(card, model_file, prefix + card_name, level=4)
 
 
 def export_section(run_path):
@@ -95,7 +97,9 @@ def export_section(run_path):
             except SegcoreError as error:
                 fail(error)
             if path.is_dir():
-                shutil.make_archive(str(path), "zip", path)
+                # The folder itself in the zip: unzipping gives `savedmodel-best/`, as the
+                # usage notes name it, not its files loose in the current folder.
+                shutil.make_archive(str(path), "zip", path.parent, path.name)
     ready = exported_files(run_path)
     if not ready:
         right.caption("Nothing exported yet for this run.")

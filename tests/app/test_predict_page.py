@@ -70,3 +70,23 @@ def test_an_export_offers_its_class_map_and_usage_named_as_downloaded(app_env):
         assert any("exported without its class map" in c.value for c in at.caption)
     finally:
         shutil.rmtree(export, ignore_errors=True)
+
+
+def test_a_savedmodel_zip_unpacks_to_the_folder_its_usage_names(app_env):
+    import zipfile
+
+    root, run_id = app_env
+    export = root / "runs" / run_id / "export"
+    shutil.rmtree(export, ignore_errors=True)
+    try:
+        at = page("predict").run()
+        at.selectbox(key="export_format").select("savedmodel").run()
+        at.button(key="export").click().run()
+        no_exceptions(at)
+        with zipfile.ZipFile(export / "savedmodel-best.zip") as archive:
+            assert "savedmodel-best/saved_model.pb" in archive.namelist()
+        usage = " ".join(m.value for m in at.markdown)
+        assert (f"MODEL, CARD, IMAGE = 'savedmodel-best', "
+                f"'{run_id}-savedmodel-best.json'") in usage
+    finally:
+        shutil.rmtree(export, ignore_errors=True)

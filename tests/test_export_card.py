@@ -4,6 +4,7 @@ One tiny run (U-Net, 32x32) is trained for the module; the snippets run in one s
 that knows nothing of the test, from a folder holding only the export, its card and an image.
 """
 
+import io
 import json
 import os
 import re
@@ -16,11 +17,14 @@ import pytest
 
 from helpers import REPO, write_png
 from run_folders import train_tiny_run
+from segcore import runs
 from segcore.data.classes import ClassMap
 from segcore.errors import RunError
 from segcore.export import export_model
 from segcore.export_card import model_card, sidecar_names, usage_text
 from segcore.inference import RunPredictor
+from segcore.training import loop
+from segcore.training.config import RunConfig
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +32,18 @@ def run(tmp_path_factory, demo_data):
     workspace = tmp_path_factory.mktemp("ws") / "workspace"
     workspace.mkdir()
     return train_tiny_run(workspace, demo_data, epochs=1)
+
+
+@pytest.fixture(scope="module")
+def half_run(tmp_path_factory, demo_data):
+    """A run trained at 16x16 on 32x32 images: predictions resize to the training scale."""
+    workspace = tmp_path_factory.mktemp("ws") / "workspace"
+    workspace.mkdir()
+    config = RunConfig(data=str(demo_data), model="unet", hparams={"depth": 2, "base_filters": 8},
+                       img_size=(16, 16), epochs=1, batch_size=4, seed=3)
+    path = runs.create_run(workspace, config)
+    loop.train(config, path, stream=io.StringIO())
+    return path
 
 
 def snippet(readme):
@@ -73,9 +89,15 @@ def test_the_readme_names_the_files_as_the_reader_has_them(run):
 
 
 @pytest.mark.slow
-def test_each_formats_snippet_runs_alone_and_gives_the_labels_of_predict(run, tmp_path):
+@pytest.mark.parametrize("which_run, agreement", [
+    ("run", 0.999),       # images at the training size: only float rounding may differ
+    ("half_run", 0.995),  # trained at half size: Pillow resizes, not OpenCV (1.0 seen)
+])
+def test_each_formats_snippet_runs_alone_and_gives_the_labels_of_predict(
+        which_run, agreement, request, tmp_path):
     from segcore.data.formats import read_image
 
+    run = request.getfixturevalue(which_run)
     folder = tmp_path / "user"
     folder.mkdir()
     rng = np.random.default_rng(5)
@@ -108,6 +130,7 @@ def test_each_formats_snippet_runs_alone_and_gives_the_labels_of_predict(run, tm
         labels = np.load(folder / f"{name}.npy")
         assert labels.shape == expected.shape, name
         # Float rounding of another runtime may flip a pixel whose two best logits tie.
-        assert (labels == expected).mean() >= 0.999, (name, (labels != expected).sum())
+        share = (labels == expected).mean()
+        assert share >= agreement, (name, share)
         assert np.array_equal(np.load(folder / f"{name}.values.npy")[labels == expected],
                               values[labels == expected]), name

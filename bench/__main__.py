@@ -1,4 +1,4 @@
-"""`python -m bench {throughput,quality,tiling,peers,batchnorm,all}`.
+"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,all}`.
 
 Every figure is measured here, side by side in one run; none is asserted in a test.
 """
@@ -39,6 +39,10 @@ def main(argv=None):
     batchnorm.add_argument("--model", default="unet")
     batchnorm.add_argument("--rounds", type=int, default=3)
     batchnorm.add_argument("--json", action="store_true")
+    inference = sub.add_parser("inference", help="prediction img/s at 360x480 (CamVid)")
+    inference.add_argument("--models", default="reseg,deeplabv3plus+mobilenet_v2")
+    inference.add_argument("--rounds", type=int, default=1)
+    inference.add_argument("--json", action="store_true")
     tiling = sub.add_parser("tiling", help="tiled prediction time and peak RSS")
     tiling.add_argument("--json", action="store_true")
     everything = sub.add_parser("all", help="run every benchmark and rewrite bench/RESULTS.md")
@@ -67,6 +71,10 @@ def main(argv=None):
         from bench.batchnorm import run_batchnorm
 
         print_json(run_batchnorm(args.rounds, args.model))
+    elif args.command == "inference":
+        from bench.inference import run_inference
+
+        print_json(run_inference(args.models.split(","), args.rounds))
     elif args.command == "tiling":
         from bench.tiling import run_tiling
 

@@ -46,13 +46,16 @@ def evaluation(run, split):
 
 
 def run_dataset(run, class_map):
-    """The run's dataset, split exactly as training split it."""
+    """The run's dataset, split exactly as training split it; None (with a warning) when it
+    cannot be opened, e.g. deleted since: the comparison from the run's records still shows."""
     config = run.config["config"]
     try:
         return load_dataset(config["data"], classes=class_map, split=config["split"],
                             val_fraction=config["val_fraction"], seed=config["seed"])
     except SegcoreError as error:
-        fail(f"Cannot open the dataset run {run.run_id} trained on: {error}")
+        st.warning(f"Cannot open the dataset run {run.label} trained on ({error}), so it is "
+                   "not scored at full resolution here; its training curves are below.")
+        return None
 
 
 def worst_images(run, result, class_map, samples):
@@ -151,6 +154,9 @@ def results_page():
     run = selected[0]
     class_map = ClassMap.from_json(run.config["class_map"])
     dataset = run_dataset(run, class_map)
+    if dataset is None:
+        compare_section(selected)
+        return
     splits = [s for s in ("val", "test", "train") if dataset.samples(s)]
     split = right.selectbox("Split", splits, key="results_split")
     result = evaluation(run, split)

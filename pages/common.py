@@ -7,7 +7,7 @@ workspace's place file (a bare address or a new tab opens where the user left of
 
 import streamlit as st
 
-from segcore import appstate, runs
+from segcore import appstate, launch, runs
 from segcore.commands.data import DEMO_NAME, ensure_demo
 from segcore.data.doctor import check_folder
 from segcore.errors import SegcoreError
@@ -185,7 +185,7 @@ def sidebar():
                 st.caption(status["problem"])
         else:
             st.markdown("none yet")
-        active = runs.active_run(workspace())
+        active = launch.active_run(workspace())
         if active is not None and active.run_id != run_id:
             st.caption(f"Training now: {active.run_id}")
         st.caption(f"Workspace: `{workspace()}`")

@@ -17,7 +17,7 @@ from pages.common import (
     show_flash,
     workspace,
 )
-from segcore import appstate, manage, plots, runs
+from segcore import appstate, launch, manage, plots, runs
 from segcore.commands.data import DEMO_NAME, demo_run_config
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
@@ -319,7 +319,7 @@ def start_demo_run():
     root = workspace()
     config = demo_run_config(root)
     try:
-        run_id = runs.start_run(root, config, name="demo-run")
+        run_id = launch.start_run(root, config, name="demo-run")
     except SegcoreError as error:
         st.error(str(error))
         return

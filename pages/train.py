@@ -19,7 +19,7 @@ from pages.common import (
     show_flash,
     workspace,
 )
-from segcore import manage, plots, runs
+from segcore import launch, manage, plots, runs
 from segcore.data.classes import ClassMap
 from segcore.errors import SegcoreError
 from segcore.models import MODELS, model_stride
@@ -206,7 +206,7 @@ def watch():
 def run_controls(config, run_id, blocked):
     """Start / Stop / Resume; returns the run to show (a started run replaces the URL's)."""
     root = workspace()
-    active = runs.active_run(root)
+    active = launch.active_run(root)
     start, stop, resume, named = st.columns([2, 1, 1, 4])
     name = named.text_input("Run name", key="run_name", placeholder="Run name (optional)",
                             label_visibility="collapsed",
@@ -216,11 +216,11 @@ def run_controls(config, run_id, blocked):
                     disabled=active is not None or blocked,
                     help="One run at a time on this machine." if active else None):
         try:
-            run_id = runs.start_run(root, config, name=name)
+            run_id = launch.start_run(root, config, name=name)
         except SegcoreError as error:
             # Another session may have started a run a moment ago: say why, show that run.
             st.error(str(error))
-            active = runs.active_run(root)
+            active = launch.active_run(root)
         else:
             set_run(run_id)
             st.session_state["watch_run"] = run_id
@@ -230,14 +230,14 @@ def run_controls(config, run_id, blocked):
         if run_id != active.run_id:
             st.info(f"Run {active.run_id} is {active.state}; one run at a time on this machine.")
         if stop.button("Stop", key="stop", help="Stops after the current step; resume later."):
-            runs.stop_run(root, active.run_id)
+            launch.stop_run(root, active.run_id)
             st.toast("Stopping after the current step…")
     elif run_id is not None:
         state = runs.read_status(runs.runs_dir(root) / run_id).get("state")
         if can_resume(state) and resume.button(
                 "Resume", key="resume", help="Continue from the last checkpoint."):
             try:
-                runs.resume_run(root, run_id)
+                launch.resume_run(root, run_id)
             except SegcoreError as error:
                 st.error(str(error))
             else:

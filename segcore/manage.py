@@ -3,7 +3,7 @@
 A folder is never removed in place: it is first renamed into `<workspace>/.trash/` (one atomic
 step on one file system, so a reader sees it whole or not at all), then removed. Nothing a
 trainer uses is touched: not a run that is queued or training (its trainer holds `<run>/.lock`),
-nor a dataset such a run trains on. Every change is made under `runs.start_lock`, so no run
+nor a dataset such a run trains on. Every change is made under `launch.start_lock`, so no run
 starts or resumes halfway through it. The user's kept place (`segcore.place`) follows.
 
 A run is renamed by its name (`runs.name_run`): its id stays, as URLs, exports and logs use it.
@@ -14,7 +14,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from segcore import runlock, runs
+from segcore import launch, runlock, runs
 from segcore.commands.data import DEMO_NAME
 from segcore.errors import DataError, RunError, SegcoreError
 from segcore.fileio import read_json_object, write_json_atomic
@@ -145,7 +145,7 @@ def delete_dataset(root, name):
     Raises:
         DataError: no such dataset, or the built-in demo. RunError: a run trains on it now.
     """
-    with runs.start_lock(root):
+    with launch.start_lock(root):
         folder = check_dataset_change(root, name, "delete")
         plan = dataset_plan(root, name)
         _trash(root, folder, "dataset")
@@ -164,7 +164,7 @@ def rename_dataset(root, name, new):
         ConfigError: `new` is not a safe name. DataError: no such dataset, the demo, or `new`
         exists. RunError: a run trains on it now.
     """
-    with runs.start_lock(root):
+    with launch.start_lock(root):
         folder = dataset_folder(root, name)
         target = child_path(datasets_dir(root), new, "dataset name")
         if target == folder:
@@ -246,7 +246,7 @@ def delete_run(root, run_id):
     Raises:
         RunError: no such run, or it is queued or training (stop it first).
     """
-    with runs.start_lock(root):
+    with launch.start_lock(root):
         path = check_run_deletable(root, run_id)
         plan = run_plan(root, run_id)
         with runlock.idle_run(path):  # no trainer takes the run while it moves

@@ -360,8 +360,8 @@ def runs_command(args):
 
 
 def stop_command(args):
-    from segcore import runs
+    from segcore import launch
 
-    state = runs.stop_run(workspace_root(args.workspace), args.run, timeout=0)
+    state = launch.stop_run(workspace_root(args.workspace), args.run, timeout=0)
     print(state)
     return 0

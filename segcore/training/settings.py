@@ -153,7 +153,7 @@ def widget_values(form):
 
 
 def config_from_values(values, data):
-    """The RunConfig the widgets show (not validated: `runs.start_run` does that).
+    """The RunConfig the widgets show (not validated: `launch.start_run` does that).
 
     Args:
         values: {widget key: value}; `model` decides which hyperparameters are read.

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from page_runner import page
-from segcore import runs
+from segcore import launch, runs
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def test_second_session_is_told_why_and_a_new_session_finds_the_live_run(app_env
     run_id = None
     try:
         assert not first.exception and not first.error
-        active = runs.active_run(root)
+        active = launch.active_run(root)
         assert active is not None
         run_id = active.run_id
         assert first.query_params["run"] == [run_id] or first.query_params["run"] == run_id
@@ -48,4 +48,4 @@ def test_second_session_is_told_why_and_a_new_session_finds_the_live_run(app_env
         fresh.button(key="stop").click().run()
     finally:
         if run_id:
-            assert runs.stop_run(root, run_id, timeout=90) == "stopped"
+            assert launch.stop_run(root, run_id, timeout=90) == "stopped"

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from page_runner import page
-from segcore import runs
+from segcore import launch, runs
 
 
 def no_exceptions(at):
@@ -44,7 +44,7 @@ def test_start_trains_a_tiny_deeplab(app_env):
     at.run()
     at.button(key="start").click().run()
     no_exceptions(at)
-    active = runs.active_run(root)
+    active = launch.active_run(root)
     assert active is not None and active.model == "deeplabv3plus"
     deadline = time.monotonic() + 300
     while not any("Run state: **finished**" in m.value for m in at.markdown):

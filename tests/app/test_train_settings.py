@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from page_runner import page
-from segcore import runs
+from segcore import launch, runs
 from segcore.data.pipeline import AugmentConfig
 from segcore.models import MODELS
 from segcore.place import PLACE_FILE, keep_place, read_place
@@ -151,7 +151,7 @@ def test_a_run_of_another_dataset_warns_and_its_settings_apply(other_dataset, mo
     assert any("Dataset: **demo**" in c.value for c in at.caption)
     # Start trains what is shown: that dataset and those settings.
     started = []
-    monkeypatch.setattr(runs, "start_run",
+    monkeypatch.setattr(launch, "start_run",
                         lambda root, config, name=None: started.append(config) or run_id)
     at.button(key="start").click().run()
     no_exceptions(at)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from helpers import REPO
-from segcore import runlock, runs
+from segcore import launch, runlock, runs
 from segcore.training.config import RunConfig
 
 TINY_FLAGS = ["--model", "unet", "--depth", 2, "--base-filters", 8, "--img-size", "32x32",
@@ -74,7 +74,7 @@ def test_a_live_cli_run_reads_as_active_before_it_trains(workspace, demo_data):
         assert runs.read_status(path)["state"] == "queued"
         assert runlock.workspace_holder(runs.runs_dir(workspace)) == path.name
         with pytest.raises(Exception, match="one run at a time"):
-            runs.start_run(workspace, config)
+            launch.start_run(workspace, config)
     assert runs.read_status(path)["state"] == "failed"
     assert runlock.workspace_holder(runs.runs_dir(workspace)) is None
 
@@ -87,10 +87,10 @@ def test_stop_never_signals_a_process_that_is_not_the_trainer(workspace, demo_da
         # The status names the stranger's PID with another start time (the trainer's).
         runs.write_status(path, state="running", pid=stranger.pid,
                           pid_start=runlock.process_start(stranger.pid) - 1)
-        assert runs.stop_run(workspace, path.name) == "failed"
+        assert launch.stop_run(workspace, path.name) == "failed"
         # Even with its own start time: no run lock is held, so it is no trainer.
         runs.write_status(path, state="running", pid_start=runlock.process_start(stranger.pid))
-        runs.stop_run(workspace, path.name)
+        launch.stop_run(workspace, path.name)
         time.sleep(0.3)
         assert stranger.poll() is None
     finally:
@@ -113,7 +113,7 @@ def test_resume_refuses_flags_it_would_ignore(workspace, demo_data, flags):
 def test_stop_of_a_run_that_is_not_active_leaves_no_stop_file(workspace, demo_data):
     path = runs.create_run(workspace, RunConfig(data=str(demo_data)))
     runs.write_status(path, state="stopped")
-    assert runs.stop_run(workspace, path.name) == "stopped"
+    assert launch.stop_run(workspace, path.name) == "stopped"
     assert not (path / runs.STOP_FILE).exists()
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from helpers import REPO
-from segcore import runs
+from segcore import launch, runs
 from segcore.errors import RunError
 from segcore.training import loop
 from segcore.training.config import RunConfig
@@ -102,16 +102,16 @@ def wait_for(predicate, timeout=120):
 @pytest.mark.slow
 def test_sigkill_leaves_a_readable_failed_run_that_resumes(workspace, demo_data):
     config = tiny_config(demo_data, epochs=40)
-    run_id = runs.start_run(workspace, config)
+    run_id = launch.start_run(workspace, config)
     path = workspace / "runs" / run_id
     assert wait_for(lambda: runs.read_metrics(path)[0])  # at least one epoch checkpointed
     os.kill(runs.read_status(path)["pid"], signal.SIGKILL)
     assert wait_for(lambda: runs.read_status(path)["state"] == "failed", 20)
     assert "killed or crashed" in runs.read_status(path)["message"]
     done = len(runs.read_metrics(path)[0])
-    runs.resume_run(workspace, run_id)
+    launch.resume_run(workspace, run_id)
     assert wait_for(lambda: len(runs.read_metrics(path)[0]) > done)
-    assert runs.stop_run(workspace, run_id, timeout=60) == "stopped"
+    assert launch.stop_run(workspace, run_id, timeout=60) == "stopped"
 
 
 @pytest.mark.slow
@@ -121,7 +121,7 @@ def test_two_simultaneous_starts_start_exactly_one_run(workspace, demo_data):
 
     def start():
         try:
-            outcomes.append(runs.start_run(workspace, config))
+            outcomes.append(launch.start_run(workspace, config))
         except RunError as error:
             outcomes.append(error)
 
@@ -135,7 +135,7 @@ def test_two_simultaneous_starts_start_exactly_one_run(workspace, demo_data):
     assert len(started) == 1 and len(refused) == 1
     assert "one run at a time" in str(refused[0])
     assert len(runs.list_runs(workspace)) == 1
-    assert runs.stop_run(workspace, started[0], timeout=90) in ("stopped", "finished")
+    assert launch.stop_run(workspace, started[0], timeout=90) in ("stopped", "finished")
 
 
 def cli(*args, workspace):

@@ -1,16 +1,20 @@
-"""segcore dashboard: navigation only; each page lives in pages/."""
+"""segcore dashboard: navigation only; each page lives in app_pages/.
+
+Not in pages/: Streamlit serves a folder of that name as pages of its own (without this
+navigation and sidebar) to the first visit of a fresh server that opens a page's URL.
+"""
 
 import streamlit as st
 
-from pages.common import sidebar
+from app_pages.common import sidebar
 
 st.set_page_config(page_title="segcore", page_icon=":material/layers:", layout="wide")
 
 navigation = st.navigation([
-    st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/results.py", title="Results", icon=":material/insights:"),
-    st.Page("pages/predict.py", title="Predict", icon=":material/auto_fix_high:"),
+    st.Page("app_pages/data.py", title="Data", icon=":material/photo_library:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/results.py", title="Results", icon=":material/insights:"),
+    st.Page("app_pages/predict.py", title="Predict", icon=":material/auto_fix_high:"),
 ])
 sidebar()
 navigation.run()

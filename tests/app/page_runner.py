@@ -8,4 +8,4 @@ REPO = Path(__file__).resolve().parents[2]
 def page(name):
     from streamlit.testing.v1 import AppTest
 
-    return AppTest.from_file(str(REPO / "pages" / f"{name}.py"), default_timeout=120)
+    return AppTest.from_file(str(REPO / "app_pages" / f"{name}.py"), default_timeout=120)

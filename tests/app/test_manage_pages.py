@@ -42,7 +42,7 @@ def test_first_open_shows_the_guide_and_the_demo_run_starts_and_opens_train(work
         assert not any("training steps per epoch" in w.value for w in at.warning)
     finally:
         assert launch.stop_run(workspace, started[0].run_id, timeout=60) in runs.FINAL
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not any("New here?" in i.value for i in at.info)  # a run exists now
 
 

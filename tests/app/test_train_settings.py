@@ -116,13 +116,13 @@ def test_settings_come_back_after_another_page(app_env):
     from page_runner import REPO
 
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     no_exceptions(at)
     at.slider(key="epochs").set_value(17).run()
     at.select_slider(key="img_w").set_value(64).run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not [s for s in at.slider if s.key == "epochs"]
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     no_exceptions(at)
     assert at.slider(key="epochs").value == 17
     assert at.select_slider(key="img_w").value == 64

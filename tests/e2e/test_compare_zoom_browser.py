@@ -55,6 +55,11 @@ def test_results_flag_other_datasets_and_predict_zooms_a_large_image(server):  #
         expect.set_options(timeout=120_000)  # scoring and a 3000x3000 prediction take a while
         page.goto(f"{url}/results?run={run.name}")
         expect(page.locator(".st-key-per_class_iou .plot-container")).to_be_visible()
+        # A fresh server's first visit opens a page URL: still the app's own navigation, not
+        # Streamlit's listing of a pages/ folder (app, common, data, ...).
+        nav = page.locator("[data-testid=stSidebarNav]")
+        expect(nav).to_contain_text("Results")
+        assert "common" not in nav.inner_text()
         wait_idle(page)
         page.locator(".st-key-results_runs").click()
         page.get_by_role("option", name=twin.name).click()

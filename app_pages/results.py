@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages.common import current_run, fail, finished_runs, set_run
+from app_pages.common import current_run, fail, finished_runs, set_run
 from segcore import comparison, plots, runs
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import current_run, fail, finished_runs, set_run
+from app_pages.common import current_run, fail, finished_runs, set_run
 from segcore import predict_view
 from segcore.data.formats import read_image_uint8, read_mask
 from segcore.errors import SegcoreError

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import (
+from app_pages.common import (
     current_dataset,
     current_run,
     dataset_path,

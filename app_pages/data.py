@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common import (
+from app_pages.common import (
     current_dataset,
     dataset_names,
     dataset_path,
@@ -331,7 +331,7 @@ def start_demo_run():
     keep(train_settings=form)
     set_dataset(DEMO_NAME)
     set_run(run_id)
-    st.switch_page("pages/train.py", query_params={"dataset": DEMO_NAME, "run": run_id})
+    st.switch_page("app_pages/train.py", query_params={"dataset": DEMO_NAME, "run": run_id})
 
 
 def first_open_guide():

@@ -1,6 +1,8 @@
 """Small generated files for tests: nothing binary is committed."""
 
 import io
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -53,3 +55,21 @@ def zip_of_empty_entries(count):
         for index in range(count):
             archive.writestr(f"images/{index}.png", b"")
     return buffer.getvalue()
+
+
+def assert_reloads_in_a_fresh_process(model, x, folder):
+    """Saves `model` and checks that a new interpreter, which has imported none of segcore's
+    layers, loads it with `segcore.models.load_model` and predicts `x` identically."""
+    folder = Path(folder)
+    model.save(folder / "m.keras")
+    np.save(folder / "x.npy", x)
+    np.save(folder / "y.npy", model.predict(x, verbose=0))
+    script = (
+        "import sys, numpy as np; from segcore.models import load_model; "
+        "d = sys.argv[1]; m = load_model(d + '/m.keras'); "
+        "np.testing.assert_array_equal(m.predict(np.load(d + '/x.npy'), verbose=0), "
+        "np.load(d + '/y.npy'))"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -1,7 +1,5 @@
 """Pretrained encoders: every family x encoder, weights files loaded bit for bit, errors."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -9,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from helpers import assert_reloads_in_a_fresh_process
 from segcore.errors import ConfigError
 from segcore.models import build_model, load_model, model_stride, resolve_hparams
 from segcore.models.encoder_input import EncoderInput
@@ -181,18 +180,7 @@ def test_a_fresh_process_loads_a_saved_deeplab(tmp_path):
     model = build_model("deeplabv3plus", (None, None, 3), 2, encoder="mobilenet_v3_small",
                         aspp_filters=16)
     x = np.random.default_rng(0).random((1, 32, 48, 3)).astype("float32")
-    model.save(tmp_path / "m.keras")
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
-    script = (
-        "import sys, numpy as np; from segcore.models import load_model; "
-        "d = sys.argv[1]; m = load_model(d + '/m.keras'); "
-        "np.testing.assert_array_equal(m.predict(np.load(d + '/x.npy'), verbose=0), "
-        "np.load(d + '/y.npy'))"
-    )
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
-                          text=True, timeout=120, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert_reloads_in_a_fresh_process(model, x, tmp_path)
     assert load_model(tmp_path / "m.keras").count_params() == model.count_params()
 
 

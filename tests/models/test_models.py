@@ -1,13 +1,13 @@
 """Shared harness for every registered model, plus the registry, the ReNet layer and FLOPs."""
 
 import re
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import assert_reloads_in_a_fresh_process
 from segcore.errors import ConfigError
 from segcore.models import MODELS, build_model, model_stride, resolve_hparams
 from segcore.models.blocks import BN_MOMENTUM
@@ -209,21 +209,7 @@ def test_flops_of_a_dynamic_model_at_a_given_size():
 
 
 def test_a_fresh_process_loads_a_saved_renet_model(tmp_path):
-    import subprocess
-    import sys
-
     model = build_model("unet-renet", (None, None, 3), 2, **TINY["unet-renet"])
     x = np.random.default_rng(0).random((1, 8, 12, 3)).astype("float32")
-    model.save(tmp_path / "m.keras")
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
     # A new interpreter has imported neither ReNet nor FusedBatchNorm: load_model registers both.
-    script = (
-        "import sys, numpy as np; from segcore.models import load_model; "
-        "d = sys.argv[1]; m = load_model(d + '/m.keras'); "
-        "np.testing.assert_array_equal(m.predict(np.load(d + '/x.npy'), verbose=0), "
-        "np.load(d + '/y.npy'))"
-    )
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
-                          text=True, timeout=120, cwd=Path(__file__).parents[2])
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert_reloads_in_a_fresh_process(model, x, tmp_path)

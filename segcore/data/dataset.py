@@ -14,6 +14,7 @@ from segcore.errors import DataError
 
 SPLITS = ("train", "val", "test")
 SPLIT_MODES = ("auto", "random", "contiguous")
+UNLABELLED = "unlabelled"
 
 
 def natural_key(text):
@@ -37,13 +38,18 @@ class Sample:
 @dataclass
 class Dataset:
     """A dataset: its folder, class map, samples per split ("train", "val", maybe "test") and
-    the layout it was read from (`format`: "folder", "coco", "cvat", "voc" or "cityscapes")."""
+    the layout it was read from (`format`: "folder", "coco", "cvat", "voc" or "cityscapes").
+
+    `unlabelled` lists the images of `<root>/unlabelled/` (no masks yet): no split holds them,
+    so training and evaluation never see them; the Label page and `rank` do.
+    """
 
     root: Path
     name: str
     class_map: ClassMap
     splits: dict = field(default_factory=dict)
     format: str = "folder"
+    unlabelled: list = field(default_factory=list)
 
     def samples(self, split):
         return self.splits.get(split, [])
@@ -107,6 +113,30 @@ def pair_folder(folder, require_masks=True):
     return [
         Sample(stem, images[stem], masks.get(stem)) for stem in sorted(images, key=natural_key)
     ]
+
+
+def unlabelled_images(root, labelled_stems=()):
+    """The images of `root/unlabelled/`, naturally sorted by stem.
+
+    Args:
+        root: the dataset folder.
+        labelled_stems: stems that already have a mask: an unlabelled image sharing one would be
+            saved over that pair once labelled, so it is refused.
+
+    Returns:
+        A list of Paths (empty without the folder).
+
+    Raises:
+        DataError: two files with one stem, or a stem that is also a labelled image's.
+    """
+    folder = Path(root) / UNLABELLED
+    images = _by_stem(_files(folder, IMAGE_EXTENSIONS), folder)
+    clash = sorted(set(images) & set(labelled_stems), key=natural_key)
+    if clash:
+        names = ", ".join(images[s].name for s in clash[:5])
+        raise DataError(f"{folder}: {names} share the stem of a labelled image; rename them "
+                        "(a labelled stem would be saved over that image's mask).")
+    return [images[stem] for stem in sorted(images, key=natural_key)]
 
 
 def split_samples(samples, mode, val_fraction, seed):
@@ -238,5 +268,7 @@ def load_dataset(path, classes=None, ignore_index=None, split="auto", val_fracti
         splits["train"], splits["val"] = split_samples(splits["train"], mode, val_fraction, seed)
     all_samples = [s for samples in splits.values() for s in samples]
     class_map = resolve_class_map(root, all_samples, classes, ignore_index, reading.class_map)
+    unlabelled = unlabelled_images(root, {s.stem for s in all_samples})
     return Dataset(root=root.resolve(), name=root.resolve().name, class_map=class_map,
-                   splits=splits, format=reading.format)
+                   splits=splits, format=reading.format,
+                   unlabelled=[p.resolve() for p in unlabelled])

@@ -126,7 +126,28 @@ def check_folder(root, classes=None, ignore_index=None):
         problems.append(str(error))
         return report
     _summarize(report, root, "folder", pairs, raws, class_map)
+    _count_unlabelled(report, root, pairs)
     return report
+
+
+def _count_unlabelled(report, root, pairs):
+    """Adds `unlabelled` (images of `root/unlabelled/`, not trained on) to the summary, or the
+    problems: a clashing stem, or an image that cannot be read."""
+    from segcore.data.dataset import unlabelled_images
+    from segcore.data.formats import image_shape
+
+    stems = {image.stem for items in pairs.values() for image, _ in items}
+    try:
+        images = unlabelled_images(root, stems)
+    except DataError as error:
+        report.problems.append(str(error))
+        return
+    for path in images:
+        try:
+            image_shape(path)
+        except DataError as error:
+            report.problems.append(str(error))
+    report.summary["unlabelled"] = len(images)
 
 
 def _check_export(root, reader, classes, ignore_index):
@@ -234,6 +255,8 @@ def format_report(report):
     lines.append(
         "images: " + ", ".join(f"{s} {n}" for s, n in summary["images_per_split"].items())
     )
+    if summary.get("unlabelled"):
+        lines.append(f"unlabelled: {summary['unlabelled']} (no masks yet; not trained on)")
     lines.append("sizes (WxH): " + ", ".join(f"{s} x{n}" for s, n in summary["sizes"].items()))
     lines.append(f"classes: {len(summary['classes'])}")
     for entry in summary["classes"]:

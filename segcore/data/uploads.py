@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from segcore.data.dataset import UNLABELLED
 from segcore.errors import DataError
 
 
@@ -222,6 +223,8 @@ def _write_loose(files, target):
             stem = stem[: -len("_mask")]
         split = next((p for p in path.parts[:-1] if p in ("train", "val", "test")), None)
         folder = (target / split if split else target) / ("masks" if is_mask else "images")
+        if UNLABELLED in path.parts[:-1] and not is_mask:
+            folder = target / UNLABELLED  # images waiting for masks (the Label page)
         folder.mkdir(parents=True, exist_ok=True)
         safe = "".join(c for c in stem if c.isalnum() or c in "-_. ").strip() or "image"
         out = folder / f"{safe}{suffix.lower()}"
@@ -243,3 +246,52 @@ def suggest_name(file_names):
         first.parts[0] if len(first.parts) > 1 else "")
     safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in raw).strip("-._")
     return safe[:64]
+
+
+def add_unlabelled(files, root):
+    """Adds uploaded images without masks to a dataset's `unlabelled/` folder, all or nothing.
+
+    Args:
+        files: (name as uploaded, bytes) pairs of images.
+        root: the dataset folder.
+
+    Returns:
+        The new files' Paths.
+
+    Raises:
+        DataError: nothing uploaded, a file that is not a readable image, or a stem taken by
+            one of the dataset's images (labelled or not) or by another upload.
+    """
+    from segcore.data.dataset import load_dataset
+    from segcore.data.formats import image_shape, is_image_name
+
+    root = Path(root)
+    files = list(dict.fromkeys((name, bytes(data)) for name, data in files))
+    if not files:
+        raise DataError("Nothing was uploaded.")
+    dataset = load_dataset(root)  # a dataset that does not load is refused as it stands
+    taken = {s.stem.lower(): s.image.name for split in dataset.splits.values() for s in split}
+    taken.update({p.stem.lower(): p.name for p in dataset.unlabelled})
+    planned = {}
+    for name, data in files:
+        path = Path(name.replace("\\", "/"))
+        if not is_image_name(path.name):
+            raise DataError(f"{name}: not an image file (PNG, JPEG, TIFF or BMP).")
+        image_shape(data, name=name)  # empty, not an image, over the pixel cap
+        stem = "".join(c for c in path.stem if c.isalnum() or c in "-_. ").strip() or "image"
+        if stem.lower() in taken:
+            raise DataError(f"{name}: the dataset already holds {taken[stem.lower()]} with the "
+                            f"stem {stem!r}; rename the file.")
+        taken[stem.lower()] = name
+        planned[f"{stem}{path.suffix.lower()}"] = data
+    folder = root / UNLABELLED
+    folder.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=folder))
+    try:
+        for file_name, data in planned.items():
+            (staging / file_name).write_bytes(data)
+        # Renames within one folder: the images appear whole, and a failed write above left
+        # nothing in unlabelled/.
+        return [(staging / n).rename(folder / n) for n in planned]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

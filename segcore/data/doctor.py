@@ -190,11 +190,13 @@ def _summarize(report, root, format_name, pairs, raws, class_map):
         counts += np.bincount(labels.ravel(), minlength=256)
         sizes[f"{raw.shape[1]}x{raw.shape[0]}"] += 1
     total = int(counts.sum()) or 1
+    channels = _channels(raws, problems)
     report.summary = {
         "root": str(root),
         "format": format_name,
         "images_per_split": {split: len(items) for split, items in pairs.items()},
         "sizes": dict(sizes.most_common()),
+        **channels,
         "classes": [
             {"name": name, "value": value, "pixel_share": float(counts[label] / total)}
             for label, (name, value) in enumerate(zip(class_map.names, class_map.values))
@@ -202,6 +204,22 @@ def _summarize(report, root, format_name, pairs, raws, class_map):
         "void_share": float(counts[IGNORE_LABEL] / total),
         "class_map": class_map.to_json(),
     }
+
+
+def _channels(raws, problems):
+    """The channel rule's verdict on the readable images (`segcore.data.channels`): the summary's
+    `input` (mode, channels, dtype) and `dtypes` (type: images), or a problem naming the odd
+    file when a multi-channel dataset mixes channel counts."""
+    from segcore.data.channels import dataset_input, image_info
+
+    infos = [image_info(image_path) for _, _, image_path in raws.values()]
+    try:
+        spec = dataset_input(infos)
+    except DataError as error:
+        problems.append(str(error))
+        return {}
+    return {"input": {"mode": spec.mode, "channels": spec.channels, "dtype": spec.dtype},
+            "dtypes": dict(Counter(f"{i.channels}x{i.dtype}" for i in infos).most_common())}
 
 
 def _named_defect(raw, path, problems):
@@ -252,6 +270,12 @@ def format_report(report):
         return "\n".join(report.problems)
     summary = report.summary
     lines = [f"dataset: {summary['root']}", f"format: {summary.get('format', 'folder')}"]
+    if "input" in summary:
+        kept = summary["input"]["mode"] == "bands"
+        lines.append(f"channels: {summary['input']['channels'] if kept else 'RGB'} ("
+                     + ", ".join(f"{n} images {k}" for k, n in summary["dtypes"].items())
+                     + ("; kept as they are, standardized per channel)" if kept else
+                        "; read as RGB in [0, 1])"))
     lines.append(
         "images: " + ", ".join(f"{s} {n}" for s, n in summary["images_per_split"].items())
     )

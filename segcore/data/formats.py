@@ -1,7 +1,9 @@
 """Reading images and masks from disk or bytes, with the header checked before any decoding.
 
-Images come back as float32 RGB in [0, 1] (gray replicated, alpha dropped, 16-bit scaled);
-masks come back as uint8 training labels through a `ClassMap` (255 = void).
+`read_image` gives float32 RGB in [0, 1] (gray replicated, alpha dropped, 16-bit scaled), the
+input of RGB datasets; `read_pixels` gives any image's own pixels (1..N channels, 8/16/32-bit or
+float), which `segcore.data.channels` reads for datasets kept at their own channel count.
+Masks come back as uint8 training labels through a `ClassMap` (255 = void).
 """
 
 import io
@@ -47,6 +49,10 @@ def _starts_like_tiff(source):
     return head in (b"II*\x00", b"MM\x00*")
 
 
+class UnreadableTiff(DataError):
+    """A TIFF that Pillow cannot open (e.g. more than 4 samples per pixel): tifffile reads it."""
+
+
 def _open(source, name=None):
     """Opens an image lazily (header only) and checks its size against the pixel cap."""
     label = _label(source, name)
@@ -64,7 +70,7 @@ def _open(source, name=None):
         raise DataError(f"{label}: file not found.") from None
     except UnidentifiedImageError:
         if _starts_like_tiff(source):
-            raise DataError(
+            raise UnreadableTiff(
                 f"{label}: a TIFF whose layout cannot be read as one image (e.g. more than 4 "
                 "channels per pixel or an unusual sample format); save it as gray, RGB or RGBA."
             ) from None
@@ -89,7 +95,9 @@ def _open(source, name=None):
             handle.close()
             raise DataError(
                 f"{label}: a multi-page TIFF ({pages} pages) is not one image; save each page "
-                "as its own file."
+                "as its own file (or, when the pages are the bands of one image, save them as "
+                "one page with a sample per band, e.g. tifffile's photometric='minisblack', "
+                "planarconfig='contig')."
             )
     return handle
 
@@ -116,9 +124,48 @@ def _shown_size(handle, label):
 def image_shape(source, name=None):
     """Returns (height, width) as shown (EXIF orientation applied), without decoding the pixels."""
     label = _label(source, name)
-    with _open(source, name) as handle:
-        width, height = _shown_size(handle, label)
+    try:
+        with _open(source, name) as handle:
+            width, height = _shown_size(handle, label)
+    except UnreadableTiff as refusal:
+        return tiff_header(source, label, refusal)[:2]
     return height, width
+
+
+def tiff_header(source, label, refusal=None):
+    """(height, width, channels, dtype name) of a one-page TIFF as shown, read by tifffile.
+
+    Checks the pixel cap and that the file is one 2-D image (samples per pixel are channels).
+
+    Raises:
+        DataError: not a TIFF tifffile reads (`refusal`, Pillow's message, when given), a
+            stack of images, or over the pixel cap.
+    """
+    import tifffile
+
+    data = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
+    try:
+        with tifffile.TiffFile(data) as tiff:
+            series = tiff.series[0]
+            shape, axes, dtype = tuple(series.shape), series.axes, series.dtype
+            tag = tiff.pages[0].tags.get(_ORIENTATION)
+            orientation = tag.value if tag is not None else 1
+    except Exception:  # noqa: BLE001 (tifffile raises many types for broken files)
+        raise refusal or DataError(f"{label}: the TIFF image is truncated or corrupt.") from None
+    sides = [size for size, axis in zip(shape, axes) if axis in "YX"]
+    channels = shape[axes.index("S")] if "S" in axes else 1
+    if len(sides) != 2 or len(shape) != len(sides) + ("S" in axes):
+        raise DataError(f"{label}: the TIFF holds a {axes} stack of shape {shape}, not one 2-D "
+                        "image; save each image as its own file.")
+    height, width = sides
+    if width * height > max_pixels():
+        raise DataError(
+            f"{label}: the image is {width}x{height} pixels, over the {max_pixels():,}-pixel cap "
+            "(raise SEGCORE_MAX_PIXELS if it is genuine)."
+        )
+    if orientation in _TURNS_SIDES:
+        height, width = width, height
+    return height, width, channels, np.dtype(dtype).name
 
 
 def turned_by_exif(source, name=None):
@@ -145,8 +192,13 @@ def _decode(source, name=None, transpose=True):
         raise DataError(f"{label}: the image is truncated or corrupt ({error}).") from None
 
 
-def _to_float_rgb(array):
-    """Converts any decoded pixel array to float32 (H, W, 3) in [0, 1]."""
+def _to_float_rgb(array, label="image"):
+    """Converts a decoded pixel array of 1..4 channels to float32 (H, W, 3) in [0, 1]."""
+    if array.ndim == 3 and array.shape[-1] > 4:
+        raise DataError(
+            f"{label}: the image has {array.shape[-1]} channels per pixel, so it is no RGB "
+            "picture; a dataset of such images trains at its own channel count."
+        )
     if array.dtype == np.uint8:
         scaled = array.astype(np.float32) / 255.0
     elif array.dtype in (np.uint16, np.int32, np.uint32, np.int16):
@@ -198,8 +250,9 @@ _ORIENT = {
 }
 
 
-def _read_tiff_16(source, label):
-    """Reads a one-page TIFF with tifffile, which keeps 16-bit RGB that PIL cannot.
+def _read_tiff(source, label):
+    """Reads a one-page TIFF with tifffile, which keeps 16-bit, float and N-channel pixels that
+    PIL cannot.
 
     Planar (channels-first) pixels are made interleaved and the orientation tag is applied,
     so the array is the picture PIL shows for 8-bit files (what prediction and masks use).
@@ -214,14 +267,36 @@ def _read_tiff_16(source, label):
         orientation = tag.value if tag is not None else 1
     if "S" in axes and axes.index("S") < axes.index("Y"):
         array = np.moveaxis(array, axes.index("S"), -1)
-    if array.ndim not in (2, 3):
+    if array.ndim not in (2, 3) or (array.ndim == 3 and "S" not in axes):
         raise DataError(f"{label}: the TIFF holds a {axes} stack, not one 2-D image.")
-    if array.ndim == 3 and array.shape[-1] > 4:
-        raise DataError(
-            f"{label}: the TIFF has {array.shape[-1]} channels per pixel; images are gray, "
-            "gray with alpha, RGB or RGBA."
-        )
     return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(array))
+
+
+def read_pixels(source, name=None):
+    """Reads an image's own pixels: every channel, in the file's own type, as shown.
+
+    Args:
+        source: a path, or the file's bytes.
+        name: the name used in messages when `source` is bytes.
+
+    Returns:
+        An array (H, W) or (H, W, C) of uint8, uint16, int32 or float (palette images give
+        their RGB(A) colours).
+
+    Raises:
+        DataError: the file is empty, not an image, truncated, or over the pixel cap.
+    """
+    label = _label(source, name)
+    suffix = Path(name or str(source) if not isinstance(source, bytes) else name or "").suffix
+    if suffix.lower() in (".tif", ".tiff"):
+        image_shape(source, name)
+        try:
+            return _read_tiff(source, label)
+        except DataError:
+            raise
+        except Exception as error:  # tifffile raises many types for broken files
+            raise DataError(f"{label}: the TIFF image is truncated or corrupt ({error}).") from None
+    return _pixels(_decode(source, name))
 
 
 def read_image(source, name=None):
@@ -235,22 +310,13 @@ def read_image(source, name=None):
         A float32 array of shape (H, W, 3).
 
     Raises:
-        DataError: the file is empty, not an image, truncated, or over the pixel cap.
+        DataError: the file is empty, not an image, truncated, over the pixel cap, or has
+            more than 4 channels.
     """
-    label = _label(source, name)
-    suffix = Path(name or str(source) if not isinstance(source, bytes) else name or "").suffix
-    if suffix.lower() in (".tif", ".tiff"):
-        image_shape(source, name)
-        try:
-            return _to_float_rgb(_read_tiff_16(source, label))
-        except DataError:
-            raise
-        except Exception as error:  # tifffile raises many types for broken files
-            raise DataError(f"{label}: the TIFF image is truncated or corrupt ({error}).") from None
-    return _to_float_rgb(_pixels(_decode(source, name)))
+    return _to_float_rgb(read_pixels(source, name), _label(source, name))
 
 
-def read_pair(image_source, mask_source):
+def read_pair(image_source, mask_source, spec=None):
     """Reads an image and its raw mask, checking that they have the same size as shown.
 
     The data doctor and training's loader both read pairs here, so check-data accepts exactly
@@ -258,14 +324,19 @@ def read_pair(image_source, mask_source):
 
     Args:
         image_source, mask_source: paths.
+        spec: the dataset's `segcore.data.channels.InputSpec` (how its images are read);
+            None reads the image's own channels, scaled by its type's range.
 
     Returns:
-        (float32 RGB image (H, W, 3), raw mask (H, W) or (H, W, 3)), see `read_raw_mask`.
+        (float32 image (H, W, C), raw mask (H, W) or (H, W, 3)), see `read_raw_mask`.
 
     Raises:
         DataError: either file is unreadable, or their sizes differ.
     """
-    image = read_image(image_source)
+    from segcore.data.channels import read_input, to_float
+
+    image = (read_input(image_source, spec) if spec is not None
+             else to_float(read_pixels(image_source)))
     raw = read_raw_mask(mask_source)
     if raw.shape[:2] != image.shape[:2]:
         message = (
@@ -285,7 +356,7 @@ def read_image_uint8(source, name=None):
     """Reads an image as uint8 RGB (H, W, 3): a quarter of the memory, for huge inputs."""
     image = _decode(source, name)
     if image.mode != "RGB":
-        if image.mode.startswith("I"):
+        if image.mode.startswith("I") or image.mode == "F":
             return (read_image(source, name) * 255.0 + 0.5).astype(np.uint8)
         image = image.convert("RGB")
     return np.asarray(image)

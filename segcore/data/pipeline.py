@@ -96,24 +96,28 @@ def resize_pair(image, mask, size):
     return image, mask
 
 
-def load_arrays(samples, class_map, size=None):
+def load_arrays(samples, class_map, size=None, spec=None):
     """Decodes every sample once into memory.
 
     Args:
         samples: `Sample`s with masks.
         class_map: the dataset's class map.
         size: (H, W) to resize to; None keeps the native size (all samples must share it).
+        spec: the dataset's `channels.InputSpec` (default: decided from these samples).
 
     Returns:
-        (images float32 [N, H, W, 3], masks uint8 [N, H, W]).
+        (images float32 [N, H, W, C], masks uint8 [N, H, W]).
     """
+    from segcore.data.channels import samples_input
+
+    spec = spec or samples_input(samples)
     images, masks = [], []
     for sample in samples:
-        image, raw = read_pair(sample.image, sample.mask)  # the data doctor's reader too
+        image, raw = read_pair(sample.image, sample.mask, spec)  # the data doctor's reader too
         mask = raw_to_labels(raw, class_map, str(sample.mask))
         if size is not None:
             image, mask = resize_pair(image, mask, size)
-        images.append(image)
+        images.append(image if image.ndim == 3 else image[..., None])  # cv2 drops a lone channel
         masks.append(mask)
     if size is None and len({m.shape for m in masks}) > 1:
         raise DataError("Images differ in size: give a training size (--img-size HxW).")
@@ -128,11 +132,14 @@ def class_pixel_counts(masks, num_classes):
     return counts[:num_classes]
 
 
-def _augment(image, mask, seeds, augment, out_size):
-    """Applies one sample's augmentations; `seeds` is a [k, 2] int tensor of stateless seeds."""
+def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0)):
+    """Applies one sample's augmentations; `seeds` is a [k, 2] int tensor of stateless seeds.
+
+    `value_range` clips jittered pixels (None: unbounded, e.g. float bands)."""
     import tensorflow as tf
 
     height, width = out_size
+    channels = image.shape[-1]
     mask = mask[..., None]
     if augment.scale_min < 1.0 or image.shape[0] != height or image.shape[1] != width:
         scale = tf.random.stateless_uniform([], seeds[0], augment.scale_min, 1.0)
@@ -167,9 +174,9 @@ def _augment(image, mask, seeds, augment, out_size):
         )
         mean = tf.reduce_mean(image, axis=[0, 1], keepdims=True)
         image = (image - mean) * factor + mean
-    if augment.brightness > 0 or augment.contrast > 0:
-        image = tf.clip_by_value(image, 0.0, 1.0)
-    image = tf.ensure_shape(image, (height, width, 3))
+    if (augment.brightness > 0 or augment.contrast > 0) and value_range is not None:
+        image = tf.clip_by_value(image, *value_range)
+    image = tf.ensure_shape(image, (height, width, channels))
     mask = tf.ensure_shape(mask[..., 0], (height, width))
     return image, mask
 
@@ -179,19 +186,21 @@ def epoch_order(count, seed, epoch):
     return np.random.default_rng([seed, epoch]).permutation(count)
 
 
-def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop=None):
+def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop=None,
+                  value_range=(0.0, 1.0)):
     """One epoch of shuffled, augmented training batches.
 
     Args:
-        images: float32 [N, H, W, 3] in memory.
+        images: float32 [N, H, W, C] in memory.
         masks: uint8 [N, H, W] training labels.
         batch_size: the global batch size; the last partial batch is dropped.
         augment: an `AugmentConfig` (None: no augmentation).
         seed: run seed. epoch: epoch number; together they fix order and augmentation.
         crop: (h, w) random-crop size, or None for the full image.
+        value_range: where brightness/contrast jitter clips pixels (None: no clipping).
 
     Returns:
-        A `tf.data.Dataset` of (float32 [B, h, w, 3], int32 [B, h, w]).
+        A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]).
     """
     import tensorflow as tf
 
@@ -208,7 +217,7 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
             seeds = tf.random.experimental.stateless_split(
                 tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + index]), 6
             )
-            image, mask = _augment(image, mask, seeds, augment, out_size)
+            image, mask = _augment(image, mask, seeds, augment, out_size, value_range)
         return image, tf.cast(mask, tf.int32)
 
     images_t = tf.constant(images)

@@ -2,7 +2,7 @@
 
 Importing this package does not import Keras: the CLI and the app read the registry without
 paying TensorFlow's start-up. The builders load on first use. A `.keras` file with segcore's
-layers (ReNet, FusedBatchNorm, EncoderInput, ResizeLike) can only be deserialized once their modules have registered
+layers (ReNet, FusedBatchNorm, EncoderInput, ResizeLike, InputNorm) can only be deserialized once their modules have registered
 them: load models with `load_model` below.
 """
 
@@ -21,11 +21,13 @@ def register_layers():
     """Registers segcore's custom layers with Keras (imports Keras); returns them by name."""
     from segcore.models.encoder_input import EncoderInput
     from segcore.models.fused_batch_norm import FusedBatchNorm
+    from segcore.models.input_norm import InputNorm
     from segcore.models.renet_layer import ReNet
     from segcore.models.resize_like import ResizeLike
 
     return {"segcore>ReNet": ReNet, "segcore>FusedBatchNorm": FusedBatchNorm,
-            "segcore>EncoderInput": EncoderInput, "segcore>ResizeLike": ResizeLike}
+            "segcore>EncoderInput": EncoderInput, "segcore>ResizeLike": ResizeLike,
+            "segcore>InputNorm": InputNorm}
 
 
 def load_model(path, compile=False):

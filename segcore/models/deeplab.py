@@ -6,6 +6,7 @@ from keras import layers
 from segcore.models.blocks import BN_MOMENTUM, logits_head
 from segcore.models.encoders import encoder_features
 from segcore.models.fused_batch_norm import FusedBatchNorm
+from segcore.models.input_norm import model_input
 from segcore.models.resize_like import ResizeLike
 
 # Atrous rates of the ASPP per output stride (the paper's: doubled when the stride halves).
@@ -40,7 +41,7 @@ def aspp(x, filters, rates, dropout, name="aspp"):
 
 
 def build_deeplabv3plus(input_shape, num_classes, encoder="mobilenet_v2", encoder_weights="none",
-                        output_stride=16, aspp_filters=128, dropout=0.0):
+                        output_stride=16, aspp_filters=128, dropout=0.0, input_norm=None):
     """Builds DeepLabV3+ returning per-pixel float32 logits (B, H, W, num_classes).
 
     Encoder (strides past `output_stride` turned into dilation) -> ASPP on its deepest map ->
@@ -55,13 +56,16 @@ def build_deeplabv3plus(input_shape, num_classes, encoder="mobilenet_v2", encode
         output_stride: 16 or 8.
         aspp_filters: filters of the ASPP branches and the decoder (256 in the paper).
         dropout: dropout rate after the ASPP.
+        input_norm: {"mean", "std"} per input channel for the first layer (`InputNorm`);
+            None feeds the input as it is.
 
     Returns:
         A functional `keras.Model` named "deeplabv3plus".
     """
     output_stride = int(output_stride)
-    inputs = keras.Input(shape=input_shape, name="image")
-    features = encoder_features(inputs, encoder, encoder_weights, output_stride, (4, 32))
+    inputs, x = model_input(input_shape, input_norm)
+    features = encoder_features(x, encoder, encoder_weights, output_stride, (4, 32),
+                                standardized=input_norm is not None)
     x = aspp(features[output_stride], aspp_filters, ASPP_RATES[output_stride], dropout)
     x = layers.UpSampling2D(output_stride // 4, interpolation="bilinear", name="aspp_up")(x)
     low = conv_bn_relu(features[4], LOW_LEVEL_FILTERS, 1, name="low_level")

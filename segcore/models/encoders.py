@@ -312,12 +312,16 @@ def build_encoder(name, channels, weights=NONE, output_stride=32, strides=STRIDE
     return model, tuple(min(s, output_stride) for s in wanted)
 
 
-def encoder_features(inputs, name, weights=NONE, output_stride=32, strides=STRIDES):
+def encoder_features(inputs, name, weights=NONE, output_stride=32, strides=STRIDES,
+                     standardized=False):
     """Runs segcore's image input through an encoder's preprocessing and the encoder.
 
     Args:
         inputs: the model's (B, H, W, C) input, float RGB in [0, 1].
         name, weights, output_stride, strides: as for `build_encoder`.
+        standardized: the input is already zero-mean, unit-variance per channel (a
+            multi-channel dataset's `InputNorm`): the ImageNet scaling, made for RGB in
+            [0, 1], is left out; ImageNet's own standardized input is on that scale too.
 
     Returns:
         {stride: feature map} (after dilation; a stride the encoder lacks is absent).
@@ -325,7 +329,9 @@ def encoder_features(inputs, name, weights=NONE, output_stride=32, strides=STRID
     from segcore.models.encoder_input import EncoderInput
 
     encoder, found = build_encoder(name, int(inputs.shape[-1]), weights, output_stride, strides)
-    x = EncoderInput(get_encoder(name).preprocessing, name="encoder_input")(inputs)
+    x = inputs
+    if not standardized:
+        x = EncoderInput(get_encoder(name).preprocessing, name="encoder_input")(inputs)
     features = encoder(x)
     features = features if isinstance(features, (list, tuple)) else [features]
     return dict(zip(found, features))

@@ -215,13 +215,16 @@ def model_stride(name, **hparams):
     return 2**value if spec.stride_exponent else int(value)
 
 
-def build_model(name, input_shape, num_classes, **hparams):
+def build_model(name, input_shape, num_classes, input_norm=None, **hparams):
     """Builds a registered model that outputs float32 logits (B, H, W, num_classes).
 
     Args:
         name: a key of `MODELS`.
-        input_shape: (H, W, C); None for H and W accepts any multiple of the stride.
+        input_shape: (H, W, C); None for H and W accepts any multiple of the stride; C is the
+            dataset's channels (`segcore.data.channels`).
         num_classes: number of classes.
+        input_norm: {"mean", "std"} per channel, standardized by the model's first layer
+            (`InputSpec.normalization()`); None feeds the input as it is (RGB in [0, 1]).
         **hparams: the family's hyperparameters (see `MODELS[name].params`).
     """
     spec = get_spec(name)
@@ -237,4 +240,6 @@ def build_model(name, input_shape, num_classes, **hparams):
     builder = getattr(importlib.import_module(module), function)
     for key in TRAINING_PARAMS:
         hparams.pop(key, None)
+    if input_norm is not None:
+        hparams["input_norm"] = input_norm
     return builder(tuple(input_shape), int(num_classes), **hparams)

@@ -4,12 +4,14 @@ import keras
 from keras import layers
 
 from segcore.models.blocks import conv_block, logits_head, upsample
+from segcore.models.input_norm import model_input
 from segcore.models.renet_layer import ReNet
 from segcore.models.unet import encoder
 
 
 def build_reseg(input_shape, num_classes, encoder_depth=3, base_filters=16, renet_layers=1,
-                rnn_type="gru", rnn_units=32, skips=True, batch_norm=True, dropout=0.0):
+                rnn_type="gru", rnn_units=32, skips=True, batch_norm=True, dropout=0.0,
+                input_norm=None):
     """Builds a ReSeg-style RNN segmentation model that outputs float32 logits.
 
     The CNN encoder reduces the image by 2**encoder_depth; the ReNet layers then sweep the
@@ -28,12 +30,14 @@ def build_reseg(input_shape, num_classes, encoder_depth=3, base_filters=16, rene
             upsamples the recurrent features alone (as in the paper).
         batch_norm: batch normalization in the convolutional blocks.
         dropout: dropout after the recurrent layers.
+        input_norm: {"mean", "std"} per input channel for the first layer (`InputNorm`);
+            None feeds the input as it is.
 
     Returns:
         A functional `keras.Model` named "reseg".
     """
-    inputs = keras.Input(shape=input_shape, name="image")
-    x, encoder_skips = encoder(inputs, encoder_depth, base_filters, batch_norm)
+    inputs, x = model_input(input_shape, input_norm)
+    x, encoder_skips = encoder(x, encoder_depth, base_filters, batch_norm)
     for index in range(renet_layers):
         x = ReNet(rnn_units, rnn_type, name=f"renet{index}")(x)
     if dropout > 0:

@@ -4,6 +4,7 @@ import keras
 from keras import layers
 
 from segcore.models.blocks import conv_block, logits_head, upsample
+from segcore.models.input_norm import model_input
 
 
 def encoder(inputs, depth, base_filters, batch_norm):
@@ -38,22 +39,25 @@ def decoder(x, skips, base_filters, batch_norm, dropout, upsampling):
     return x
 
 
-def pretrained_encoder(inputs, depth, name, weights):
+def pretrained_encoder(inputs, depth, name, weights, standardized=False):
     """A `keras.applications` encoder in U-Net's place: (deepest map, skips per level).
 
     Level `l` of the decoder joins the encoder's map at stride 2**l; level 0 (full
-    resolution) and strides the encoder lacks (ConvNeXt's 2) get no skip.
+    resolution) and strides the encoder lacks (ConvNeXt's 2) get no skip. `standardized`:
+    the input is already standardized per channel (see `encoder_features`).
     """
     from segcore.models.encoders import encoder_features
 
     features = encoder_features(inputs, name, weights,
-                                strides=tuple(2**level for level in range(1, depth + 1)))
+                                strides=tuple(2**level for level in range(1, depth + 1)),
+                                standardized=standardized)
     skips = [features.get(2**level) for level in range(depth)]
     return features[2**depth], skips
 
 
 def build_unet(input_shape, num_classes, depth=4, base_filters=16, batch_norm=True,
-               dropout=0.0, upsampling="transpose", encoder="none", encoder_weights="none"):
+               dropout=0.0, upsampling="transpose", encoder="none", encoder_weights="none",
+               input_norm=None):
     """Builds a U-Net that outputs per-pixel float32 logits (B, H, W, num_classes).
 
     Args:
@@ -68,15 +72,17 @@ def build_unet(input_shape, num_classes, depth=4, base_filters=16, batch_norm=Tr
             `segcore.models.encoders.ENCODERS`, cut at stride 2**depth; the decoder keeps
             its widths (`base_filters * 2**level`).
         encoder_weights: "imagenet", "none" or a weights file of that encoder.
+        input_norm: {"mean", "std"} per input channel, standardized by the first layer
+            (`segcore.models.input_norm.InputNorm`); None feeds the input as it is.
 
     Returns:
         A functional `keras.Model` named "unet".
     """
-    inputs = keras.Input(shape=input_shape, name="image")
+    inputs, x = model_input(input_shape, input_norm)
     if encoder == "none":
-        x, skips = conv_encoder(inputs, depth, base_filters, batch_norm)
+        x, skips = conv_encoder(x, depth, base_filters, batch_norm)
         x = conv_block(x, base_filters * 2**depth, batch_norm, dropout, name="bottleneck")
     else:
-        x, skips = pretrained_encoder(inputs, depth, encoder, encoder_weights)
+        x, skips = pretrained_encoder(x, depth, encoder, encoder_weights, input_norm is not None)
     x = decoder(x, skips, base_filters, batch_norm, dropout, upsampling)
     return keras.Model(inputs, logits_head(x, num_classes), name="unet")

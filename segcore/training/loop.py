@@ -129,7 +129,8 @@ class Trainer:
             if resume and "encoder_weights" in hparams:
                 hparams["encoder_weights"] = "none"  # the checkpoint holds every weight
             self.model = build_model(
-                config.model, (None, None, 3), self.class_map.num_classes, **hparams
+                config.model, (None, None, self.input_spec.channels), self.class_map.num_classes,
+                input_norm=self.input_spec.normalization(), **hparams
             )
             self.optimizer = make_optimizer(config)
             # Over every variable, the encoder's too, before any freezing: the optimizer's
@@ -160,10 +161,15 @@ class Trainer:
         if not dataset.samples("val"):
             raise DataError(f"{config.data}: no validation images; lower --val-fraction's rounding "
                             "or add a val/ folder.")
+        # The channel rule looks at every image the run reads (segcore.data.channels).
+        from segcore.data.channels import samples_input
+
+        spec = samples_input(dataset.samples("train") + dataset.samples("val"))
         self.train_images, self.train_masks = load_arrays(dataset.samples("train"), self.class_map,
-                                                          config.img_size)
+                                                          config.img_size, spec)
         self.val_images, self.val_masks = load_arrays(dataset.samples("val"), self.class_map,
-                                                      config.img_size)
+                                                      config.img_size, spec)
+        self.input_spec = spec.with_stats(self.train_images)  # the training split's only
         if len(self.train_images) < config.batch_size:
             raise DataError(f"{config.data}: {len(self.train_images)} training images are fewer "
                             f"than the batch size {config.batch_size}; lower --batch-size.")
@@ -268,7 +274,8 @@ class Trainer:
         import tensorflow as tf
 
         data = train_dataset(self.train_images, self.train_masks, self.config.batch_size,
-                             self.config.augment, self.config.seed, epoch, self.config.crop)
+                             self.config.augment, self.config.seed, epoch, self.config.crop,
+                             self.input_spec.value_range)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         data = data.with_options(options).skip(skip)
@@ -471,6 +478,7 @@ def write_run_config(run_dir, trainer):
         "class_map": trainer.class_map.to_json(),
         "num_classes": trainer.class_map.num_classes,
         "input_scale": trainer.input_scale,
+        "input": trainer.input_spec.to_json(),
         "dataset_fingerprint": trainer.dataset.fingerprint(),
         "dataset_sizes": {k: len(v) for k, v in trainer.dataset.splits.items()},
         "dataset_format": trainer.dataset.format,

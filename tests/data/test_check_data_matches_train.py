@@ -113,9 +113,20 @@ def test_a_tiff_orientation_tag_is_honoured_by_every_reader(tmp_path):
     np.testing.assert_array_equal(read_raw_mask(path), SHOWN)
 
 
-def test_images_with_more_than_four_channels_are_refused_by_both(tmp_path):
+def test_one_five_channel_image_among_rgb_ones_is_refused_by_both_naming_it(tmp_path):
     root = dataset_with(tmp_path, "0.tif")
     tifffile.imwrite(root / "images" / "0.tif", RNG.integers(0, 255, (8, 8, 5), dtype=np.uint8),
                      photometric="minisblack", planarconfig="contig")
     problem = agree(root)
-    assert problem and "0.tif" in problem and "4 channels" in problem, problem
+    assert problem and "0.tif: 5 channels" in problem and "same channels" in problem, problem
+
+
+def test_images_with_five_channels_each_are_read_by_both(tmp_path):
+    root = dataset_with(tmp_path)
+    for path in sorted((root / "images").iterdir()):
+        path.unlink()
+        tifffile.imwrite(path.with_suffix(".tif"), RNG.integers(0, 255, (8, 8, 5), np.uint8),
+                         photometric="minisblack", planarconfig="contig")
+    assert agree(root) is None
+    assert check_folder(root).summary["input"] == {"mode": "bands", "channels": 5,
+                                                   "dtype": "uint8"}

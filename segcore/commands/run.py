@@ -15,6 +15,7 @@ from segcore.errors import ConfigError, DataError
 from segcore.workspace import safe_name, workspace_root
 
 _AUGMENT_FLAGS = ("hflip", "vflip", "rot90")
+AUTO_FILE = "auto.json"  # in a run folder: what --auto chose and why
 
 
 def _flag(name):
@@ -94,6 +95,67 @@ def config_from_args(args):
     return config
 
 
+def given_settings(args):
+    """{setting path: value} of the training flags the user typed (unset flags are None).
+
+    Paths as in `segcore.training.auto.Choice`: "img_size", "hparams.depth", "augment.vflip".
+    """
+    from segcore.data.pipeline import AugmentConfig
+    from segcore.training.config import RunConfig, parse_size
+
+    given = {}
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(args, f.name, None)
+        if value is not None and f.name not in ("hparams", "augment"):
+            given[f.name] = parse_size(value) if f.name in ("img_size", "crop") else value
+    for f in dataclasses.fields(AugmentConfig):
+        if getattr(args, f"aug_{f.name}", None) is not None:
+            given[f"augment.{f.name}"] = getattr(args, f"aug_{f.name}")
+    for key, value in vars(args).items():
+        if key.startswith("hp_") and value is not None:
+            given[f"hparams.{key[3:]}"] = value
+    return given
+
+
+def auto_settings(args, stream=None):
+    """`--auto`: every training flag the user did not type is chosen from the dataset's
+    fingerprint, the time budget and the cores, and printed with its reason (one line each).
+
+    Returns:
+        The `auto.json` record (fingerprint and choices); `args` holds the chosen flags.
+    """
+    from segcore.training import auto
+    from segcore.training.config import RunConfig
+
+    stream = stream or sys.stdout
+    if not args.data:
+        raise ConfigError("train --auto needs --data DIR (a dataset folder).")
+    given = given_settings(args)
+    defaults = RunConfig()
+    fp = auto.fingerprint_folder(
+        args.data, classes=args.classes, ignore_index=args.ignore_index,
+        split=given.get("split", defaults.split),
+        val_fraction=given.get("val_fraction", defaults.val_fraction),
+        seed=given.get("seed", defaults.seed))
+    cores = len(os.sched_getaffinity(0))
+    choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given)
+    stream.write(f"--auto: {fp.train_images} training images, median "
+                 f"{fp.median_size[0]}x{fp.median_size[1]}, {fp.channels} channel(s), "
+                 f"{fp.num_classes} classes, {cores} cores\n")
+    for choice in choices:
+        stream.write(f"  {choice.line()}\n")
+        if choice.given:
+            continue
+        head, _, tail = choice.path.partition(".")
+        dest = {"hparams": f"hp_{tail}", "augment": f"aug_{tail}"}.get(head, head)
+        value = choice.value
+        if isinstance(value, tuple):
+            value = auto.format_value(value)
+        setattr(args, dest, value)
+    stream.flush()
+    return auto.record(fp, choices, cores)
+
+
 def _check_encoder_weights(hparams):
     """A missing weights file is refused before a run exists; a given file is kept absolute."""
     if hparams.get("encoder", "none") == "none":
@@ -110,6 +172,10 @@ def register(subparsers):
     _add_config_flags(train)
     train.add_argument("--resume", metavar="RUN",
                        help="continue RUN from its last checkpoint with its stored settings")
+    train.add_argument("--auto", action="store_true", default=None,
+                       help="choose every setting not given from the dataset (sizes, channels, "
+                            "class balance, thin classes) and the time budget; prints each "
+                            "choice with its reason and keeps them in the run's auto.json")
     train.add_argument("--name", metavar="TEXT",
                        help="a name shown beside the run's id (letters, digits, '.', '_', '-'); "
                             "change it later with rename-run")
@@ -186,6 +252,7 @@ def train_command(args):
                 (path / runs.STOP_FILE).unlink(missing_ok=True)
         resume = True
     else:
+        chosen = auto_settings(args) if args.auto else None
         config = config_from_args(args)
         if args.name is not None:
             args.name = safe_name(args.name, "run name")  # refused before a run exists
@@ -201,6 +268,10 @@ def train_command(args):
             lock.hold_workspace()  # before the folder exists: two starts at once make one run
             path = runs.create_run(workspace, config, name=args.name, **runlock.identity())
             lock.hold_run(path)
+            if chosen is not None:
+                from segcore.fileio import write_json_atomic
+
+                write_json_atomic(path / AUTO_FILE, chosen)
         resume = False
     if path is not None and lock is not None:
         _log_to(path)

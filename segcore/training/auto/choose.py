@@ -1,0 +1,296 @@
+"""From a dataset fingerprint, a time budget and the cores: training settings, each with why.
+
+A pure function: the same fingerprint, budget and cores give the same settings, so it is
+tested on made-up fingerprints. Settings the user gave (`given`) are kept as they are and
+the rest are chosen around them (an image size that suits a given model's stride, a batch
+that suits a given size).
+
+The figures it rests on are this project's measurements (bench/RESULTS.md, 2 cores):
+U-Net trains about 9 images of 256x256 per second (~2.8e5 pixels per core-second); ReSeg
+led U-Net on CamVid (0.563 vs 0.512 in 15 min, 0.602 vs 0.589 in 30); the families tie on
+membrane (0.78); half-resolution training with median-frequency weights, flips and a 0.75
+scale-crop made CamVid's best recipe.
+"""
+
+import math
+from dataclasses import dataclass
+
+from segcore.models import model_stride, resolve_hparams
+
+# Native training pixels per core-second (forward + backward), from bench throughput.
+PIXEL_RATE = {"unet": 2.8e5, "reseg": 2.8e5, "unet-renet": 2.4e5, "deeplabv3plus": 1.2e5}
+# Epochs a budget should allow: the cosine schedule needs room to decay (the measured
+# 15-minute CamVid recipe ran 25-31 epochs).
+TARGET_EPOCHS = 30
+# Native-size crops replace a resize only down to this scale: smaller crops see too little
+# of each image (ReSeg's sweeps and U-Net's bottleneck want the scene).
+CROP_SCALE = 0.5
+# Share of the budget left for training steps (validation and checkpoints take the rest).
+TRAIN_SHARE = 0.8
+# Decoded float32 RGB pixels (train + val) held in memory at most: ~12 bytes each, ~2 GB.
+MEMORY_PIXELS = 160e6
+DEFAULT_MINUTES = 15.0
+PREFERRED_ENCODERS = ("mobilenet_v2", "efficientnetv2_b0", "mobilenet_v3_large",
+                      "efficientnetv2_b1", "resnet50", "convnext_tiny", "mobilenet_v3_small",
+                      "efficientnetv2_b2")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One setting: where it sits in a RunConfig's JSON, its value, and why.
+
+    Attributes:
+        path: "model", "img_size", "hparams.depth", "augment.vflip", ...
+        value: the value (sizes as (H, W) tuples, crops as (S, S) or None).
+        reason: one line for people.
+        given: the user gave it (kept as given; `reason` says so).
+    """
+
+    path: str
+    value: object
+    reason: str
+    given: bool = False
+
+    def line(self):
+        """'img_size 176x240: reason' for the CLI and the page."""
+        return f"{self.path} = {format_value(self.value)}: {self.reason}"
+
+
+def format_value(value):
+    """Sizes as HxW, numbers compactly."""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, int) for v in value):
+        return f"{value[0]}x{value[1]}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _round_to(value, stride, low):
+    return max(low, int(round(value / stride)) * stride)
+
+
+class _Plan:
+    """Collects choices; a given setting wins over what is chosen for it."""
+
+    def __init__(self, given):
+        self.given = dict(given or {})
+        self.choices = []
+
+    def get(self, path, default=None):
+        for choice in self.choices:
+            if choice.path == path:
+                return choice.value
+        return self.given.get(path, default)
+
+    def set(self, path, value, reason):
+        if path in self.given:
+            self.choices.append(Choice(path, self.given[path], "given", given=True))
+        else:
+            self.choices.append(Choice(path, value, reason))
+        return self.get(path)
+
+
+def _model(plan, fp):
+    if fp.pretrained_available:
+        encoder = next(e for e in PREFERRED_ENCODERS + fp.cached_encoders
+                       if e in fp.cached_encoders)
+        return plan.set("model", "deeplabv3plus",
+                        f"ImageNet weights of {encoder} are cached and the images are RGB: a "
+                        "pretrained encoder generalises to new scenes better than one from "
+                        "scratch (not measured here: no weights were on this machine)")
+    if fp.num_classes >= 6 and fp.channels == 3:
+        return plan.set("model", "reseg",
+                        f"{fp.num_classes} classes in colour scenes: ReSeg's row and column "
+                        "sweeps give each pixel the scene's context (CamVid: 0.563 vs U-Net "
+                        "0.512 in 15 min)")
+    return plan.set("model", "unet",
+                    f"{fp.num_classes} classes, {'gray' if fp.channels == 1 else 'colour'} "
+                    "images: the families tie on such data (membrane 0.78 each) and U-Net "
+                    "keeps the finest boundaries")
+
+
+def _hparams(plan, fp, model):
+    """Depth that suits the smallest image; a pretrained encoder's fine-tuning."""
+    side = min(fp.min_size)
+    if model in ("unet", "unet-renet"):
+        depth = max(2, min(4, int(math.log2(max(side, 4) / 4))))
+        plan.set("hparams.depth", depth,
+                 f"{depth} poolings: the smallest image ({side} px a side) keeps 4 px or more "
+                 "at the bottleneck" if depth < 4 else "4 poolings (U-Net's default)")
+    elif model == "reseg":
+        depth = max(1, min(3, int(math.log2(max(side, 4) / 8))))
+        plan.set("hparams.encoder_depth", depth,
+                 f"{depth} poolings before the recurrent sweeps"
+                 + (f" (the smallest image is {side} px a side)" if depth < 3 else " (default)"))
+    if model in ("deeplabv3plus", "unet") and fp.pretrained_available:
+        encoder = next(e for e in PREFERRED_ENCODERS + fp.cached_encoders
+                       if e in fp.cached_encoders)
+        if plan.set("hparams.encoder", encoder, "the fastest encoder whose ImageNet weights "
+                    "are cached") != "none":
+            plan.set("hparams.encoder_weights", "imagenet", "the cached ImageNet weights")
+            plan.set("hparams.freeze_epochs", 1, "one epoch with the encoder frozen lets the "
+                     "new decoder settle before the pretrained weights move")
+            plan.set("hparams.encoder_lr_scale", 0.1, "the pretrained encoder moves at a "
+                     "tenth of the rate (usual fine-tuning practice)")
+
+
+def _size(plan, fp, model, minutes, cores):
+    """Training size (and crop) from the budget, memory and thin classes."""
+    hparams = {k.split(".", 1)[1]: v for k, v in
+               ([*plan.given.items()] + [(c.path, c.value) for c in plan.choices])
+               if k.startswith("hparams.")}
+    hparams = {k: v for k, v in hparams.items() if k in {p for p in resolve_hparams(model)}}
+    stride = model_stride(model, **hparams)
+    height, width = fp.median_size
+    budget_pixels = minutes * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * TRAIN_SHARE
+    native_epoch = max(fp.train_images, 1) * height * width
+    scale = min(1.0, math.sqrt(budget_pixels / (TARGET_EPOCHS * native_epoch)))
+    held = max(fp.train_images + fp.val_images, 1) * height * width
+    memory_scale = min(1.0, math.sqrt(MEMORY_PIXELS / held))
+    low = max(stride, 32)
+    thin = [fp.class_names[c] if c < len(fp.class_names) else str(c) for c in fp.thin_classes]
+    if (thin and CROP_SCALE <= scale < 0.9 and "img_size" not in plan.given
+            and "crop" not in plan.given):
+        base = memory_scale
+        size = (_round_to(height * base, stride, low), _round_to(width * base, stride, low))
+        side = _round_to(scale * math.sqrt(height * width), stride, max(low, 96))
+        if side < min(size):
+            memory = ("" if base >= 1 else f" (scaled by {base:.2f} to fit {MEMORY_PIXELS / 1e6:.0f} "
+                      "M pixels in memory)")
+            plan.set("img_size", size, f"thin classes ({', '.join(thin)}) lie within "
+                     f"{2} px of their edges: kept at the native size{memory} rather than "
+                     f"resized by {scale:.2f}, which would thin them away")
+            plan.set("crop", (side, side), f"random {side}x{side} crops at that size: as many "
+                     f"pixels per step as a {scale:.2f}x resize, about {TARGET_EPOCHS} epochs "
+                     f"in {minutes:g} min on {cores} cores")
+            return size, (side, side)
+    factor = min(scale, memory_scale)
+    factor = 1.0 if factor >= 0.9 else factor  # a 10% resize saves little and blurs every edge
+    size = (_round_to(height * factor, stride, low), _round_to(width * factor, stride, low))
+    crop = plan.given.get("crop")
+    if crop:  # a given crop needs an image at least as large
+        size = (max(size[0], crop[0]), max(size[1], crop[1]))
+    why = (f"{factor:.2f}x the median {height}x{width}: about {TARGET_EPOCHS} epochs fit in "
+           f"{minutes:g} min on {cores} cores" if factor < 1 else
+           f"the median {height}x{width} (a multiple of {stride}): the budget allows the "
+           "native size")
+    if factor < 1 and memory_scale < scale:
+        why = (f"{factor:.2f}x the median {height}x{width}: {fp.train_images + fp.val_images} "
+               f"images fit in {MEMORY_PIXELS / 1e6:.0f} M pixels of memory at this size")
+    size = plan.set("img_size", size, why)
+    if not thin:
+        why = "whole images (no thin classes to keep at native size)"
+    elif factor >= 0.9:
+        why = "whole images: the budget allows about the native size"
+    else:
+        why = (f"whole images: native-size crops of {scale:.2f} of the side would see too "
+               f"little of each image, so the thin classes ({', '.join(thin)}) are resized too")
+    crop = plan.set("crop", None, why)
+    return size, crop
+
+
+def _batch(plan, fp, window):
+    area = window[0] * window[1]
+    batch = 8 if area <= 1.1 * 256 * 256 else 4 if area <= 512 * 512 else 2
+    why = "" if batch == 8 else " (large windows: fewer per step keep steps frequent)"
+    while batch > 1 and fp.train_images // batch < 10:  # the Train page warns below 10
+        batch //= 2
+        why = " (a small set: smaller batches give more steps)"
+    batch = max(1, min(batch, fp.train_images))
+    steps = fp.train_images // batch
+    return plan.set("batch_size", batch, f"{steps} steps per epoch over {fp.train_images} "
+                    f"images of {window[0]}x{window[1]}{why}")
+
+
+def _balance(plan, fp):
+    shares = [(s, n) for s, n in zip(fp.class_shares, fp.class_names or
+                                     [str(i) for i in range(len(fp.class_shares))])]
+    present = [(s, n) for s, n in shares if s > 0]
+    absent = [n for s, n in shares if s == 0]
+    if not present:
+        plan.set("class_weights", "none", "no labelled pixel in the sampled masks")
+        plan.set("loss", "ce", "cross-entropy")
+        return
+    rarest, commonest = min(present), max(present)
+    ratio = commonest[0] / rarest[0]
+    note = f" ({', '.join(absent)} absent from {fp.sampled_masks} sampled masks)" if absent else ""
+    if ratio >= 10:
+        plan.set("class_weights", "median",
+                 f"{commonest[1]} covers {ratio:.0f}x the pixels of {rarest[1]} "
+                 f"({rarest[0]:.2%}): median-frequency weights keep rare classes in the loss "
+                 f"(CamVid's recipe){note}")
+    else:
+        plan.set("class_weights", "none",
+                 f"classes are balanced within {ratio:.1f}x (rarest {rarest[1]} "
+                 f"{rarest[0]:.1%}){note}")
+    if ratio >= 1000:
+        plan.set("loss", "ce+dice", f"{rarest[1]} holds {rarest[0]:.3%} of the pixels: Dice "
+                 "weighs every class's area alike, which cross-entropy alone cannot at that "
+                 "imbalance (not measured here)")
+    else:
+        plan.set("loss", "ce", "cross-entropy (with the weighting above)")
+
+
+def _augment(plan, fp, window):
+    plan.set("augment.hflip", True, "left-right flips keep the meaning of almost any image")
+    gray = fp.channels == 1
+    plan.set("augment.vflip", gray, "gray images (microscopy, scans) have no up and down"
+             if gray else "colour scenes have an up (sky) and a down (road)")
+    square = window[0] == window[1]
+    plan.set("augment.rot90", gray and square,
+             "quarter turns: no up and down, square training window" if gray and square else
+             "off: " + ("the training window is not square" if gray else
+                        "colour scenes have an up and a down"))
+    if fp.channels == 3:
+        plan.set("augment.scale_min", 0.75, "scale-crops from 0.75: objects at other distances "
+                 "(CamVid's recipe)")
+        plan.set("augment.brightness", 0.1, "light brightness jitter: scenes differ in lighting")
+        plan.set("augment.contrast", 0.1, "light contrast jitter: cameras and weather differ")
+    else:
+        plan.set("augment.scale_min", 1.0, "no scale-crop: gray data is usually imaged at one "
+                 "scale")
+
+
+def choose_settings(fp, minutes=0.0, cores=2, given=None):
+    """Chooses training settings for a dataset, a time budget and a machine.
+
+    Args:
+        fp: a `Fingerprint`.
+        minutes: the time budget (0: `DEFAULT_MINUTES` is chosen and said).
+        cores: CPU cores training may use.
+        given: {path: value} of settings the user gave (CLI flags typed, widgets changed);
+            paths as in `Choice.path`. They are kept and the rest chosen around them.
+
+    Returns:
+        A list of `Choice`s, one per setting, in the order they are decided.
+    """
+    plan = _Plan(given)
+    minutes = plan.set("time_budget_min", float(minutes or DEFAULT_MINUTES),
+                       f"{minutes:g} minutes, as asked" if minutes else
+                       f"no time budget given: {DEFAULT_MINUTES:g} minutes") or DEFAULT_MINUTES
+    cores = max(1, int(cores))
+    model = _model(plan, fp)
+    _hparams(plan, fp, model)
+    size, crop = _size(plan, fp, model, float(minutes), cores)
+    window = tuple(crop or size)
+    batch = _batch(plan, fp, window)
+    per_epoch = max(fp.train_images // max(batch, 1), 1) * batch * window[0] * window[1]
+    epochs = (float(minutes) * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * TRAIN_SHARE
+              / per_epoch)
+    pretrained = plan.get("hparams.encoder_weights") == "imagenet"
+    rate = 1e-3 if pretrained or batch <= 2 else 3e-3
+    plan.set("lr", rate, "Adam at 1e-3: " + ("fine-tuning pretrained weights" if pretrained
+                                             else "small batches give noisy gradients")
+             if rate < 3e-3 else "Adam at 3e-3 with batch normalization (the measured recipe)")
+    plan.set("optimizer", "adam", "Adam: the optimizer of every measured recipe")
+    plan.set("schedule", "cosine", "cosine decay over the epochs that fit in the budget")
+    plan.set("warmup_epochs", 1.0 if epochs >= 20 else 0.5,
+             f"about {epochs:.0f} epochs expected: "
+             + ("one warm-up epoch" if epochs >= 20 else "a short warm-up leaves room to decay"))
+    plan.set("epochs", int(min(100_000, max(30, math.ceil(3 * epochs)))),
+             f"a ceiling above the ~{epochs:.0f} epochs expected: the time budget ends the run")
+    plan.set("patience", 0, "no early stop: the budget ends the run and the best epoch is kept")
+    _balance(plan, fp)
+    _augment(plan, fp, window)
+    return plan.choices

@@ -1,0 +1,220 @@
+"""--auto: the fingerprint of a dataset, and the settings chosen from it (a pure function)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import write_png
+from segcore.cli import main
+from segcore.models import model_stride
+from segcore.training.auto import Fingerprint, choose_settings, fingerprint_folder
+from segcore.training.auto.fingerprint import thin_share
+from segcore.training.config import RunConfig
+
+
+def made_up(**fields):
+    """A fingerprint of 200 RGB images of 360x480, 4 balanced classes, nothing thin."""
+    base = dict(train_images=200, val_images=50, median_size=(360, 480),
+                min_size=(360, 480), max_size=(360, 480), channels=3, num_classes=4,
+                class_names=("a", "b", "c", "d"), class_shares=(0.3, 0.3, 0.2, 0.2),
+                thin_classes=(), sampled_masks=48, cached_encoders=())
+    base.update(fields)
+    return Fingerprint(**base)
+
+
+def chosen(fp, minutes=15, cores=2, given=None):
+    return {c.path: c for c in choose_settings(fp, minutes, cores, given)}
+
+
+def as_config(choices):
+    """The RunConfig the choices make: it must validate (sizes fit the stride, crop fits)."""
+    data = RunConfig().to_json()
+    data["hparams"], data["augment"] = {}, dict(data["augment"])
+    for path, choice in choices.items():
+        head, _, tail = path.partition(".")
+        value = list(choice.value) if isinstance(choice.value, tuple) else choice.value
+        if tail:
+            data[head][tail] = value
+        else:
+            data[head] = value
+    return RunConfig.from_json(data).validate()
+
+
+def test_every_choice_has_a_reason_and_makes_a_valid_config():
+    choices = chosen(made_up())
+    assert all(c.reason and not c.given for c in choices.values())
+    assert {"model", "img_size", "batch_size", "lr", "schedule", "class_weights", "loss",
+            "augment.hflip", "time_budget_min", "epochs"} <= set(choices)
+    config = as_config(choices)
+    assert config.time_budget_min == 15
+
+
+def test_a_tiny_dataset_gets_a_shallow_model_small_batches_and_its_native_size():
+    fp = made_up(train_images=12, val_images=3, median_size=(32, 32), min_size=(24, 24),
+                 max_size=(40, 40), channels=3, num_classes=2, class_names=("bg", "fg"),
+                 class_shares=(0.6, 0.4))
+    choices = chosen(fp, minutes=5)
+    assert choices["model"].value == "unet"
+    assert choices["hparams.depth"].value == 2  # 24 px: 4 poolings would leave 1.5 px
+    assert choices["img_size"].value == (32, 32)  # the budget allows the native size
+    assert choices["batch_size"].value == 1  # 12 images: 10 steps per epoch at least
+    assert choices["lr"].value == 1e-3
+    assert as_config(choices).img_size == (32, 32)
+
+
+def test_huge_images_are_shrunk_to_the_budget_and_memory_with_a_fitting_stride():
+    fp = made_up(train_images=40, val_images=10, median_size=(4000, 6000),
+                 min_size=(3000, 4000), max_size=(4000, 6000))
+    choices = chosen(fp, minutes=10)
+    height, width = choices["img_size"].value
+    stride = model_stride(choices["model"].value)
+    assert height % stride == 0 and width % stride == 0
+    assert height * width * 50 <= 160e6  # what load_arrays keeps in memory
+    assert height < 1000 and abs(width / height - 1.5) < 0.1  # the aspect ratio is kept
+    assert "x the median 4000x6000" in choices["img_size"].reason
+    as_config(choices)
+
+
+def test_huge_images_with_thin_classes_keep_native_pixels_in_crops_when_the_budget_allows():
+    fp = made_up(train_images=25, val_images=5, median_size=(512, 512), min_size=(512, 512),
+                 max_size=(512, 512), channels=1, num_classes=2, class_names=("membrane", "cell"),
+                 class_shares=(0.22, 0.78), thin_classes=(0,))
+    choices = chosen(fp, minutes=4)
+    assert choices["img_size"].value == (512, 512)
+    side = choices["crop"].value[0]
+    assert choices["crop"].value == (side, side) and 256 <= side < 512
+    assert "membrane" in choices["img_size"].reason
+    assert as_config(choices).crop == (side, side)
+
+
+def test_extreme_imbalance_gets_median_weights_and_a_dice_term():
+    fp = made_up(class_shares=(0.9994, 0.0003, 0.0002, 0.0001))
+    choices = chosen(fp)
+    assert choices["class_weights"].value == "median"
+    assert choices["loss"].value == "ce+dice"
+    assert "d" in choices["class_weights"].reason  # names the rarest class
+    mild = chosen(made_up(class_shares=(0.4, 0.3, 0.2, 0.1)))
+    assert mild["class_weights"].value == "none" and mild["loss"].value == "ce"
+
+
+def test_many_colour_classes_get_reseg_and_absent_classes_are_named():
+    names = tuple(f"c{i}" for i in range(30))
+    shares = tuple([0.0] + [1 / 29] * 29)
+    choices = chosen(made_up(num_classes=30, class_names=names, class_shares=shares))
+    assert choices["model"].value == "reseg"
+    assert "c0 absent" in choices["class_weights"].reason
+    as_config(choices)
+
+
+def test_one_channel_gets_flips_and_quarter_turns_and_no_pretrained_encoder():
+    fp = made_up(channels=1, median_size=(256, 256), min_size=(256, 256),
+                 max_size=(256, 256), cached_encoders=("mobilenet_v2",))
+    choices = chosen(fp)
+    assert not fp.pretrained_available
+    assert choices["model"].value == "unet" and "hparams.encoder" not in choices
+    assert choices["augment.vflip"].value and choices["augment.rot90"].value
+    assert "augment.brightness" not in choices  # left at the default (none)
+    rgb = chosen(made_up(cached_encoders=("mobilenet_v2",)))
+    assert rgb["model"].value == "deeplabv3plus"
+    assert rgb["hparams.encoder"].value == "mobilenet_v2"
+    assert rgb["hparams.encoder_weights"].value == "imagenet"
+    assert not rgb["augment.vflip"].value
+
+
+def test_given_settings_win_and_the_rest_is_chosen_around_them():
+    fp = made_up(num_classes=8, class_names=tuple("abcdefgh"), class_shares=(0.125,) * 8)
+    free = chosen(fp)
+    given = {"model": "unet", "hparams.depth": 5, "lr": 0.01, "augment.hflip": False}
+    choices = chosen(fp, given=given)
+    for path, value in given.items():
+        assert choices[path].value == value and choices[path].given
+        assert choices[path].reason == "given"
+    assert free["model"].value == "reseg"
+    height, width = choices["img_size"].value
+    assert height % 32 == 0 and width % 32 == 0  # the stride of the given depth 5
+    assert as_config(choices).hparams["depth"] == 5
+
+
+def test_no_budget_chooses_the_default_and_says_so():
+    choice = chosen(made_up(), minutes=0)["time_budget_min"]
+    assert choice.value == 15 and "no time budget given" in choice.reason
+
+
+def test_more_time_or_cores_train_at_a_larger_size():
+    fp = made_up()
+    small = chosen(fp, minutes=5)["img_size"].value
+    large = chosen(fp, minutes=60)["img_size"].value
+    more_cores = chosen(fp, minutes=5, cores=16)["img_size"].value
+    assert small[0] < large[0] and small[0] < more_cores[0]
+
+
+def test_thin_share_counts_the_pixels_near_an_edge():
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10, 5:35] = 1  # a 1-pixel line: all of it near its edge
+    mask[15:35, 10:30] = 2  # a 20x20 square: a 2-pixel rim of 144 pixels
+    assert thin_share(mask, 1) == (30, 30)
+    assert thin_share(mask, 2) == (144, 400)
+    assert thin_share(mask, 3) == (0, 0)
+    full = np.ones((8, 8), np.uint8)
+    assert thin_share(full, 1) == (0, 64)  # the image's edge is no boundary
+
+
+def write_lines_dataset(root, count=8, size=(48, 64), gray=True):
+    """Masks with a thin class (1-pixel lines) and a wide one; images gray or RGB."""
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        mask = np.zeros(size, np.uint8)
+        mask[size[0] // 2:, :] = 2
+        mask[rng.integers(0, size[0] // 2, 3), :] = 1
+        image = rng.integers(0, 255, size if gray else (*size, 3), dtype=np.uint8)
+        write_png(Path(root) / "images" / f"{index}.png", image)
+        write_png(Path(root) / "masks" / f"{index}.png", mask)
+    return Path(root)
+
+
+def test_fingerprint_of_a_generated_dataset(tmp_path):
+    data = write_lines_dataset(tmp_path / "lines", size=(48, 64))
+    fp = fingerprint_folder(data, split="contiguous", val_fraction=0.25)
+    assert (fp.train_images, fp.val_images) == (6, 2)
+    assert fp.median_size == fp.min_size == fp.max_size == (48, 64)
+    assert fp.channels == 1 and fp.num_classes == 3
+    assert fp.thin_classes == (1,)
+    assert abs(sum(fp.class_shares) - 1) < 1e-9 and fp.class_shares[2] == pytest.approx(0.5)
+    rgb = fingerprint_folder(write_lines_dataset(tmp_path / "rgb", gray=False), max_masks=3)
+    assert rgb.channels == 3 and rgb.sampled_masks == 3
+    json.dumps(fp.to_json())
+
+
+def test_cli_auto_prints_each_choice_trains_and_keeps_them(tmp_path, capsys):
+    data = write_lines_dataset(tmp_path / "lines", count=12, size=(32, 32))
+    workspace = tmp_path / "ws"
+    code = main(["--workspace", str(workspace), "train", "--data", str(data), "--auto",
+                 "--time-budget", "0.2", "--epochs", "1", "--batch-size", "3",
+                 "--split", "contiguous"])
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    run = Path(out[-1])
+    lines = {line.strip().split(" = ")[0]: line for line in out if " = " in line}
+    assert lines["batch_size"].strip() == "batch_size = 3: given"
+    assert lines["epochs"].strip() == "epochs = 1: given"
+    assert "gray images" in lines["augment.vflip"]
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["batch_size"] == 3 and config["epochs"] == 1
+    assert config["augment"]["vflip"] is True and config["augment"]["rot90"] is True
+    assert config["hparams"]["depth"] == 3  # chosen for 32-pixel images
+    record = json.loads((run / "auto.json").read_text())
+    choices = {c["setting"]: c for c in record["choices"]}
+    assert choices["batch_size"]["given"] and not choices["model"]["given"]
+    assert choices["img_size"]["value"] == config["img_size"]
+    assert 1 in record["fingerprint"]["thin_classes"]
+
+
+def test_cli_auto_refuses_a_missing_folder_and_a_resume(tmp_path, capsys):
+    workspace = tmp_path / "ws"
+    assert main(["--workspace", str(workspace), "train", "--data", str(tmp_path / "nope"),
+                 "--auto"]) == 2
+    assert "nope: dataset folder not found" in capsys.readouterr().err
+    assert main(["--workspace", str(workspace), "train", "--resume", "x", "--auto"]) == 2
+    assert "--auto" in capsys.readouterr().err

@@ -78,7 +78,8 @@ class RunPredictor:
         config = info["config"]
         self.run_dir = Path(run_dir)
         self.class_map = ClassMap.from_json(info["class_map"])
-        self.tile = tuple(config["crop"] or config["img_size"])
+        # Patch training predicts whole images in tiles of its patch, at its --scale.
+        self.tile = tuple(config.get("patch") or config["crop"] or config["img_size"])
         scale = info.get("input_scale") or 1.0
         self.scale = tuple(scale) if isinstance(scale, list) else (float(scale), float(scale))
         self.stride = model_stride(config["model"], **config["hparams"])
@@ -131,7 +132,7 @@ def _window(size):
     return (0.05 + ramp).astype(np.float32)
 
 
-def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4):
+def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4, on_tile=None):
     """Labels of a large image from overlapping tiles blended with a smooth window.
 
     Args:
@@ -142,6 +143,9 @@ def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4
         num_classes: channels of the logits.
         overlap: share of a tile overlapping its neighbour.
         batch: tiles per model call.
+        on_tile: optional callback(top, left, logits) for each tile's logits (a float32
+            (h, w, classes) array at (top, left) of the image padded to whole tiles); training's
+            validation takes its loss from them.
 
     Returns:
         uint8 labels (H, W).
@@ -149,7 +153,10 @@ def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4
     height, width = image.shape[:2]
     tile_h, tile_w = (min(t, math.ceil(s / stride) * stride) for t, s in zip(tile, (height, width)))
     if height <= tile_h and width <= tile_w:
-        return np.argmax(predict_logits(model, image, stride), axis=-1).astype(np.uint8)
+        logits = predict_logits(model, image, stride)
+        if on_tile is not None:
+            on_tile(0, 0, logits)
+        return np.argmax(logits, axis=-1).astype(np.uint8)
     image = _pad_to(image, max(height, tile_h), max(width, tile_w))
     full_h, full_w = image.shape[:2]
     step_h = max(stride, int(tile_h * (1 - overlap)) // stride * stride)
@@ -175,6 +182,8 @@ def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4
             tiles = np.stack([_as_float(image[row:row + tile_h, c:c + tile_w]) for c in cols])
             logits = np.asarray(model(tiles, training=False))
             for c, tile_logits in zip(cols, logits):
+                if on_tile is not None:
+                    on_tile(row, c, tile_logits)
                 acc[:, c:c + tile_w] += tile_logits * window[..., None]
                 weight[:, c:c + tile_w] += window
         next_row = row_starts[index + 1] if index + 1 < len(row_starts) else full_h

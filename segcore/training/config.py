@@ -67,6 +67,19 @@ class RunConfig:
     crop: tuple | None = _option(None, "random-crop size HxW taken from the resized images",
                                  widget=Widget("Random crop (square)", "advanced", "crop",
                                                steps=SIZES))
+    # Native-resolution training (issue 15): patches of the images at their own size, whole
+    # images predicted in tiles of the patch for validation, evaluation and prediction.
+    patch: tuple | None = _option(None, "train on random HxW patches of the images at their "
+                                  "native size (times --scale) instead of resizing them to "
+                                  "--img-size; validation predicts whole images in tiles")
+    scale: float = _option(1.0, "with --patch: rescale every image by this factor first",
+                           range=_floats(0.05, 4.0))
+    oversample_rare: float = _option(0.0, "with --patch: share of patches centred on a pixel of "
+                                     "a class drawn uniformly among the classes present",
+                                     range=_floats(0.0, 1.0))
+    cache_memory: str = _option("auto", "memory for decoded training data, e.g. 512MB or 2GB; "
+                                "a larger dataset streams from an on-disk cache (auto: a "
+                                "quarter of the memory available)")
     epochs: int = _option(30, "maximum epochs", range=_ints(1, 100_000),
                           widget=Widget("Epochs", "optimization", "slider", 1, 200, 1))
     batch_size: int = _option(8, "global batch size (split across replicas)", range=_ints(1, 4096),
@@ -119,6 +132,7 @@ class RunConfig:
             self.augment = AugmentConfig.from_json(self.augment)
         self.img_size = parse_size(self.img_size)
         self.crop = parse_size(self.crop) if self.crop else None
+        self.patch = parse_size(self.patch) if self.patch else None
 
     def validate(self):
         """Checks types, ranges and choices; returns the config with model hyperparameters resolved.
@@ -146,7 +160,8 @@ class RunConfig:
             raise ConfigError(f"The model hyperparameters must be a JSON object, not {self.hparams!r}.")
         self.hparams = resolve_hparams(self.model, self.hparams)
         stride = model_stride(self.model, **self.hparams)
-        for name, size in (("img_size", self.img_size), ("crop", self.crop)):
+        for name, size in (("img_size", self.img_size), ("crop", self.crop),
+                           ("patch", self.patch)):
             if size and (size[0] % stride or size[1] % stride):
                 raise ConfigError(
                     f"--{name.replace('_', '-')} {size[0]}x{size[1]} must be a multiple of "
@@ -154,12 +169,24 @@ class RunConfig:
                 )
         if self.crop and (self.crop[0] > self.img_size[0] or self.crop[1] > self.img_size[1]):
             raise ConfigError("--crop must not be larger than --img-size.")
+        self._validate_patch()
         return self
+
+    def _validate_patch(self):
+        from segcore.data.streaming import parse_memory
+
+        if self.patch and self.crop:
+            raise ConfigError("--patch and --crop exclude each other: a patch is already a "
+                              "random window of the image.")
+        if not self.patch and (self.scale != 1.0 or self.oversample_rare):
+            raise ConfigError("--scale and --oversample-rare apply with --patch HxW only.")
+        parse_memory(self.cache_memory)
 
     def to_json(self):
         data = dataclasses.asdict(self)
         data["img_size"] = list(self.img_size)
         data["crop"] = list(self.crop) if self.crop else None
+        data["patch"] = list(self.patch) if self.patch else None
         return data
 
     @classmethod

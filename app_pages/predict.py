@@ -9,11 +9,11 @@ import streamlit as st
 
 from app_pages.common import current_run, fail, finished_runs, set_run
 from segcore import predict_view
-from segcore.data.formats import read_image_uint8, read_mask
+from segcore.data.formats import read_mask
 from segcore.errors import SegcoreError
 from segcore.export import EXPORT_FORMATS, export_model, export_path
 from segcore.export_card import sidecar_names, usage_text
-from segcore.inference import WHICH, RunPredictor, error_map, output_stems, overlay
+from segcore.inference import WHICH, RunPredictor, error_map, output_stems, overlay, to_uint8
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")
@@ -196,8 +196,9 @@ def predict_page():
     stems = output_stems(u.name for u in images or [])  # a.png and a.jpg: two masks in the zip
     for upload, stem in zip(images or [], stems):
         try:
-            image = read_image_uint8(upload.getvalue(), name=upload.name)
+            image = model.read(upload.getvalue(), name=upload.name, compact=True)
             labels = predicted_labels(model, str(run_path), mtime, upload, image)
+            image = to_uint8(image)  # bands are shown as a picture of their first ones
         except SegcoreError as error:
             st.error(str(error))
             continue

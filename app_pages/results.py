@@ -7,7 +7,7 @@ from app_pages.common import current_run, fail, finished_runs, set_run
 from segcore import comparison, plots, runs
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
-from segcore.data.formats import read_image, read_mask
+from segcore.data.formats import read_mask
 from segcore.errors import SegcoreError
 from segcore.evaluation import evaluate_run
 from segcore.inference import RunPredictor, error_map, overlay, to_uint8
@@ -29,7 +29,8 @@ def predictor(path, mtime):
 @st.cache_data(max_entries=64, show_spinner="Predicting the image…")
 def predicted(path, mtime, image_path):
     """Labels for one dataset image (kept while the opacity slider moves)."""
-    return predictor(path, mtime).predict(read_image(image_path))
+    model = predictor(path, mtime)
+    return model.predict(model.read(image_path))  # the run's channels
 
 
 def evaluation(run, split):
@@ -76,8 +77,9 @@ def worst_images(run, result, class_map, samples):
         if sample is None:
             st.warning(f"{row['file']} is no longer in the dataset.")
             continue
-        image, truth = to_uint8(read_image(sample.image)), read_mask(sample.mask, class_map)
+        truth = read_mask(sample.mask, class_map)
         try:
+            image = to_uint8(predictor(str(run.path), mtime).read(sample.image))
             prediction = predicted(str(run.path), mtime, str(sample.image))
         except SegcoreError as error:  # a damaged checkpoint behind a cached evaluation
             fail(error)

@@ -7,7 +7,7 @@ import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import load_dataset
-from segcore.data.formats import read_image, read_mask
+from segcore.data.formats import read_mask
 from segcore.errors import DataError, WorkspaceError
 from segcore.fileio import read_json, write_json_atomic
 from segcore.inference import RunPredictor
@@ -53,7 +53,7 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
     per_image = []
     for index, sample in enumerate(samples):
         truth = read_mask(sample.mask, class_map)
-        prediction = predictor.predict(read_image(sample.image))
+        prediction = predictor.predict(predictor.read(sample.image))  # the run's channels
         cm = confusion_matrix(truth, prediction, num_classes, ignore_index=IGNORE_LABEL)
         total += cm
         image_scores = scores(cm)

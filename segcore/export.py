@@ -64,7 +64,8 @@ def export_model(run_dir, fmt, which="best", overwrite=False):
             model.save(built)
         else:
             height, width = predictor.tile
-            signature = tf.TensorSpec((1, height, width, 3), tf.float32, name="image")
+            channels = int(model.input_shape[-1])  # 3 for RGB runs, the bands' count else
+            signature = tf.TensorSpec((1, height, width, channels), tf.float32, name="image")
             if fmt == "savedmodel":
                 model.export(str(built), format="tf_saved_model", input_signature=[signature],
                              verbose=False)

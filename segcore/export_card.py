@@ -70,6 +70,7 @@ def model_card(predictor, fmt, which, export_name):
     summary = checkpoint.summary(predictor.run_dir) or {}
     height, width = predictor.tile
     channels = int(predictor.model.input_shape[-1])
+    spec = predictor.input
     class_map = predictor.class_map
     fixed = fmt != "keras"  # SavedModel and TFLite are traced for one (1, H, W, C) input
     best = predictor.which == "best"
@@ -88,10 +89,8 @@ def model_card(predictor, fmt, which, export_name):
             "name": "image",
             "shape": [1, height, width, channels] if fixed else [None, None, None, channels],
             "height": height, "width": width, "channels": channels,
-            "dtype": "float32", "layout": "NHWC", "color": "RGB" if channels == 3 else "gray",
-            "scaling": "pixel / 255: values in [0, 1]; any encoder normalization (ImageNet "
-                       "mean/std, [-1, 1]) is a layer inside the model",
-            "range": [0.0, 1.0],
+            "dtype": "float32", "layout": "NHWC",
+            **(_rgb_input(channels) if spec.mode == "rgb" else _bands_input(spec)),
             "size": (f"exactly {height}x{width}" if fixed else
                      f"any height and width that are multiples of {predictor.stride}; trained "
                      f"at {height}x{width}"),
@@ -113,18 +112,79 @@ def model_card(predictor, fmt, which, export_name):
     }
 
 
-def usage_snippet(fmt, model_file, card_file, image_file="image.png"):
+def _rgb_input(channels):
+    """The card's input fields of an RGB run (photos: 3 channels in [0, 1])."""
+    return {
+        "color": "RGB" if channels == 3 else "gray",
+        "scaling": "pixel / 255: values in [0, 1]; any encoder normalization (ImageNet "
+                   "mean/std, [-1, 1]) is a layer inside the model",
+        "range": [0.0, 1.0],
+    }
+
+
+def _bands_input(spec):
+    """The card's input fields of a multi-channel run: its bands as read, standardized inside."""
+    return {
+        "color": f"{spec.channels} band{'s' if spec.channels != 1 else ''} in the file's order",
+        "scaling": f"each band as read: integer pixels divided by their type's maximum "
+                   f"({spec.dtype} in the training data), floats as they are; the per-band "
+                   "standardization ((x - mean) / std, of the training split) is the model's "
+                   "first layer",
+        "range": None,
+        "pixel_dtype": spec.dtype,
+        "normalization": {"mean": list(spec.mean), "std": list(spec.std),
+                          "inside_model": True},
+    }
+
+
+# How the snippet reads an image into `x` (1, H, W, C) at the model's size: RGB pictures
+# through Pillow; bands through tifffile (TIFF) or Pillow, scaled as segcore reads them.
+_READ_RGB = (
+    "image = Image.open(IMAGE).convert('RGB')\n"
+    "# The model's size (what it was trained at); BOX when shrinking, as segcore does.\n"
+    "shrink = image.width * image.height > size[0] * size[1]\n"
+    "resized = image.resize(size, Image.BOX if shrink else Image.BILINEAR)\n"
+    "x = (np.asarray(resized, np.float32) / 255.0)[None]  # (1, H, W, 3) in [0, 1]\n"
+    "shown = image.size\n"
+)
+_READ_BANDS = (
+    "if IMAGE.lower().endswith(('.tif', '.tiff')):\n"
+    "    import tifffile\n\n"
+    "    pixels = tifffile.imread(IMAGE)\n"
+    "else:\n"
+    "    pixels = np.asarray(Image.open(IMAGE))\n"
+    "bands = card['input']['channels']\n"
+    "if pixels.ndim == 2:\n"
+    "    pixels = pixels[..., None]\n"
+    "elif pixels.shape[-1] != bands and pixels.shape[0] == bands:  # planar: bands first\n"
+    "    pixels = np.moveaxis(pixels, 0, -1)\n"
+    "# Integers divided by their type's maximum, floats as they are (segcore's reading);\n"
+    "# the model standardizes each band itself.\n"
+    "if np.issubdtype(pixels.dtype, np.integer):\n"
+    "    pixels = pixels.astype(np.float32) / np.iinfo(pixels.dtype).max\n"
+    "pixels = pixels.astype(np.float32)\n"
+    "shown = (pixels.shape[1], pixels.shape[0])\n"
+    "# The model's size (what it was trained at), band by band; BOX when shrinking.\n"
+    "resample = Image.BOX if shown[0] * shown[1] > size[0] * size[1] else Image.BILINEAR\n"
+    "x = np.stack([np.asarray(Image.fromarray(pixels[..., b]).resize(size, resample))\n"
+    "              for b in range(bands)], axis=-1)[None]  # (1, H, W, bands)\n"
+)
+
+
+def usage_snippet(fmt, model_file, card_file, image_file=None, bands=False):
     """Python lines that load the export and turn one image file into masks.
 
     Args:
         fmt: the export format.
         model_file, card_file: the names the export and its card have where the snippet runs.
-        image_file: the image the snippet reads.
+        image_file: the image the snippet reads (default: image.png, or image.tif for bands).
+        bands: the run reads its images' own channels (`segcore.data.channels`), not RGB.
 
     Returns:
         The snippet; it leaves `labels` (training labels), `values` (the dataset's mask values)
         and `colours` (an RGB picture) at the image's own size.
     """
+    image_file = image_file or ("image.tif" if bands else "image.png")
     return (
         "import json\n\n"
         "import numpy as np\n"
@@ -132,15 +192,11 @@ def usage_snippet(fmt, model_file, card_file, image_file="image.png"):
         f"MODEL, CARD, IMAGE = {model_file!r}, {card_file!r}, {image_file!r}\n"
         "card = json.load(open(CARD))\n"
         "size = (card['input']['width'], card['input']['height'])\n"
-        "image = Image.open(IMAGE).convert('RGB')\n"
-        "# The model's size (what it was trained at); BOX when shrinking, as segcore does.\n"
-        "shrink = image.width * image.height > size[0] * size[1]\n"
-        "resized = image.resize(size, Image.BOX if shrink else Image.BILINEAR)\n"
-        "x = (np.asarray(resized, np.float32) / 255.0)[None]  # (1, H, W, 3) in [0, 1]\n\n"
+        f"{_READ_BANDS if bands else _READ_RGB}\n"
         f"{_LOADERS[fmt]}\n\n"
         "# Back to the image's size: each class's logits resized smoothly, then the best one.\n"
         "logits = np.stack([np.asarray(Image.fromarray(logits[..., c]).resize(\n"
-        "    image.size, Image.BILINEAR)) for c in range(logits.shape[-1])], axis=-1)\n"
+        "    shown, Image.BILINEAR)) for c in range(logits.shape[-1])], axis=-1)\n"
         "labels = np.argmax(logits, axis=-1).astype(np.uint8)  # training labels 0..C-1\n"
         "values = np.array([c['value'] for c in card['classes']], np.uint8)[labels]\n"
         "colours = np.array([c['color'] for c in card['classes']], np.uint8)[labels]\n"
@@ -169,6 +225,7 @@ def usage_text(card, model_file=None, card_file=None, level=1):
     void_line = ("No void value." if void["value"] is None else
                  f"Void: mask value {void['value']} (left out of training; never predicted).")
     weights = card["weights"]
+    bands = "normalization" in card["input"]
     epoch = f", epoch {weights['epoch']}" if weights.get("epoch") else ""
     score = (f", validation mean IoU {weights['val_mean_iou']:.3f}"
              if isinstance(weights.get("val_mean_iou"), (int, float)) else "")
@@ -188,7 +245,7 @@ def usage_text(card, model_file=None, card_file=None, level=1):
         "| label | name | mask value | colour |\n|---|---|---|---|\n"
         f"{classes}\n\n{void_line}\n\n"
         f"{section} Usage (needs {_NEEDS[card['format']]})\n\n"
-        f"```python\n{usage_snippet(card['format'], model_file, card_file)}```\n"
+        f"```python\n{usage_snippet(card['format'], model_file, card_file, bands=bands)}```\n"
     )
 
 

@@ -84,6 +84,9 @@ class RunPredictor:
         self.scale = tuple(scale) if isinstance(scale, list) else (float(scale), float(scale))
         self.stride = model_stride(config["model"], **config["hparams"])
         self.which = checkpoint_path(run_dir, which).stem  # "last" when there is no best yet
+        from segcore.data.channels import run_input_spec
+
+        self.input = run_input_spec(info, run_dir)  # how its images are read (channels, mode)
         self.model = load_run_model(run_dir, which)
         shape = getattr(self.model, "output_shape", None)
         if not (isinstance(shape, tuple) and shape and shape[-1] == self.class_map.num_classes):
@@ -92,6 +95,22 @@ class RunPredictor:
                 f"output is {shape}, for {self.class_map.num_classes} classes); the file was "
                 "replaced or damaged, so train the run again."
             )
+
+    def read(self, source, name=None, compact=False):
+        """Reads an image as this run's model takes it (`segcore.data.channels.read_input`).
+
+        Args:
+            compact: RGB runs read uint8 (a quarter of float memory) for huge inputs.
+
+        Raises:
+            DataError: unreadable, or not the channel count the run was trained on.
+        """
+        from segcore.data.channels import RGB, read_input
+        from segcore.data.formats import read_image_uint8
+
+        if compact and self.input.mode == RGB:
+            return read_image_uint8(source, name)
+        return read_input(source, self.input, name)
 
     def predict(self, image):
         """Returns uint8 labels at the image's own size."""
@@ -108,7 +127,8 @@ def _pad_to(image, height, width):
     if pad_h == 0 and pad_w == 0:
         return image
     mode = cv2.BORDER_REFLECT_101 if min(image.shape[:2]) > 1 else cv2.BORDER_REPLICATE
-    return cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, mode)
+    padded = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, mode)
+    return padded[..., None] if padded.ndim < image.ndim else padded  # cv2 drops a lone channel
 
 
 def predict_logits(model, image, stride):
@@ -206,6 +226,7 @@ def predict_labels(model, image, tile, stride, scale=(1.0, 1.0), num_classes=Non
         size = (max(stride, round(width * scale_x)), max(stride, round(height * scale_y)))
         shrink = scale_x * scale_y < 1
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        small = small[..., None] if small.ndim < image.ndim else small  # a lone channel kept
         if small.shape[0] <= tile[0] and small.shape[1] <= tile[1]:
             logits = predict_logits(model, small, stride)
             logits = cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -243,6 +264,10 @@ def colorize(labels, class_map):
 
 
 def to_uint8(image):
+    if image.ndim == 3 and image.shape[-1] != 3:  # bands: the default picture of them
+        from segcore.data.band_view import picture
+
+        return picture(image)
     if image.dtype == np.uint8:
         return image
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)

@@ -332,7 +332,7 @@ def evaluate_command(args):
 def predict_command(args):
 
     from segcore import runs
-    from segcore.data.formats import is_image_name, read_image_uint8
+    from segcore.data.formats import is_image_name
     from segcore.inference import RunPredictor, colorize, output_stems, overlay
 
     # Predicting only reads the run, so a run folder outside the workspace is fine.
@@ -360,7 +360,7 @@ def predict_command(args):
             )
     predictor = RunPredictor(path, args.weights)
     for image_path, stem in zip(inputs, stems):
-        image = read_image_uint8(image_path)
+        image = predictor.read(image_path, compact=True)  # as the run reads: RGB or bands
         labels = predictor.predict(image)
         pictures = (labels, overlay(image, labels, predictor.class_map, 0.5)[..., ::-1],
                     colorize(labels, predictor.class_map)[..., ::-1])

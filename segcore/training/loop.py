@@ -16,9 +16,8 @@ import numpy as np
 
 from segcore import runlock
 from segcore.data.classes import IGNORE_LABEL, ClassMap
-from segcore.data.dataset import load_dataset
-from segcore.data.pipeline import class_pixel_counts, eval_dataset, load_arrays, train_dataset
-from segcore.errors import ClusterError, DataError, RunError
+from segcore.data.pipeline import eval_dataset
+from segcore.errors import ClusterError, RunError
 from segcore.fileio import append_jsonl, write_json_atomic
 from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
@@ -26,6 +25,7 @@ from segcore.progress import few_steps_warning
 from segcore.runs import STOP_FILE, now, read_config, write_status
 from segcore.training import checkpoint, finetune
 from segcore.training.config import RunConfig
+from segcore.training.data_source import RunData, cache_folder
 from segcore.training.schedules import Plateau, epochs_within_budget, learning_rate
 from segcore.training.strategy import is_chief, make_strategy
 
@@ -119,6 +119,7 @@ class Trainer:
         self.config = config
         self.chief = is_chief()
         self.run_dir = Path(run_dir) if (run_dir and self.chief) else None
+        self.run_path = run_dir  # every worker's: the workspace of its decoded-data cache
         self.strategy = strategy or make_strategy(config.strategy)
         keras.utils.set_random_seed(config.seed)
         self._load_data()
@@ -144,6 +145,7 @@ class Trainer:
         self.checkpoint = None
         self.trace_seconds = None  # the first steps of this process: tracing and compiling
         self.eval_traced = False
+        self.tiled_validator = None
         self.budget_marks = []  # the budget's clock at each epoch end of this process
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
@@ -153,35 +155,16 @@ class Trainer:
         self._eval_step = tf.function(self._distributed_eval_step, reduce_retracing=True)
 
     def _load_data(self):
+        """Reads the dataset and its samples: in memory, as patches, or streamed (data_source)."""
         config = self.config
-        dataset = load_dataset(config.data, classes=config.classes, ignore_index=config.ignore_index,
-                               split=config.split, val_fraction=config.val_fraction, seed=config.seed)
-        self.dataset = dataset
-        self.class_map = dataset.class_map
-        if not dataset.samples("val"):
-            raise DataError(f"{config.data}: no validation images; lower --val-fraction's rounding "
-                            "or add a val/ folder.")
-        # The channel rule looks at every image the run reads (segcore.data.channels).
-        from segcore.data.channels import samples_input
-
-        spec = samples_input(dataset.samples("train") + dataset.samples("val"))
-        self.train_images, self.train_masks = load_arrays(dataset.samples("train"), self.class_map,
-                                                          config.img_size, spec)
-        self.val_images, self.val_masks = load_arrays(dataset.samples("val"), self.class_map,
-                                                      config.img_size, spec)
-        self.input_spec = spec.with_stats(self.train_images)  # the training split's only
-        if len(self.train_images) < config.batch_size:
-            raise DataError(f"{config.data}: {len(self.train_images)} training images are fewer "
-                            f"than the batch size {config.batch_size}; lower --batch-size.")
-        counts = class_pixel_counts(self.train_masks, self.class_map.num_classes)
-        self.class_weights = compute_class_weights(counts, config.class_weights)
-        self.steps_per_epoch = len(self.train_images) // config.batch_size
-        first = dataset.samples("train")[0]
-        from segcore.data.formats import image_shape
-
-        native = image_shape(first.image)
-        # Per axis: CamVid's 360x480 trained at 176x240 is not scaled alike in both.
-        self.input_scale = [config.img_size[0] / native[0], config.img_size[1] / native[1]]
+        self.data = RunData(config, cache_folder(self.run_path))
+        self.dataset, self.class_map = self.data.dataset, self.data.class_map
+        self.input_spec = self.data.input_spec
+        counts = self.data.class_counts
+        self.class_weights = (None if counts is None
+                              else compute_class_weights(counts, config.class_weights))
+        self.steps_per_epoch = self.data.train_count // config.batch_size
+        self.input_scale = self.data.input_scale
 
     # The distributed steps -------------------------------------------------------------------
 
@@ -273,9 +256,7 @@ class Trainer:
     def _distributed_epoch(self, epoch, skip):
         import tensorflow as tf
 
-        data = train_dataset(self.train_images, self.train_masks, self.config.batch_size,
-                             self.config.augment, self.config.seed, epoch, self.config.crop,
-                             self.input_spec.value_range)
+        data = self.data.epoch_dataset(epoch)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         data = data.with_options(options).skip(skip)
@@ -308,11 +289,25 @@ class Trainer:
             self.state["schedule_epochs"] = plan
 
     def validate(self):
-        """Runs the validation set; returns (val loss, scores dict, confusion matrix)."""
+        """Runs the validation set; returns (val loss, scores dict, confusion matrix).
+
+        Patch and streamed runs predict whole images in tiles (`validation.TiledValidator`);
+        whole resized images in memory go through the distributed evaluation step.
+        """
+        if self.data.tiled:
+            if self.tiled_validator is None:
+                from segcore.models import model_stride
+                from segcore.training.validation import TiledValidator
+
+                self.tiled_validator = TiledValidator(
+                    self.model, self.loss_fn, self.data.tile,
+                    model_stride(self.config.model, **self.config.hparams), self.class_map.names)
+            return self.tiled_validator(self.data.val_source)
         num_classes = self.class_map.num_classes
         total_cm = np.zeros((num_classes, num_classes), dtype=np.int64)
         loss_sum = count = 0.0
-        images, masks = pad_to_batches(self.val_images, self.val_masks, self.config.batch_size)
+        images, masks = pad_to_batches(self.data.val_images, self.data.val_masks,
+                                       self.config.batch_size)
         data = eval_dataset(images, masks, self.config.batch_size)
         for images, masks in self.strategy.experimental_distribute_dataset(data):
             started = time.perf_counter()
@@ -387,10 +382,10 @@ class Trainer:
         budget_start = time.perf_counter() - self.state["train_seconds"]
         self._status(state="running", started=now(), epochs=config.epochs,
                      steps_per_epoch=self.steps_per_epoch, **runlock.identity())
-        log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas",
-                 config.model, len(self.train_images), len(self.val_images), self.steps_per_epoch,
-                 self.strategy.num_replicas_in_sync)
-        warning = few_steps_warning(self.steps_per_epoch, len(self.train_images), config.batch_size)
+        log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas%s",
+                 config.model, self.data.train_count, self.data.val_count, self.steps_per_epoch,
+                 self.strategy.num_replicas_in_sync, ", streaming" if self.data.streaming else "")
+        warning = few_steps_warning(self.steps_per_epoch, self.data.train_count, config.batch_size)
         if warning:
             log.warning(warning)
             stream.write(f"warning: {warning}\n")

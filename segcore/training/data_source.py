@@ -1,0 +1,174 @@
+"""A run's data: its dataset, how images are read, and where the decoded samples live.
+
+Three ways, chosen from the config and the memory budget (`--cache-memory`):
+
+- whole images resized to `--img-size`, decoded into memory (the fast path when it fits);
+- `--patch`: images at their native size (times `--scale`), decoded into memory, a random
+  patch cut per sample and epoch; validation predicts whole images in tiles of the patch;
+- streaming (either of the above when the decoded training and validation images would
+  exceed the budget): samples decoded on first use inside tf.data into an on-disk cache under
+  `<workspace>/cache/decoded/`, read back memory-mapped; validation reads one image at a time.
+
+All three draw order, patches and augmentation from (seed, epoch, index), so a resume replays an
+epoch exactly, and the streaming path gives the in-memory path's batches.
+"""
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from segcore.data.channels import BANDS, dataset_input, image_info
+from segcore.data.dataset import load_dataset
+from segcore.data.pipeline import class_pixel_counts, load_arrays, train_dataset
+from segcore.data.streaming import (
+    DiskSource,
+    MemorySource,
+    Preprocess,
+    estimate_bytes,
+    expand,
+    memory_budget,
+    source_dataset,
+)
+from segcore.errors import DataError
+
+log = logging.getLogger("segcore.train")
+
+
+def cache_folder(run_dir):
+    """`<workspace>/cache/decoded` of a run folder `<workspace>/runs/<id>` (else $SEGCORE_HOME's)."""
+    if run_dir is not None:
+        return Path(run_dir).resolve().parent.parent / "cache" / "decoded"
+    from segcore.workspace import workspace_root
+
+    return workspace_root() / "cache" / "decoded"
+
+
+class RunData:
+    """The training and validation data of one run.
+
+    Attributes:
+        dataset, class_map: the dataset read by its format's reader.
+        input_spec: how images are read, with the training split's channel statistics.
+        streaming: True when samples stream from the on-disk cache.
+        tiled: True when validation predicts whole images in tiles (patches or streaming).
+        train_count, val_count: images per split.
+        needed_bytes, budget_bytes: the decoded size the choice was made on, and the budget.
+        input_scale: (y, x) factors from native images to the model's input.
+        class_counts: int64 training pixels per class (computed when class weights need them).
+    """
+
+    def __init__(self, config, cache_dir):
+        """Reads the dataset and decodes (or prepares to stream) its samples.
+
+        Raises:
+            DataError: no validation images, fewer training images than a batch, or a file
+                the readers refuse.
+        """
+        self.config = config
+        dataset = load_dataset(config.data, classes=config.classes,
+                               ignore_index=config.ignore_index, split=config.split,
+                               val_fraction=config.val_fraction, seed=config.seed)
+        self.dataset, self.class_map = dataset, dataset.class_map
+        train, val = dataset.samples("train"), dataset.samples("val")
+        if not val:
+            raise DataError(f"{config.data}: no validation images; lower --val-fraction's "
+                            "rounding or add a val/ folder.")
+        if len(train) < config.batch_size:
+            raise DataError(f"{config.data}: {len(train)} training images are fewer than the "
+                            f"batch size {config.batch_size}; lower --batch-size.")
+        self.train_count, self.val_count = len(train), len(val)
+        # The channel rule looks at every image the run reads (segcore.data.channels).
+        infos = [image_info(s.image) for s in (*train, *val)]
+        spec = dataset_input(infos)
+        patch = config.patch
+        prep = (Preprocess(scale=config.scale, spec=spec) if patch
+                else Preprocess(size=tuple(config.img_size), spec=spec))
+        # Patches keep 8-bit images as uint8 (see streaming.compact); whole resized images
+        # are float32 stacks.
+        depth = 1 if (patch and spec.dtype == "uint8") else 4
+        self.needed_bytes = estimate_bytes([(i.height, i.width) for i in infos], prep,
+                                           depth * spec.channels + 1)
+        self.budget_bytes = memory_budget(config.cache_memory)
+        self.streaming = self.needed_bytes > self.budget_bytes
+        self.tiled = bool(patch) or self.streaming
+        self.tile = tuple(patch or config.img_size)
+        native = (infos[0].height, infos[0].width)
+        # Per axis: CamVid's 360x480 trained at 176x240 is not scaled alike in both.
+        self.input_scale = ([config.scale, config.scale] if patch else
+                            [config.img_size[0] / native[0], config.img_size[1] / native[1]])
+        weights_needed = config.class_weights != "none"
+        self.class_counts = None
+        if not self.tiled:
+            self.train_images, self.train_masks = load_arrays(train, self.class_map,
+                                                              config.img_size, spec)
+            self.val_images, self.val_masks = load_arrays(val, self.class_map, config.img_size,
+                                                          spec)
+            self.input_spec = spec.with_stats(self.train_images)  # the training split's only
+            self.class_counts = class_pixel_counts(self.train_masks, self.class_map.num_classes)
+            return
+        if self.streaming:
+            log.info("decoded data would take %.0f MB, over the %.0f MB budget: streaming from %s",
+                     self.needed_bytes / 2**20, self.budget_bytes / 2**20, cache_dir)
+            make = lambda samples: DiskSource(samples, self.class_map, prep, cache_dir,  # noqa: E731
+                                              dataset.fingerprint())
+        else:
+            make = lambda samples: MemorySource(samples, self.class_map, prep)  # noqa: E731
+        self.train_source, self.val_source = make(train), make(val)
+        # A streamed RGB run without class weights needs no pass over its data before training.
+        if not self.streaming or spec.mode == BANDS or weights_needed:
+            stats, self.class_counts = _scan(self.train_source, self.class_map.num_classes)
+            self.input_spec = spec.with_stats([stats]) if stats is not None else spec
+        else:
+            self.input_spec = spec
+
+    def epoch_dataset(self, epoch):
+        """One epoch of training batches (see `pipeline.train_dataset`, `streaming.source_dataset`)."""
+        config = self.config
+        if not self.tiled:
+            return train_dataset(self.train_images, self.train_masks, config.batch_size,
+                                 config.augment, config.seed, epoch, config.crop,
+                                 self.input_spec.value_range)
+        return source_dataset(self.train_source, config.batch_size, config.augment, config.seed,
+                              epoch, config.crop, config.patch, config.oversample_rare,
+                              self.input_spec.value_range)
+
+
+class _Moments:
+    """Per-channel sums of many images, shaped as one image for `channels.channel_stats`."""
+
+    def __init__(self):
+        self.count, self.total, self.squares = 0, None, None
+
+    def add(self, image):
+        flat = expand(image).astype(np.float64).reshape(-1, image.shape[-1])
+        total, squares = flat.sum(axis=0), (flat ** 2).sum(axis=0)
+        self.total = total if self.total is None else self.total + total
+        self.squares = squares if self.squares is None else self.squares + squares
+        self.count += len(flat)
+
+    def as_image(self):
+        """A 2-pixel image with the same mean and variance per channel as every image added."""
+        mean = self.total / self.count
+        std = np.sqrt(np.maximum(self.squares / self.count - mean ** 2, 0.0))
+        return np.stack([mean - std, mean + std])[None]
+
+
+def _scan(source, num_classes):
+    """One pass over a source: channel moments (as an image) and class pixel counts.
+
+    Samples are read by a few threads (decoding releases the GIL), so a streamed dataset's
+    cache fills in parallel; only a few samples are in memory at a time.
+    """
+    moments, counts = _Moments(), np.zeros(256, dtype=np.int64)
+    workers = max(2, os.cpu_count() or 2)
+    with ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(source), 2 * workers):
+            indices = range(start, min(len(source), start + 2 * workers))
+            for image, mask in pool.map(source.get, indices):
+                moments.add(np.asarray(image))
+                counts += np.bincount(np.asarray(mask).ravel(), minlength=256)
+    stats = moments.as_image() if moments.count else None
+    return stats, counts[:num_classes]

@@ -17,14 +17,14 @@ from segcore.inference import WHICH, RunPredictor, error_map, output_stems, over
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")
-def predictor(path, mtime):
-    return RunPredictor(path)
+def predictor(path, mtime, tta=False):
+    return RunPredictor(path, tta=tta)
 
 
 def predicted_labels(model, run_path, mtime, upload, image):
     """Labels of one upload, kept in the session so moving a slider does not predict again."""
     cache = st.session_state.setdefault("predictions", {})
-    key = (run_path, mtime, upload.file_id)
+    key = (run_path, mtime, upload.file_id, model.tta)
     if key not in cache:
         with st.spinner(f"Predicting {upload.name} ({image.shape[1]}x{image.shape[0]})…"):
             cache[key] = model.predict(image)
@@ -171,10 +171,13 @@ def predict_page():
                           format_func=lambda r: shown.get(r, r),
                           on_change=lambda: set_run(st.session_state["predict_run"]))
     run_path = available[ids.index(run_id)].path
+    tta = st.checkbox("Flip TTA", key="predict_tta",
+                      help="Average each prediction with that of the image's left-right mirror "
+                           "(twice the compute).")
     checkpoint = run_path / "best.keras"
     mtime = checkpoint.stat().st_mtime if checkpoint.is_file() else 0
     try:
-        model = predictor(str(run_path), mtime)
+        model = predictor(str(run_path), mtime, tta)
     except SegcoreError as error:
         fail(error)
     st.caption(f"Classes: {', '.join(model.class_map.names)} · trained at "

@@ -22,22 +22,22 @@ def checkpoint_mtime(path):
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")
-def predictor(path, mtime):
-    return RunPredictor(path)
+def predictor(path, mtime, tta=False):
+    return RunPredictor(path, tta=tta)
 
 
 @st.cache_data(max_entries=64, show_spinner="Predicting the image…")
-def predicted(path, mtime, image_path):
+def predicted(path, mtime, image_path, tta=False):
     """Labels for one dataset image (kept while the opacity slider moves)."""
-    model = predictor(path, mtime)
+    model = predictor(path, mtime, tta)
     return model.predict(model.read(image_path))  # the run's channels
 
 
-def evaluation(run, split):
+def evaluation(run, split, tta=False):
     """Scores from `<run>/eval_<split>_best.json`, computed once (with a progress bar)."""
     bar = st.empty()  # drawn only while images are scored; a cached result shows nothing
     try:
-        result = evaluate_run(run.path, split=split, on_image=lambda i, n: bar.progress(
+        result = evaluate_run(run.path, split=split, tta=tta, on_image=lambda i, n: bar.progress(
             i / n, text=f"Evaluating {run.run_id} on {split} at full resolution: image {i}/{n}"))
     except SegcoreError as error:
         bar.empty()
@@ -80,7 +80,8 @@ def worst_images(run, result, class_map, samples):
         truth = read_mask(sample.mask, class_map)
         try:
             image = to_uint8(predictor(str(run.path), mtime).read(sample.image))
-            prediction = predicted(str(run.path), mtime, str(sample.image))
+            prediction = predicted(str(run.path), mtime, str(sample.image),
+                                   bool(result.get("tta")))
         except SegcoreError as error:  # a damaged checkpoint behind a cached evaluation
             fail(error)
         iou = "n/a" if row["mean_iou"] is None else f"{row['mean_iou']:.3f}"
@@ -161,11 +162,15 @@ def results_page():
         return
     splits = [s for s in ("val", "test", "train") if dataset.samples(s)]
     split = right.selectbox("Split", splits, key="results_split")
-    result = evaluation(run, split)
+    tta = right.checkbox("Flip TTA", key="results_tta",
+                         help="Average each image's prediction with its left-right mirror's "
+                              "(twice the compute; scored and cached apart).")
+    result = evaluation(run, split, tta)
     st.markdown(f"**{run.label}** · {split} mean IoU **{result['mean_iou']:.3f}** · pixel "
                 f"accuracy {result['pixel_accuracy']:.3f} · mean class accuracy "
                 f"{result['mean_class_accuracy']:.3f} · {result['images']} images at full "
-                "resolution (the Train page scores at the training size)")
+                "resolution (the Train page scores at the training size)"
+                + (" · with flip TTA" if tta else ""))
     st.caption(f"Scores of the {comparison.score_source(run.status, result['checkpoint'])}.")
     left, right = st.columns(2)
     left.plotly_chart(plots.per_class_iou_bars(result["per_class_iou"], class_map.names,

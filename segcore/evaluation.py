@@ -15,7 +15,8 @@ from segcore.metrics import confusion_matrix, json_safe, scores
 from segcore.runs import read_config
 
 
-def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_image=None):
+def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_image=None,
+                 tta=False):
     """Scores a run's model on a split, accumulating one confusion matrix over all pixels.
 
     Args:
@@ -25,6 +26,8 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
         which: "best" or "last" checkpoint.
         cache: reuse/write `<run>/eval_<split>_<which>.json` when the data is the run's own.
         on_image: optional callback(index, count) for progress.
+        tta: flip test-time augmentation (`inference.FlipAverage`); kept in its own cache,
+            `eval_<split>_<which>_tta.json`.
 
     Returns:
         A JSON-ready dict: the keys of `metrics.scores`, `class_names`, `per_image`
@@ -33,7 +36,7 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
     run_dir = Path(run_dir)
     config = read_config(run_dir)["config"]  # checked: a damaged config.json raises RunError
     own_data = data is None or Path(data).resolve() == Path(config["data"]).resolve()
-    cache_path = run_dir / f"eval_{split}_{which}.json"
+    cache_path = run_dir / f"eval_{split}_{which}{'_tta' if tta else ''}.json"
     checkpoint = run_dir / f"{which}.keras"
     if (cache and own_data and cache_path.is_file() and checkpoint.is_file()
             and cache_path.stat().st_mtime >= checkpoint.stat().st_mtime):
@@ -41,7 +44,7 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
         if _sound_cache(cached, split, which):
             return cached
         # A damaged cache is only a cache: score again and rewrite it.
-    predictor = RunPredictor(run_dir, which)
+    predictor = RunPredictor(run_dir, which, tta=tta)
     class_map = predictor.class_map
     dataset = load_dataset(data or config["data"], classes=class_map, split=config.get("split", "auto"),
                            val_fraction=config.get("val_fraction", 0.2), seed=config.get("seed", 0))
@@ -64,7 +67,7 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
     result = scores(total, class_map.names)
     per_image.sort(key=lambda r: (np.nan_to_num(r["mean_iou"], nan=1.0), r["file"]))
     # `checkpoint` says which weights were scored: last.keras stands in while there is no best.
-    result.update(split=split, checkpoint=predictor.which, per_image=per_image,
+    result.update(split=split, checkpoint=predictor.which, per_image=per_image, tta=bool(tta),
                   confusion_matrix=total.tolist(), images=len(samples))
     result = json_safe(result)
     if cache and own_data and predictor.which == which:

@@ -65,10 +65,45 @@ def load_run_model(run_dir, which="best"):
         ) from None
 
 
+class FlipAverage:
+    """Flip test-time augmentation: a model whose output averages an image and its mirror.
+
+    The softmax of the image and the mirrored softmax of its left-right flip are averaged
+    (one model call on both), and returned as log-probabilities: they are logits whose
+    softmax is that average, so tiling, resizing and argmax treat them as any model's.
+
+    Attributes:
+        model: the wrapped Keras model.
+        output_shape: the model's.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.output_shape = model.output_shape
+        self.input_shape = model.input_shape
+
+    def __call__(self, images, training=False):
+        import tensorflow as tf
+
+        images = tf.convert_to_tensor(images)
+        count = tf.shape(images)[0]
+        both = tf.concat([images, tf.reverse(images, axis=[2])], axis=0)
+        probs = tf.nn.softmax(tf.cast(self.model(both, training=False), tf.float32), axis=-1)
+        mean = (probs[:count] + tf.reverse(probs[count:], axis=[2])) / 2.0
+        # The floor keeps log() finite where both passes give a class exactly zero.
+        return tf.math.log(tf.maximum(mean, 1e-12))
+
+
 class RunPredictor:
     """What inference needs from a run: its model, class map, training size, scale and stride."""
 
-    def __init__(self, run_dir, which="best"):
+    def __init__(self, run_dir, which="best", tta=False):
+        """Args:
+            run_dir: the run folder.
+            which: "best" or "last" checkpoint.
+            tta: average each prediction with that of the left-right mirror (`FlipAverage`;
+                twice the compute).
+        """
         from segcore.models import model_stride
         from segcore.runs import read_config
 
@@ -95,6 +130,9 @@ class RunPredictor:
                 f"output is {shape}, for {self.class_map.num_classes} classes); the file was "
                 "replaced or damaged, so train the run again."
             )
+        self.tta = bool(tta)
+        if self.tta:
+            self.model = FlipAverage(self.model)
 
     def read(self, source, name=None, compact=False):
         """Reads an image as this run's model takes it (`segcore.data.channels.read_input`).

@@ -189,6 +189,9 @@ def register(subparsers):
     evaluate.add_argument("--split", default="val", choices=("train", "val", "test"))
     evaluate.add_argument("--weights", default="best", choices=("best", "last"))
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--tta", action="store_true",
+                          help="flip test-time augmentation: average the softmax of each image "
+                               "and of its left-right mirror (twice the compute)")
     evaluate.set_defaults(handler=evaluate_command)
 
     predict = subparsers.add_parser("predict", help="predict masks for images (tiled if large)")
@@ -198,6 +201,9 @@ def register(subparsers):
     predict.add_argument("--weights", default="best", choices=("best", "last"))
     predict.add_argument("--overwrite", action="store_true",
                          help="replace masks and overlays left in --output by an earlier run")
+    predict.add_argument("--tta", action="store_true",
+                         help="flip test-time augmentation: average each image's softmax with "
+                              "its left-right mirror's (twice the compute)")
     predict.set_defaults(handler=predict_command)
 
     export = subparsers.add_parser("export", help="export a run's model")
@@ -316,12 +322,12 @@ def evaluate_command(args):
     # A run outside the workspace is read, never written: no score cache is kept there.
     path = runs.run_dir(workspace, args.run, write=False)
     result = evaluate_run(path, args.data, args.split, args.weights,
-                          cache=runs.can_write(workspace, path))
+                          cache=runs.can_write(workspace, path), tta=args.tta)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"run {path.name}, {args.split} split, {result['images']} images, "
-          f"{result['checkpoint']} weights")
+          f"{result['checkpoint']} weights" + (", flip TTA" if args.tta else ""))
     print(f"mean IoU {result['mean_iou']:.4f}  pixel accuracy {result['pixel_accuracy']:.4f}  "
           f"mean class accuracy {result['mean_class_accuracy']:.4f}  fw IoU {result['fw_iou']:.4f}")
     for name, iou in zip(result["class_names"], result["per_class_iou"]):
@@ -358,7 +364,7 @@ def predict_command(args):
                 f"{existing[0]} exists already{more}; give --overwrite to replace earlier "
                 "predictions, or another --output folder."
             )
-    predictor = RunPredictor(path, args.weights)
+    predictor = RunPredictor(path, args.weights, tta=args.tta)
     for image_path, stem in zip(inputs, stems):
         image = predictor.read(image_path, compact=True)  # as the run reads: RGB or bands
         labels = predictor.predict(image)

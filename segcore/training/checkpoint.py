@@ -31,6 +31,7 @@ import numpy as np
 
 from segcore.errors import RunError
 from segcore.fileio import read_json, read_jsonl, write_json_atomic
+from segcore.training import ema
 
 STATE_DIR = "ckpt"
 CURRENT = "current"
@@ -72,6 +73,7 @@ class Checkpoint:
     weights: int
     optimizer: int
     has_best: bool
+    averaged: int = 0  # weight-average (EMA) arrays, stored after the optimizer's
 
     @property
     def number(self):
@@ -80,20 +82,24 @@ class Checkpoint:
     def best(self):
         return self.folder / "best.keras"
 
-    def assign(self, model_variables, optimizer_variables):
+    def assign(self, model_variables, optimizer_variables, averaged_variables=()):
         """Copies the stored arrays into the variables, after checking their count and shapes."""
         path = self.folder / "state.npz"
-        if len(model_variables) != self.weights or len(optimizer_variables) != self.optimizer:
-            raise RunError(f"{path}: holds {self.weights} weights and {self.optimizer} optimizer "
-                           "variables, which does not match this run's model; it cannot resume.")
+        if (len(model_variables) != self.weights or len(optimizer_variables) != self.optimizer
+                or len(averaged_variables) != self.averaged):
+            raise RunError(f"{path}: holds {self.weights} weights, {self.optimizer} optimizer "
+                           f"and {self.averaged} weight-average variables, which does not match "
+                           "this run's model; it cannot resume.")
         try:
             with np.load(path, allow_pickle=False) as arrays:
                 values = [arrays[f"w{i}"] for i in range(self.weights)]
                 values += [arrays[f"o{i}"] for i in range(self.optimizer)]
+                values += [arrays[f"e{i}"] for i in range(self.averaged)]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise RunError(f"{path}: damaged checkpoint ({error.__class__.__name__}); "
                            "the run cannot resume exactly.") from None
-        for variable, value in zip([*model_variables, *optimizer_variables], values):
+        for variable, value in zip([*model_variables, *optimizer_variables,
+                                    *averaged_variables], values):
             if tuple(variable.shape) != value.shape or not np.all(np.isfinite(value)):
                 raise RunError(f"{path}: an array of shape {value.shape} does not fit the "
                                f"variable {variable.path} {tuple(variable.shape)} or is not "
@@ -141,7 +147,11 @@ def _read_generation(gen):
     for name in ("state.npz", "last.keras") + (("best.keras",) if has_best else ()):
         if not (gen / name).is_file():
             raise RunError(f"{gen / name} is missing; the run cannot resume.")
-    return Checkpoint(gen, record["state"], metrics_bytes, weights, optimizer, has_best)
+    averaged = record.get("averaged", 0)  # absent before weight averaging existed
+    if not isinstance(averaged, int) or isinstance(averaged, bool) or averaged < 0:
+        raise RunError(f"{path}: field 'averaged' is invalid; the run cannot resume.")
+    return Checkpoint(gen, record["state"], metrics_bytes, weights, optimizer, has_best,
+                      averaged)
 
 
 def committed(run_dir, migrate=False):
@@ -222,7 +232,7 @@ def _switch_link(link, target):
     os.replace(tmp, link)
 
 
-def commit(run_dir, previous, state, model, optimizer, improved, confusion=None):
+def commit(run_dir, previous, state, model, optimizer, improved, confusion=None, average=None):
     """Writes a new generation and makes it current in one atomic switch.
 
     Args:
@@ -234,6 +244,8 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None)
         optimizer: its optimizer (variables stored for an exact resume).
         improved: whether this model is the new best one.
         confusion: the validation confusion matrix (list of lists) of a new best model.
+        average: the run's `ema.WeightAverage`, or None: its variables are stored for an
+            exact resume and its averaged weights are what the `.keras` files hold.
 
     Returns:
         The new `Checkpoint`.
@@ -248,13 +260,17 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None)
     gen.mkdir()
     arrays = {f"w{i}": v.numpy() for i, v in enumerate(model.weights)}
     arrays.update({f"o{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
+    averaged = average.variables if average is not None else []
+    arrays.update({f"e{i}": v.numpy() for i, v in enumerate(averaged)})
     _write_bytes(gen / "state.npz", lambda handle: np.savez(handle, **arrays))
     _reached("arrays")
-    model.save(gen / "last.keras")
-    _reached("last")
     has_best = improved or bool(previous and previous.has_best)
+    with ema.applied(average):
+        model.save(gen / "last.keras")
+        _reached("last")
+        if improved:
+            model.save(gen / "best.keras")
     if improved:
-        model.save(gen / "best.keras")
         if confusion is not None:
             write_json_atomic(gen / "best_confusion.json", confusion)
     elif has_best:
@@ -265,7 +281,8 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None)
     metrics = run_dir / "metrics.jsonl"
     record = {"format": FORMAT, "state": state, "has_best": has_best,
               "metrics_bytes": metrics.stat().st_size if metrics.is_file() else 0,
-              "weights": len(model.weights), "optimizer": len(optimizer.variables)}
+              "weights": len(model.weights), "optimizer": len(optimizer.variables),
+              "averaged": len(averaged)}
     write_json_atomic(gen / "state.json", json.loads(json.dumps(record, allow_nan=False)))
     _fsync_dir(gen)
     _reached("state")

@@ -122,6 +122,12 @@ class RunConfig:
         range=_floats(0, 525_600), flag="time_budget",
         widget=Widget("Time budget, minutes (0 = none)", "data", "number", 0.0, 24 * 60.0, 1.0),
     )
+    # Issue 17: 0.999 averages over about the last 1000 steps (with a warm-up, segcore/training/ema.py).
+    ema: float = _option(0.0, "exponential moving average of the weights for validation and "
+                         "checkpoints: its decay, e.g. 0.999 (0 = off)",
+                         range=_floats(0, 1, open_high=True),
+                         widget=Widget("Weight average (EMA decay, 0 = off)", "advanced", "steps",
+                                       steps=(0.0, 0.99, 0.995, 0.999, 0.9995)))
     strategy: str = _option("auto", "tf.distribute strategy", tuple(STRATEGIES))
     log_every: int = _option(5, "write a train-loss record every N steps", range=_ints(1, 1_000_000),
                              widget=Widget("Log train loss every N steps", "advanced", "slider",

@@ -186,3 +186,16 @@ def test_the_tflite_usage_snippet_reads_a_tiff_and_gives_predicts_labels(bands, 
     predictor = RunPredictor(run)
     expected = predictor.predict(predictor.read(root / "images" / "2.tif"))
     assert np.array_equal(np.load(tmp_path / "labels.npy"), expected)
+
+
+def test_a_damaged_input_entry_stops_prediction_naming_config_json(bands, tmp_path):
+    from segcore.errors import RunError
+
+    _, run, _ = bands
+    copy = shutil.copytree(run, tmp_path / run.name, symlinks=True)
+    info = json.loads((copy / "config.json").read_text())
+    info["input"]["std"][2] = -1.0
+    (copy / "config.json").write_text(json.dumps(info))
+    with pytest.raises(RunError, match=r"config.json holds an invalid input description \(mean "
+                                       r"and std must both be given, with every std above 0\)"):
+        RunPredictor(copy)

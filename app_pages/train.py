@@ -19,9 +19,12 @@ from app_pages.common import (
     show_flash,
     workspace,
 )
+from app_pages.suggest import choice_lines, keep_suggestion, suggestion_section, touched
 from segcore import launch, manage, plots, runs
+from segcore.commands.run import AUTO_FILE
 from segcore.data.classes import ClassMap
 from segcore.errors import SegcoreError
+from segcore.fileio import read_json
 from segcore.models import MODELS, model_stride
 from segcore.models.encoders import weights_note
 from segcore.progress import (
@@ -60,7 +63,8 @@ def draw(setting, where, kept, options=None, note=""):
     fitted = settings.fit(setting, st.session_state[key], options)
     if fitted != st.session_state[key]:
         st.session_state[key] = fitted
-    common = {"key": key, "help": (setting.help + note) or None}
+    common = {"key": key, "help": (setting.help + note) or None, "on_change": touched,
+              "args": (key,)}
     if widget.kind == "checkbox":
         return where.checkbox(widget.label, **common)
     if widget.kind in ("select", "crop"):
@@ -93,6 +97,9 @@ def settings_form():
     for setting in form[1:]:
         if setting.widget.group == "advanced":
             advanced.append(setting)
+            continue
+        if not settings.shown(setting.key, values):  # e.g. freeze epochs without an encoder
+            values[setting.key] = kept.get(setting.key, setting.default)
             continue
         options, where = None, columns[setting.widget.group]
         if setting.widget.kind == "size":
@@ -167,7 +174,7 @@ def live_view(run_id):
         where = (f"epoch {min(done + 1, total)}/{total} · "
                  f"ETA {format_eta(progress['eta_seconds'])}")
     else:
-        where = f"{done}/{total} epochs"
+        where = f"{done}/{settings.plural(total, 'epoch')}"
     st.progress(progress["fraction"], text=f"{run_id} · {state} · {where}")
     if state == "queued":
         st.info("Starting: loading TensorFlow and the data…")
@@ -225,6 +232,7 @@ def run_controls(config, run_id, blocked):
             set_run(run_id)
             st.session_state["watch_run"] = run_id
             st.session_state.pop("run_name", None)  # the next run is named afresh
+            keep_suggestion(runs.runs_dir(root), run_id)
             st.rerun()
     if active is not None:
         if run_id != active.run_id:
@@ -259,6 +267,8 @@ def use_run_settings(run_id, form, dataset):
     for key in [k for k in st.session_state if str(k).startswith("hp_")]:
         del st.session_state[key]  # another model's hyperparameters
     st.session_state.update(settings.widget_values(form))
+    st.session_state["train_touched"] = []  # the run's settings: none is the user's own now
+    st.session_state.pop("train_suggestion", None)
     if dataset:
         set_dataset(dataset)
     flash(f"Settings of {run_id} applied" + (f", dataset {dataset}." if dataset else "."))
@@ -268,6 +278,13 @@ def run_settings_section(run_id, run_config):
     """The shown run's settings; a warning when it trained on another dataset than the
     selected one; and "Use this run's settings"."""
     st.caption(settings.run_summary(run_config))
+    chosen = read_json(runs.runs_dir(workspace()) / run_id / AUTO_FILE)
+    if isinstance(chosen, dict) and isinstance(chosen.get("choices"), list):
+        with st.expander(f"Settings chosen by {chosen.get('source', 'train --auto')} and why",
+                         key="run_auto_expander"):
+            st.markdown(choice_lines(chosen["choices"]))
+            if chosen.get("changed_after"):
+                st.caption("Changed before Start: " + ", ".join(chosen["changed_after"]))
     form = settings.restore(run_config)
     name, inside = run_dataset(run_config)
     current = current_dataset()
@@ -330,6 +347,7 @@ def train_page():
     st.title("Train")
     show_flash()
     st.caption(f"Dataset: **{current_dataset()}** (change it on the Data page)")
+    suggestion_section(dataset_path())
     config = settings_form()
     size_section(config)
     summary, problems = dataset_report(dataset_path())

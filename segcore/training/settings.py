@@ -173,13 +173,78 @@ def config_from_values(values, data):
     return RunConfig.from_json({**form, "data": data})
 
 
+# Widgets that act on a pretrained encoder only: U-Net's own encoder ("none") has none of them.
+ENCODER_ONLY = ("hp_encoder_weights", "hp_freeze_epochs", "hp_encoder_lr_scale")
+
+
+def shown(key, values):
+    """Whether the widget `key` applies, given the values drawn before it."""
+    return key not in ENCODER_ONLY or values.get("hp_encoder", "none") != "none"
+
+
+def choice_path(setting):
+    """The `auto.Choice` path a widget sets: "img_size" for both sides, "hparams.depth"..."""
+    if setting.key in _SIZE_KEYS.values():
+        return "img_size"
+    return ".".join(str(p) for p in setting.path)
+
+
+def given_settings(form, keys):
+    """{choice path: value} of the widgets `keys` (those the user changed), from `form`.
+
+    Args:
+        form: the kept settings dict (see `restore`).
+        keys: widget keys.
+
+    Returns:
+        What `auto.choose_settings` keeps as given.
+    """
+    given = {}
+    for setting in settings_for(form["model"]):
+        if setting.key in keys:
+            path = choice_path(setting)
+            value = _get(form, path.split("."))
+            given[path] = tuple(value) if isinstance(value, list) else value
+    return given
+
+
+def apply_choices(form, choices):
+    """The settings dict with every choice's value in place (checked as a RunConfig).
+
+    Args:
+        form: the kept settings dict.
+        choices: `auto.Choice`s.
+
+    Returns:
+        The new settings dict (`restore`d), or None when the result is no valid config.
+    """
+    data = {**form, "augment": dict(form["augment"]), "hparams": dict(form["hparams"])}
+    model = next((c.value for c in choices if c.path == "model"), data["model"])
+    if model != data["model"]:
+        data["hparams"] = {}  # another family's hyperparameters do not apply
+    for choice in choices:
+        head, _, tail = choice.path.partition(".")
+        value = list(choice.value) if isinstance(choice.value, tuple) else choice.value
+        if tail:
+            data[head][tail] = value
+        else:
+            data[head] = value
+    return restore(data)
+
+
+def plural(count, word):
+    """'1 epoch', '2 epochs'."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def run_summary(config):
     """One line describing a run's settings, e.g. 'unet depth=2 base_filters=8 · 32x32 · ...'."""
     if not config:
         return ""
     hparams = " ".join(f"{k}={v}" for k, v in (config.get("hparams") or {}).items())
     size = "x".join(str(s) for s in config.get("img_size", []))
-    return (f"{config.get('model', '?')} {hparams} · {size} · {config.get('epochs')} epochs · "
+    return (f"{config.get('model', '?')} {hparams} · {size} · "
+            f"{plural(config.get('epochs'), 'epoch')} · "
             f"batch {config.get('batch_size')} · lr {config.get('lr'):g} "
             f"{config.get('optimizer')}/{config.get('schedule')} · loss {config.get('loss')}")
 

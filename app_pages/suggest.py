@@ -1,0 +1,97 @@
+"""The Train page's "Suggest settings": settings chosen from the dataset and the budget
+(`segcore.training.auto`), the widgets the user changed kept, each choice shown with its reason
+and kept in the run's auto.json at Start."""
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from app_pages.common import flash
+from segcore.commands.run import AUTO_FILE
+from segcore.errors import SegcoreError
+from segcore.fileio import write_json_atomic
+from segcore.training import auto, settings
+
+
+def touched(key):
+    """A widget the user changed: its value is given, and "Suggest settings" keeps it."""
+    keys = st.session_state.setdefault("train_touched", [])
+    if key not in keys:
+        keys.append(key)
+
+
+def suggest_settings(data):
+    """The button's callback (before the widgets are drawn, so they take the values): every
+    setting the user has not changed is chosen from the dataset's fingerprint and the budget."""
+    form = st.session_state["train_settings"]  # kept by the page before any button
+    given = settings.given_settings(form, st.session_state.get("train_touched", []))
+    try:
+        fp = auto.fingerprint_folder(data, split=form["split"], val_fraction=form["val_fraction"],
+                                     seed=form["seed"])
+    except SegcoreError as error:
+        flash(f"Cannot suggest settings: {error}")
+        return
+    cores = len(os.sched_getaffinity(0))
+    choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given)
+    suggested = settings.apply_choices(form, choices)
+    if suggested is None:
+        flash("The suggested settings do not fit the settings you changed; nothing was changed.")
+        return
+    for key in [k for k in st.session_state if str(k).startswith("hp_")]:
+        del st.session_state[key]  # another model's hyperparameters
+    st.session_state["train_settings"] = suggested
+    st.session_state.update(settings.widget_values(suggested))
+    st.session_state["train_suggestion"] = auto.record(fp, choices, cores)
+
+
+def suggestion_section(data):
+    """"Suggest settings" and, once pressed, one line per choice with its reason."""
+    left, right = st.columns([1, 4])
+    left.button("Suggest settings", key="suggest", on_click=suggest_settings, args=(str(data),),
+                help="Chooses every setting you have not changed from this dataset (sizes, "
+                     "channels, class balance, thin classes) and the time budget (15 minutes "
+                     "unless you set one); change anything before Start.")
+    record = st.session_state.get("train_suggestion")
+    if record:
+        kept = sum(c["given"] for c in record["choices"])
+        right.caption(f"Suggested for {record['fingerprint']['train_images']} training images "
+                      f"on {record['cores']} cores" + (f"; {kept} setting(s) you changed are "
+                                                       "kept" if kept else "")
+                      + ". Sliders show the nearest value they offer.")
+        with st.expander("Suggested settings and why", expanded=True, key="suggestion_expander"):
+            st.markdown(choice_lines(record["choices"]))
+
+
+def choice_lines(choices):
+    """Markdown: one line per choice with its reason."""
+    return "\n".join(f"- `{c['setting']}` = **{auto.format_value(_as_tuple(c['value']))}**: "
+                     f"{c['reason']}" for c in choices)
+
+
+def _as_tuple(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def keep_suggestion(runs_folder, run_id):
+    """A run started after "Suggest settings" keeps the suggestion in its auto.json, with
+    the settings changed since named (as `train --auto` keeps its choices)."""
+    record = st.session_state.get("train_suggestion")
+    if not record:
+        return
+    form = settings.widget_values(st.session_state["train_settings"])
+    changed = [c["setting"] for c in record["choices"] if not c["given"]
+               and _as_tuple(c["value"]) != _as_tuple(_value_of(form, c["setting"]))]
+    write_json_atomic(Path(runs_folder) / run_id / AUTO_FILE,
+                      {**record, "source": "Suggest settings", "changed_after": changed})
+
+
+def _value_of(values, path):
+    """A choice's value as the widgets hold it (image size from both sides)."""
+    if path == "img_size":
+        return (values.get("img_h"), values.get("img_w"))
+    if path == "crop":
+        crop = values.get("crop", "none")
+        return None if crop == "none" else (crop, crop)
+    head, _, tail = path.partition(".")
+    return values.get({"hparams": f"hp_{tail}", "augment": f"aug_{tail}"}.get(head, head))

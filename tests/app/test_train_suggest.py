@@ -1,0 +1,66 @@
+"""Train page: "Suggest settings" fills the widgets from the dataset (the user's changes
+kept), encoder-only widgets appear only with an encoder, and "1 epoch" in the singular."""
+
+from page_runner import page
+from segcore.training import auto, settings
+from segcore.training.settings import ENCODER_ONLY
+
+
+def no_exceptions(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def widget(at, key):
+    for kind in ("slider", "select_slider", "selectbox", "checkbox", "number_input"):
+        found = [w for w in getattr(at, kind) if w.key == key]
+        if found:
+            return found[0]
+    raise AssertionError(f"no widget with key {key!r}")
+
+
+def keys(at):
+    return {w.key for kind in ("slider", "select_slider", "selectbox", "checkbox",
+                               "number_input") for w in getattr(at, kind)}
+
+
+def test_suggest_fills_the_widgets_and_keeps_what_the_user_changed(app_env):
+    root, _ = app_env
+    at = page("train").run()
+    no_exceptions(at)
+    widget(at, "lr").set_value(1e-4).run()
+    at.button(key="suggest").click().run()
+    no_exceptions(at)
+    fp = auto.fingerprint_folder(root / "datasets" / "demo")
+    choices = {c.path: c for c in auto.choose_settings(fp, 0, given={"lr": 1e-4})}
+    assert widget(at, "lr").value == 1e-4  # the user's own value stays
+    assert widget(at, "model").value == choices["model"].value
+    assert widget(at, "class_weights").value == choices["class_weights"].value
+    assert widget(at, "aug_brightness").value == choices["augment.brightness"].value
+    assert widget(at, "time_budget_min").value == 15.0
+    assert (widget(at, "img_h").value, widget(at, "img_w").value) == choices["img_size"].value
+    text = " ".join(m.value for m in at.markdown)
+    assert "`lr` = **0.0001**: given" in text
+    assert f"`class_weights` = **{choices['class_weights'].value}**: " in text
+    assert choices["img_size"].reason in text
+    assert settings.restore(at.session_state["train_settings"])["lr"] == 1e-4
+    widget(at, "epochs").set_value(3).run()  # anything can be changed before Start
+    no_exceptions(at)
+    assert at.session_state["train_settings"]["epochs"] == 3
+
+
+def test_encoder_only_widgets_show_with_an_encoder_only(app_env):
+    at = page("train").run()
+    no_exceptions(at)
+    assert widget(at, "hp_encoder").value == "none"
+    assert not set(ENCODER_ONLY) & keys(at)
+    widget(at, "hp_encoder").set_value("mobilenet_v3_small").run()
+    no_exceptions(at)
+    assert set(ENCODER_ONLY) <= keys(at)
+
+
+def test_one_epoch_is_singular():
+    summary = settings.run_summary({"model": "unet", "img_size": [32, 32], "epochs": 1,
+                                    "batch_size": 2, "lr": 0.01, "optimizer": "adam",
+                                    "schedule": "cosine", "loss": "ce"})
+    assert "· 1 epoch ·" in summary
+    assert settings.plural(2, "epoch") == "2 epochs"

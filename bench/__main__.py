@@ -10,6 +10,8 @@ from bench.common import DEFAULT_DATA, print_json
 
 
 def _size(text):
+    if text.lower() == "none":  # leave it to the run (e.g. chosen by --auto)
+        return None
     height, width = (int(v) for v in text.lower().split("x"))
     return height, width
 
@@ -35,6 +37,11 @@ def main(argv=None):
         cmd.add_argument("--val-fraction", type=float, default=1 / 6)
         cmd.add_argument("--extra", default="", help="more `segcore train` flags, quoted")
         cmd.add_argument("--json", action="store_true")
+    quality_cmd = sub.choices["quality"]
+    quality_cmd.add_argument("--seeds", default=None,
+                             help="comma-separated seeds (0,1,2): one run each, mean and spread")
+    quality_cmd.add_argument("--tta", action="store_true",
+                             help="also score each run with flip test-time augmentation")
     batchnorm = sub.add_parser("batchnorm", help="training step: FusedBatchNorm vs Keras' layer")
     batchnorm.add_argument("--model", default="unet")
     batchnorm.add_argument("--rounds", type=int, default=3)
@@ -60,8 +67,15 @@ def main(argv=None):
             "--split", "contiguous", "--val-fraction", str(args.val_fraction)]
         extra = args.extra.split() + (
             ["--ignore-index", str(args.ignore_index)] if args.ignore_index is not None else [])
-        print_json(run_quality(args.data, args.model, args.minutes, args.img_size, extra,
-                               split_args=split))
+        if args.seeds is not None or args.tta:
+            from bench.quality import run_quality_seeds
+
+            seeds = [int(s) for s in (args.seeds or "0").split(",")]
+            print_json(run_quality_seeds(args.data, args.model, args.minutes, args.img_size,
+                                         seeds, extra, split_args=split, tta=args.tta))
+        else:
+            print_json(run_quality(args.data, args.model, args.minutes, args.img_size, extra,
+                                   split_args=split))
     elif args.command == "peers":
         from bench.peers import run_peer
 

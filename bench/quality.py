@@ -1,6 +1,11 @@
-"""Quality: train through the CLI within a time budget, then score at full resolution."""
+"""Quality: train through the CLI within a time budget, then score at full resolution.
+
+`run_quality_seeds` repeats a setting over seeds and reports the mean and spread: one seed's
+difference under ~0.01 mean IoU is not known to be real.
+"""
 
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -8,20 +13,26 @@ from pathlib import Path
 from bench.common import run_cli
 
 
-def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, split_args=()):
+def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, split_args=(),
+                tta=False):
     """Trains `model` on `data` for `minutes` via `python -m segcore train`, then evaluates it.
+
+    Args:
+        model: a family, or "auto" (`train --auto`: the family and the rest chosen by segcore).
+        img_size: (H, W), or None to leave it to the run.
+        tta: also score with flip test-time augmentation (`mean_iou_tta`).
 
     Returns:
         A dict with mean_iou, pixel_accuracy, per_class_iou, epochs, train_seconds, run.
     """
     workspace = workspace or tempfile.mkdtemp(prefix="segcore-bench-")
-    height, width = img_size
+    chosen = ["--auto"] if model == "auto" else ["--model", model]
+    size = ["--img-size", f"{img_size[0]}x{img_size[1]}"] if img_size else []
     start = time.perf_counter()
     stdout, _ = run_cli(
         [
             "--workspace", str(workspace), "train",
-            "--data", str(data), "--model", model,
-            "--img-size", f"{height}x{width}",
+            "--data", str(data), *chosen, *size,
             "--time-budget", str(minutes),
             "--epochs", "100000",
             *split_args, *extra_args,
@@ -38,8 +49,16 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         1 for line in (run_dir / "metrics.jsonl").read_text().splitlines()
         if '"kind": "epoch"' in line
     )
+    scored = {}
+    if tta:
+        stdout, _ = run_cli(["--workspace", str(workspace), "evaluate", "--run", str(run_dir),
+                             "--json", "--tta"])
+        scored = {"mean_iou_tta": json.loads(stdout)["mean_iou"]}
+    config = json.loads((run_dir / "config.json").read_text())["config"]
     return {
-        "model": model,
+        **scored,
+        "model": config["model"],
+        "img_size": config["img_size"],
         "mean_iou": result["mean_iou"],
         "pixel_accuracy": result["pixel_accuracy"],
         "per_class_iou": result["per_class_iou"],
@@ -47,3 +66,32 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         "train_seconds": round(train_seconds, 1),
         "run": str(run_dir),
     }
+
+
+def spread(values):
+    """(mean, sample standard deviation; 0 for one value)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def run_quality_seeds(data, model, minutes, img_size, seeds, extra_args=(), split_args=(),
+                      tta=False):
+    """`run_quality` once per seed (`--seed S`); the mean and spread of the scores.
+
+    Returns:
+        {"runs": [one `run_quality` dict per seed], "seeds", "mean_iou_mean", "mean_iou_std",
+        and with `tta` "mean_iou_tta_mean" and "mean_iou_tta_std"}.
+    """
+    results = []
+    for seed in seeds:
+        result = run_quality(data, model, minutes, img_size, [*extra_args, "--seed", str(seed)],
+                             split_args=split_args, tta=tta)
+        results.append({"seed": seed, **result})
+    out = {"runs": results, "seeds": list(seeds)}
+    keys = ("mean_iou", "mean_iou_tta") if tta else ("mean_iou",)
+    for key in keys:
+        mean, std = spread([r.get(key) for r in results])
+        out[f"{key}_mean"], out[f"{key}_std"] = mean, std
+    return out

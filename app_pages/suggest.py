@@ -33,7 +33,9 @@ def suggest_settings(data):
         flash(f"Cannot suggest settings: {error}")
         return
     cores = len(os.sched_getaffinity(0))
-    choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given)
+    # No widget sets --patch: images too many for memory are shrunk here instead.
+    choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given,
+                                   patches=False)
     suggested = settings.apply_choices(form, choices)
     if suggested is None:
         flash("The suggested settings do not fit the settings you changed; nothing was changed.")

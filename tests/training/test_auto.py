@@ -77,6 +77,20 @@ def test_huge_images_are_shrunk_to_the_budget_and_memory_with_a_fitting_stride()
     as_config(choices)
 
 
+def test_more_images_than_memory_holds_train_on_streamed_patches_at_a_scale():
+    fp = made_up(train_images=5000, val_images=500, median_size=(2000, 2000),
+                 min_size=(2000, 2000), max_size=(2000, 2000))
+    choices = chosen(fp, minutes=600)
+    side = choices["patch"].value[0]
+    assert choices["patch"].value == (side, side) and 128 <= side <= 512
+    assert 0.05 <= choices["scale"].value < 1 and choices["crop"].value is None
+    assert "do not fit" in choices["patch"].reason
+    config = as_config(choices)
+    assert config.patch == (side, side) and config.crop is None
+    page = {c.path: c for c in choose_settings(fp, 600, 2, patches=False)}
+    assert "patch" not in page and page["img_size"].value[0] < 2000  # shrunk to fit instead
+
+
 def test_huge_images_with_thin_classes_keep_native_pixels_in_crops_when_the_budget_allows():
     fp = made_up(train_images=25, val_images=5, median_size=(512, 512), min_size=(512, 512),
                  max_size=(512, 512), channels=1, num_classes=2, class_names=("membrane", "cell"),

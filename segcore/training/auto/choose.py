@@ -135,8 +135,23 @@ def _hparams(plan, fp, model):
                      "tenth of the rate (usual fine-tuning practice)")
 
 
-def _size(plan, fp, model, minutes, cores):
-    """Training size (and crop) from the budget, memory and thin classes."""
+def _patches(plan, fp, stride, scale, minutes, cores):
+    """More images than memory holds at the budget's scale: native-size patches (times
+    `--scale`) streamed from the on-disk cache, instead of shrinking every image to fit."""
+    height, width = fp.median_size
+    side = min(512, max(128, scale * math.sqrt(height * width)), scale * min(height, width))
+    side = _round_to(side, stride, stride)
+    plan.set("scale", round(scale, 3), f"{scale:.2f}x the median {height}x{width}: about "
+             f"{TARGET_EPOCHS} epochs fit in {minutes:g} min on {cores} cores")
+    plan.set("patch", (side, side), f"{fp.train_images + fp.val_images} images do not fit in "
+             f"{MEMORY_PIXELS / 1e6:.0f} M pixels of memory at that scale: random {side}x{side} "
+             "patches, the images streamed from disk")
+    plan.set("crop", None, "patches instead of crops")
+    return None, (side, side)
+
+
+def _size(plan, fp, model, minutes, cores, patches=True):
+    """Training size (and crop, or patch) from the budget, memory and thin classes."""
     hparams = {k.split(".", 1)[1]: v for k, v in
                ([*plan.given.items()] + [(c.path, c.value) for c in plan.choices])
                if k.startswith("hparams.")}
@@ -165,6 +180,9 @@ def _size(plan, fp, model, minutes, cores):
                      f"pixels per step as a {scale:.2f}x resize, about {TARGET_EPOCHS} epochs "
                      f"in {minutes:g} min on {cores} cores")
             return size, (side, side)
+    if (patches and memory_scale < scale
+            and not {"img_size", "crop", "patch", "scale"} & set(plan.given)):
+        return _patches(plan, fp, stride, scale, minutes, cores)
     factor = min(scale, memory_scale)
     factor = 1.0 if factor >= 0.9 else factor  # a 10% resize saves little and blurs every edge
     size = (_round_to(height * factor, stride, low), _round_to(width * factor, stride, low))
@@ -252,7 +270,7 @@ def _augment(plan, fp, window):
                  "scale")
 
 
-def choose_settings(fp, minutes=0.0, cores=2, given=None):
+def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True):
     """Chooses training settings for a dataset, a time budget and a machine.
 
     Args:
@@ -261,6 +279,8 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None):
         cores: CPU cores training may use.
         given: {path: value} of settings the user gave (CLI flags typed, widgets changed);
             paths as in `Choice.path`. They are kept and the rest chosen around them.
+        patches: may choose `--patch`/`--scale` (the Train page has no widget for them: it
+            shrinks the images instead).
 
     Returns:
         A list of `Choice`s, one per setting, in the order they are decided.
@@ -272,7 +292,7 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None):
     cores = max(1, int(cores))
     model = _model(plan, fp)
     _hparams(plan, fp, model)
-    size, crop = _size(plan, fp, model, float(minutes), cores)
+    size, crop = _size(plan, fp, model, float(minutes), cores, patches)
     window = tuple(crop or size)
     batch = _batch(plan, fp, window)
     per_epoch = max(fp.train_images // max(batch, 1), 1) * batch * window[0] * window[1]

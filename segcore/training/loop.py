@@ -6,7 +6,6 @@ step through `strategy.run` works; so the CLI, the app and a cluster all train h
 
 import hashlib
 import logging
-import platform
 import signal
 import threading
 import time
@@ -15,16 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from segcore import runlock
-from segcore.data.classes import IGNORE_LABEL, ClassMap
+from segcore.data.classes import IGNORE_LABEL
 from segcore.data.pipeline import eval_dataset
-from segcore.errors import ClusterError, RunError
-from segcore.fileio import append_jsonl, write_json_atomic
+from segcore.errors import RunError
+from segcore.fileio import append_jsonl
 from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
 from segcore.progress import few_steps_warning
-from segcore.runs import STOP_FILE, now, read_config, write_status
-from segcore.training import checkpoint, ema, finetune
-from segcore.training.config import RunConfig
+from segcore.runs import STOP_FILE, now, write_status
+from segcore.training import checkpoint, finetune
 from segcore.training.data_source import RunData, cache_folder
 from segcore.training.schedules import Plateau, epochs_within_budget, learning_rate
 from segcore.training.strategy import is_chief, make_strategy
@@ -54,14 +52,6 @@ class StopRequest:
 
     def __bool__(self):
         return _SIGTERM.is_set() or bool(self.stop_file and self.stop_file.exists())
-
-
-def _versions():
-    import keras
-    import tensorflow as tf
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__}
 
 
 def make_optimizer(config):
@@ -137,8 +127,6 @@ class Trainer:
             # Over every variable, the encoder's too, before any freezing: the optimizer's
             # variables never change count, whichever phase a checkpoint was written in.
             self.optimizer.build(self.model.trainable_variables)
-            # Issue 17: averaged weights for validation and checkpoints (None when off).
-            self.average = ema.WeightAverage(self.model, config.ema) if config.ema else None
             self.encoder = finetune.encoder_of(self.model)
             if self.encoder is not None:
                 finetune.scale_encoder_rate(self.optimizer, self.encoder.trainable_variables,
@@ -185,8 +173,6 @@ class Trainer:
             return loss
 
         losses = self.strategy.run(step, args=(images, masks))
-        if self.average is not None:
-            self.average.update()
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
     def _distributed_eval_step(self, images, masks):
@@ -216,7 +202,7 @@ class Trainer:
             return
         self.checkpoint = checkpoint.commit(
             self.run_dir, self.checkpoint, json_safe(self.state), self.model, self.optimizer,
-            improved, None if confusion is None else confusion.tolist(), self.average)
+            improved, None if confusion is None else confusion.tolist())
 
     def load_state(self, run_dir):
         """Restores the run's committed checkpoint; returns False when it has none.
@@ -235,8 +221,7 @@ class Trainer:
                     "restart it from epoch 0 and overwrite its best model, so it is refused. "
                     "Start a new run instead.")
             return False
-        found.assign(self.model.weights, self.optimizer.variables,
-                     self.average.variables if self.average is not None else ())
+        found.assign(self.model.weights, self.optimizer.variables)
         self.state.update(found.state)
         self.checkpoint = found
         return True
@@ -406,8 +391,7 @@ class Trainer:
                 self._status(state="stopped", ended=now(), epoch=epoch, step=self.state["step"],
                              message="Stopped on request; resume to continue.")
                 return "stopped"
-            with ema.applied(self.average):
-                val_loss, result, cm = self.validate()
+            val_loss, result, cm = self.validate()
             mean_iou = result["mean_iou"] if np.isfinite(result["mean_iou"]) else 0.0
             improved = mean_iou > self.state["best_mean_iou"]
             self.state.update(epoch=epoch + 1, step_in_epoch=0)
@@ -469,82 +453,6 @@ class Trainer:
         return digest.hexdigest()[:16]
 
 
-def write_run_config(run_dir, trainer):
-    """Stores the resolved config, class map, dataset fingerprint and versions in config.json."""
-    if trainer.run_dir is None:
-        return
-    existing = read_config(run_dir)
-    existing.update({
-        "config": trainer.config.to_json(),
-        "class_map": trainer.class_map.to_json(),
-        "num_classes": trainer.class_map.num_classes,
-        "input_scale": trainer.input_scale,
-        "input": trainer.input_spec.to_json(),
-        "dataset_fingerprint": trainer.dataset.fingerprint(),
-        "dataset_sizes": {k: len(v) for k, v in trainer.dataset.splits.items()},
-        "dataset_format": trainer.dataset.format,
-        "class_weights": None if trainer.class_weights is None else trainer.class_weights.tolist(),
-        "versions": _versions(),
-    })
-    write_json_atomic(Path(run_dir) / "config.json", existing)
-
-
-def train(config, run_dir, resume=False, strategy=None, stream=None, lock=None):
-    """Trains `config` into `run_dir`; with `resume`, continues from its committed checkpoint.
-
-    Args:
-        lock: a `TrainerLock` already holding the workspace and the run (the CLI takes it
-            before creating the run folder); else the chief takes both here.
-
-    Returns:
-        "finished" or "stopped".
-
-    Raises:
-        RunError: another process trains in this workspace or this run, or a resume finds a
-            trained run without a consistent checkpoint.
-    """
-
-    config = RunConfig.from_json(config.to_json()).validate()
-    own_lock = None
-    if run_dir is not None and lock is None and is_chief():
-        own_lock = lock = runlock.TrainerLock(Path(run_dir).parent).hold_workspace()
-        try:
-            lock.hold_run(run_dir)
-        except RunError:
-            own_lock.release()
-            raise
-    try:
-        # A committed checkpoint holds every weight: its encoder file is not read again.
-        restoring = bool(resume and run_dir is not None and checkpoint.summary(run_dir))
-        trainer = Trainer(config, run_dir, strategy, resume=restoring)
-        writer = trainer.run_dir is not None  # the chief; other workers only read the checkpoint
-        resumed = resume and trainer.load_state(run_dir)  # (a 0.1 checkpoint is migrated)
-        if writer:
-            checkpoint.check_top_level(run_dir)
-            checkpoint.truncate_metrics(run_dir, trainer.checkpoint if resumed else None)
-            if not resumed:
-                write_run_config(run_dir, trainer)
-            checkpoint.clean(run_dir)  # only now: a refused resume leaves every file as it was
-        return _fit(trainer, stream)
-    finally:
-        if own_lock is not None:
-            own_lock.release()
-
-
-def _fit(trainer, stream):
-    import tensorflow as tf
-
-    try:
-        return trainer.fit(stream)
-    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
-            tf.errors.CancelledError, tf.errors.AbortedError) as error:
-        if trainer.strategy.extended._in_multi_worker_mode():
-            raise ClusterError(
-                "A worker of the cluster stopped answering, so training stopped "
-                f"({error.__class__.__name__}); resume with --resume once every host is up."
-            ) from None
-        raise
-
-
-def class_map_of(run_dir):
-    return ClassMap.from_json(read_config(run_dir)["class_map"])
+# The run's lifecycle (locks, config.json, resume) is segcore/training/run.py; its names stay
+# importable from here for the callers that know them as loop.train.
+from segcore.training.run import class_map_of, train, write_run_config  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,all}`.
+"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,scale,all}`.
 
 Every figure is measured here, side by side in one run; none is asserted in a test.
 """
@@ -52,6 +52,12 @@ def main(argv=None):
     inference.add_argument("--json", action="store_true")
     tiling = sub.add_parser("tiling", help="tiled prediction time and peak RSS")
     tiling.add_argument("--json", action="store_true")
+    scale = sub.add_parser("scale", help="patch training streamed from disk: peak RSS and img/s "
+                                         "on 250, 1000 and 2000 images of 1024x1024")
+    scale.add_argument("--work", default="/tmp/segcore-bench-scale",
+                       help="folder for the generated datasets (kept between runs) and the cache")
+    scale.add_argument("--steps", type=int, default=24, help="training steps per run")
+    scale.add_argument("--json", action="store_true")
     everything = sub.add_parser("all", help="run every benchmark and rewrite bench/RESULTS.md")
     everything.add_argument("--data", default=str(DEFAULT_DATA))
     args = parser.parse_args(argv)
@@ -93,6 +99,10 @@ def main(argv=None):
         from bench.tiling import run_tiling
 
         print_json(run_tiling())
+    elif args.command == "scale":
+        from bench.scale import run_scale
+
+        print_json(run_scale(args.work, args.steps))
     else:
         from bench.report import run_all
 

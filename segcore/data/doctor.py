@@ -264,6 +264,31 @@ def check_dataset(path, classes=None, ignore_index=None, scratch=None):
     return check_folder(path, classes, ignore_index)
 
 
+def summary_facts(summary, format_names=None):
+    """What a person checks first about a healthy dataset, as {label: text}.
+
+    Args:
+        summary: `DoctorReport.summary`.
+        format_names: {format: name to show} (default: the format's own name).
+
+    Returns:
+        {"format", "channels", "pixel types", "image sizes (WxH)"}, e.g. channels "5, kept as they
+        are (standardized per channel)", pixel types "8 images: 5 x uint16".
+    """
+    spec = summary.get("input", {"mode": "rgb", "channels": 3})
+    if spec["mode"] == "bands":
+        channels = (f"{spec['channels']}, kept as they are (the model standardizes each with "
+                    "the training split's mean and std)")
+    else:
+        channels = "RGB: 3 channels in [0, 1] (gray replicated, alpha dropped)"
+    types = ", ".join(f"{count} images: {kind.replace('x', ' x ', 1)}"
+                      for kind, count in summary.get("dtypes", {}).items())
+    sizes = ", ".join(f"{size} ({count})" for size, count in summary.get("sizes", {}).items())
+    name = summary.get("format", "folder")
+    return {"format": (format_names or {}).get(name, name), "channels": channels,
+            "pixel types": types or "unknown", "image sizes (WxH)": sizes}
+
+
 def format_report(report):
     """Renders a report as the text `check-data` prints."""
     if report.problems:

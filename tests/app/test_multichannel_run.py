@@ -199,3 +199,21 @@ def test_a_damaged_input_entry_stops_prediction_naming_config_json(bands, tmp_pa
     with pytest.raises(RunError, match=r"config.json holds an invalid input description \(mean "
                                        r"and std must both be given, with every std above 0\)"):
         RunPredictor(copy)
+
+
+def test_the_predict_page_predicts_an_uploaded_five_band_tiff(bands, monkeypatch):
+    from page_runner import page
+
+    root, run, workspace = bands
+    monkeypatch.setenv("SEGCORE_HOME", str(workspace))
+    at = page("predict")
+    at.query_params["run"] = run.name
+    at.run()
+    tiff = (root / "images" / "5.tif").read_bytes()
+    at.file_uploader(key="predict_images").set_value([("5.tif", tiff, "image/tiff")]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    (labels,) = at.session_state["predictions"].values()
+    predictor = RunPredictor(run)
+    assert np.array_equal(labels, predictor.predict(predictor.read(root / "images" / "5.tif")))
+    assert any("5.tif (32x32)" in c for image in at.get("image") for c in image.captions)

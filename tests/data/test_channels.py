@@ -133,3 +133,26 @@ def test_a_bands_run_refuses_an_image_of_another_channel_count(tmp_path):
     with pytest.raises(DataError, match="three.tif: the image has 3 channels, but the model was "
                                         "trained on 5"):
         read_input(path, InputSpec(BANDS, 5, "uint16", (0.0,) * 5, (1.0,) * 5))
+
+
+def test_check_data_prints_the_channels_or_names_the_odd_file(tmp_path):
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    root = tmp_path / "sat"
+    for index in range(3):
+        write_tiff(root / "images" / f"{index}.tif", RNG.integers(0, 9, (8, 8, 5), np.uint16))
+        write_png(root / "masks" / f"{index}.png", np.zeros((8, 8), np.uint8))
+    run = [sys.executable, "-m", "segcore", "check-data", str(root)]
+    done = subprocess.run(run, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "channels: 5 (3 images 5xuint16; kept as they are" in done.stdout
+    write_tiff(root / "images" / "2.tif", RNG.integers(0, 9, (8, 8, 3), np.uint8))
+    done = subprocess.run(run, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert done.stdout.strip() == (f"{root / 'images' / '2.tif'}: 3 channels (uint8), but 2 other "
+                                   "images of the dataset have 5; every image of a multi-channel "
+                                   "dataset needs the same channels (and an 8-bit picture among "
+                                   "them is read as its own channels too).")

@@ -15,6 +15,7 @@ navigation = st.navigation([
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/results.py", title="Results", icon=":material/insights:"),
     st.Page("app_pages/predict.py", title="Predict", icon=":material/auto_fix_high:"),
+    st.Page("app_pages/label.py", title="Label", icon=":material/brush:"),
 ])
 sidebar()
 navigation.run()

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import current_run, fail, finished_runs, set_run
+from app_pages.label_help import label_link
 from segcore import comparison, plots, runs
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
@@ -92,6 +93,7 @@ def worst_images(run, result, class_map, samples):
                          caption=f"prediction · mean IoU {iou}", width="stretch")
         columns[2].image(error_map(prediction, truth), caption="errors in red, void black",
                          width="stretch")
+        label_link(columns[2], run, sample)
 
 
 def compare_section(selected):

@@ -86,14 +86,20 @@ def rank_images(paths, probabilities, measure="entropy"):
     return sorted(scored, key=lambda item: -item[1])
 
 
-def uncertainty_picture(values, shape=None):
+def uncertainty_picture(values, shape=None, stretch=False):
     """An uncertainty map as a picture: uint8 RGB (H, W, 3), dark = sure, bright = unsure.
 
     Args:
         values: per-pixel uncertainty in [0, 1].
         shape: (height, width) to resize it to (the image's own size), or None.
+        stretch: spread the image's own lowest..highest value over the colours (a young model
+            is unsure nearly everywhere; stretched, the map still shows where it is most so).
     """
-    picture = (np.clip(values, 0, 1) * 255 + 0.5).astype(np.uint8)
+    values = np.clip(values, 0, 1)
+    if stretch:
+        low, high = float(values.min()), float(values.max())
+        values = (values - low) / (high - low) if high - low > 1e-6 else values * 0
+    picture = (values * 255 + 0.5).astype(np.uint8)
     if shape is not None and picture.shape[:2] != tuple(shape):
         picture = cv2.resize(picture, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
     return cv2.applyColorMap(picture, cv2.COLORMAP_INFERNO)[..., ::-1].copy()

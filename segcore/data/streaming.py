@@ -28,7 +28,7 @@ import numpy as np
 from segcore.data.formats import raw_to_labels, read_pair
 from segcore.data.patches import rescale_pair, sample_patch
 from segcore.data.pipeline import AugmentConfig, _augment, epoch_order, resize_pair
-from segcore.errors import ConfigError
+from segcore.errors import ConfigError, SegcoreError
 
 log = logging.getLogger("segcore.data")
 
@@ -149,6 +149,7 @@ class MemorySource:
     """Decoded samples held in memory."""
 
     streaming = False
+    failure = None  # a sample that failed to decode inside tf.data (never, once all decoded)
 
     def __init__(self, samples, class_map, prep):
         self.pairs = [decode_sample(s, class_map, prep) for s in samples]
@@ -175,6 +176,7 @@ class DiskSource:
     """
 
     streaming = True
+    failure = None  # the `SegcoreError` of a sample that failed to decode inside tf.data
 
     def __init__(self, samples, class_map, prep, folder, fingerprint):
         self.samples = list(samples)
@@ -273,7 +275,12 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
     order = epoch_order(len(source), seed, epoch)
 
     def fetch(index):
-        image, mask = source.get(int(index))
+        try:
+            image, mask = source.get(int(index))
+        except SegcoreError as error:
+            # tf.data rewraps the exception as a TensorFlow error; the trainer reports this one.
+            source.failure = error
+            raise
         if patch:
             image, mask = sample_patch(image, mask, patch, seed, epoch, index, oversample)
         return expand(image), np.asarray(mask, dtype=np.uint8)

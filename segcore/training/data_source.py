@@ -124,6 +124,14 @@ class RunData:
         else:
             self.input_spec = spec
 
+    def failure(self):
+        """The `SegcoreError` of a sample that failed to decode inside tf.data, or None.
+
+        A streamed dataset decodes an image first when training reaches it: a corrupt file
+        then stops training inside tf.data, which rewraps the error; this is the original.
+        """
+        return getattr(getattr(self, "train_source", None), "failure", None)
+
     def epoch_dataset(self, epoch):
         """One epoch of training batches (see `pipeline.train_dataset`, `streaming.source_dataset`)."""
         config = self.config

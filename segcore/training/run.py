@@ -97,6 +97,11 @@ def _fit(trainer, stream):
 
     try:
         return trainer.fit(stream)
+    except (tf.errors.UnknownError, tf.errors.InvalidArgumentError):
+        failure = trainer.data.failure()
+        if failure is not None:  # a streamed image that cannot be decoded: name the file
+            raise failure from None
+        raise
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
             tf.errors.CancelledError, tf.errors.AbortedError) as error:
         if trainer.strategy.extended._in_multi_worker_mode():

@@ -9,7 +9,7 @@ import pytest
 from segcore import runs
 from segcore.evaluation import evaluate_run
 from segcore.inference import RunPredictor
-from segcore.training import loop
+from segcore.training import loop, run
 from segcore.training.config import RunConfig
 
 TINY = {"depth": 2, "base_filters": 8}
@@ -106,3 +106,21 @@ def test_stop_and_resume_on_the_streaming_path_equal_an_uninterrupted_run(
     assert_same_weights(straight, interrupted)
     assert runs.read_metrics(straight)[0][-1]["val_mean_iou"] == pytest.approx(
         runs.read_metrics(interrupted)[0][-1]["val_mean_iou"], abs=1e-9)
+
+
+def test_a_corrupt_image_met_while_streaming_is_one_error_naming_it(workspace, tmp_path):
+    from segcore.data.dataset import load_dataset
+    from segcore.data.synthetic import make_synthetic
+    from segcore.errors import DataError
+
+    data = make_synthetic(tmp_path / "data", count=12, size=(96, 128))
+    config = config_of(data, cache_memory=TOO_SMALL, epochs=1)
+    # A mask (planning reads image headers only) of a training sample other than the first
+    # (decoded when the run starts): tf.data's parallel map meets it mid-epoch.
+    victim = load_dataset(data, seed=config.seed).samples("train")[3].mask
+    victim.write_bytes(victim.read_bytes()[:60])
+    path = runs.create_run(workspace, config)
+    trainer = loop.Trainer(config, path)
+    with pytest.raises(DataError, match=victim.name):
+        run._fit(trainer, io.StringIO())
+    assert trainer.data.failure() is not None  # raised inside tf.data, reported as itself

@@ -217,3 +217,31 @@ def test_the_predict_page_predicts_an_uploaded_five_band_tiff(bands, monkeypatch
     predictor = RunPredictor(run)
     assert np.array_equal(labels, predictor.predict(predictor.read(root / "images" / "5.tif")))
     assert any("5.tif (32x32)" in c for image in at.get("image") for c in image.captions)
+
+
+def test_a_stopped_bands_run_resumes_to_the_straight_runs_weights(tmp_path):
+    import io
+
+    from run_folders import train_tiny_run
+    from segcore.models import load_model
+    from segcore.training import loop
+    from segcore.training.config import RunConfig
+
+    rng = np.random.default_rng(4)
+    root = tmp_path / "bands"
+    for index in range(10):
+        mask = square_mask(rng)
+        write_bands(root / "images" / f"{index}.tif", bands_image(rng, mask))
+        write_png(root / "masks" / f"{index}.png", mask)
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    straight = train_tiny_run(workspace, root)
+    stopped = train_tiny_run(workspace, root, stop_at_check=6)
+    config = RunConfig.from_json(json.loads((stopped / "config.json").read_text())["config"])
+    assert loop.train(config, stopped, resume=True, stream=io.StringIO()) == "finished"
+    stats = [json.loads((run / "config.json").read_text())["input"] for run in (straight, stopped)]
+    assert stats[0] == stats[1] and stats[0]["channels"] == BANDS
+    a, b = load_model(straight / "last.keras"), load_model(stopped / "last.keras")
+    assert a.get_layer("input_norm").get_config()["mean"] == b.get_layer("input_norm").mean
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(x, y)

@@ -176,7 +176,8 @@ def score_source(status, checkpoint="best"):
     text = f"{checkpoint} checkpoint" + (f" (epoch {epoch})" if epoch else "")
     if status.get("state") in ACTIVE:
         of = f" of {planned}" if planned else ""
-        text += (f"; still training: {done or 0}{of} epochs done, scores follow each "
+        unit = "epoch" if (planned or done) == 1 else "epochs"  # "0 of 1 epoch done"
+        text += (f"; still training: {done or 0}{of} {unit} done, scores follow each "
                  f"{'better' if checkpoint == 'best' else 'new'} checkpoint")
     return text
 

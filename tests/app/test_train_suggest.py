@@ -2,6 +2,7 @@
 kept), encoder-only widgets appear only with an encoder, and "1 epoch" in the singular."""
 
 from page_runner import page
+from segcore import comparison
 from segcore.training import auto, settings
 from segcore.training.settings import ENCODER_ONLY
 
@@ -64,3 +65,5 @@ def test_one_epoch_is_singular():
                                     "schedule": "cosine", "loss": "ce"})
     assert "· 1 epoch ·" in summary
     assert settings.plural(2, "epoch") == "2 epochs"
+    running = {"state": "running", "epoch": 0, "epochs": 1}
+    assert "0 of 1 epoch done" in comparison.score_source(running, "last")

@@ -22,7 +22,7 @@ from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
 from segcore.progress import few_steps_warning
 from segcore.runs import STOP_FILE, now, write_status
-from segcore.training import checkpoint, finetune
+from segcore.training import checkpoint, ema, finetune
 from segcore.training.data_source import RunData, cache_folder
 from segcore.training.schedules import Plateau, epochs_within_budget, learning_rate
 from segcore.training.strategy import is_chief, make_strategy
@@ -127,6 +127,8 @@ class Trainer:
             # Over every variable, the encoder's too, before any freezing: the optimizer's
             # variables never change count, whichever phase a checkpoint was written in.
             self.optimizer.build(self.model.trainable_variables)
+            # Issue 17: averaged weights for validation and checkpoints (None when off).
+            self.average = ema.WeightAverage(self.model, config.ema) if config.ema else None
             self.encoder = finetune.encoder_of(self.model)
             if self.encoder is not None:
                 finetune.scale_encoder_rate(self.optimizer, self.encoder.trainable_variables,
@@ -173,6 +175,8 @@ class Trainer:
             return loss
 
         losses = self.strategy.run(step, args=(images, masks))
+        if self.average is not None:
+            self.average.update()
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
     def _distributed_eval_step(self, images, masks):
@@ -202,7 +206,7 @@ class Trainer:
             return
         self.checkpoint = checkpoint.commit(
             self.run_dir, self.checkpoint, json_safe(self.state), self.model, self.optimizer,
-            improved, None if confusion is None else confusion.tolist())
+            improved, None if confusion is None else confusion.tolist(), self.average)
 
     def load_state(self, run_dir):
         """Restores the run's committed checkpoint; returns False when it has none.
@@ -221,7 +225,8 @@ class Trainer:
                     "restart it from epoch 0 and overwrite its best model, so it is refused. "
                     "Start a new run instead.")
             return False
-        found.assign(self.model.weights, self.optimizer.variables)
+        found.assign(self.model.weights, self.optimizer.variables,
+                     self.average.variables if self.average is not None else ())
         self.state.update(found.state)
         self.checkpoint = found
         return True
@@ -391,7 +396,8 @@ class Trainer:
                 self._status(state="stopped", ended=now(), epoch=epoch, step=self.state["step"],
                              message="Stopped on request; resume to continue.")
                 return "stopped"
-            val_loss, result, cm = self.validate()
+            with ema.applied(self.average):
+                val_loss, result, cm = self.validate()
             mean_iou = result["mean_iou"] if np.isfinite(result["mean_iou"]) else 0.0
             improved = mean_iou > self.state["best_mean_iou"]
             self.state.update(epoch=epoch + 1, step_in_epoch=0)

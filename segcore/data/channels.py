@@ -229,8 +229,13 @@ def mixed_channels(infos):
             "read as its own channels too).")
 
 
-def to_float(pixels):
-    """Scales pixels to float32 (H, W, C): integers by their type's maximum, floats as they are."""
+def to_float(pixels, label="image"):
+    """Scales pixels to float32 (H, W, C): integers by their type's maximum, floats as they are.
+
+    Raises:
+        DataError: float pixels that are NaN or infinite (they would poison every statistic
+            and gradient), naming `label`.
+    """
     array = np.asarray(pixels)
     if array.dtype == bool:
         scaled = array.astype(np.float32)
@@ -238,6 +243,9 @@ def to_float(pixels):
         scaled = array.astype(np.float32) / float(np.iinfo(array.dtype).max)
     else:
         scaled = array.astype(np.float32)
+        if not np.isfinite(scaled).all():
+            raise DataError(f"{label}: the image holds NaN or infinite values; fill them (e.g. "
+                            "with 0) before training.")
     return scaled[..., None] if scaled.ndim == 2 else scaled
 
 
@@ -251,14 +259,12 @@ def read_input(source, spec, name=None):
 
     if spec.mode == RGB:
         return read_image(source, name)
-    image = to_float(read_pixels(source, name))
+    label = name or str(source)
+    image = to_float(read_pixels(source, name), label)
     if image.shape[-1] != spec.channels:
-        label = name or str(source)
         raise DataError(f"{label}: the image has {image.shape[-1]} channel"
                         f"{'s' if image.shape[-1] != 1 else ''}, but the model was trained on "
                         f"{spec.channels}; give images like the training ones.")
-    if not np.isfinite(image).all():
-        raise DataError(f"{name or source}: the image holds NaN or infinite values.")
     return image
 
 

@@ -336,7 +336,7 @@ def read_pair(image_source, mask_source, spec=None):
     from segcore.data.channels import read_input, to_float
 
     image = (read_input(image_source, spec) if spec is not None
-             else to_float(read_pixels(image_source)))
+             else to_float(read_pixels(image_source), str(image_source)))
     raw = read_raw_mask(mask_source)
     if raw.shape[:2] != image.shape[:2]:
         message = (

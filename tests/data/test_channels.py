@@ -156,3 +156,18 @@ def test_check_data_prints_the_channels_or_names_the_odd_file(tmp_path):
                                    "images of the dataset have 5; every image of a multi-channel "
                                    "dataset needs the same channels (and an 8-bit picture among "
                                    "them is read as its own channels too).")
+
+
+def test_nan_in_a_float_tiff_is_refused_by_training_and_the_doctor_naming_it(tmp_path):
+    root = tmp_path / "floats"
+    for index in range(3):
+        values = RNG.normal(0.0, 1.0, (8, 8, 2)).astype(np.float32)
+        if index == 1:
+            values[2, 3, 1] = np.nan
+        write_tiff(root / "images" / f"{index}.tif", values)
+        write_png(root / "masks" / f"{index}.png", np.zeros((8, 8), np.uint8))
+    dataset = load_dataset(root, val_fraction=0)
+    with pytest.raises(DataError, match=r"1\.tif: the image holds NaN or infinite values"):
+        load_arrays(dataset.samples("train"), dataset.class_map)
+    problems = check_folder(root).problems
+    assert len(problems) == 1 and "1.tif: the image holds NaN" in problems[0], problems

@@ -115,8 +115,12 @@ def settings_form():
         places = st.columns(3)
         for index, setting in enumerate(advanced):
             options = None
+            if not settings.shown(setting.key, values):  # e.g. patch scale without a patch
+                values[setting.key] = kept.get(setting.key, setting.default)
+                continue
             if setting.widget.kind == "crop":
-                largest = max(values["img_h"], values["img_w"])
+                # A crop is cut from the resized image; a patch from the native one.
+                largest = max(values["img_h"], values["img_w"]) if setting.key == "crop" else 1e9
                 options = ["none"] + [s for s in sizes if s < largest]
             values[setting.key] = draw(setting, places[index % 3], kept, options)
     config = settings.config_from_values(values, data=str(dataset_path()))

@@ -71,15 +71,24 @@ class RunConfig:
     # images predicted in tiles of the patch for validation, evaluation and prediction.
     patch: tuple | None = _option(None, "train on random HxW patches of the images at their "
                                   "native size (times --scale) instead of resizing them to "
-                                  "--img-size; validation predicts whole images in tiles")
+                                  "--img-size; validation predicts whole images in tiles",
+                                  widget=Widget("Native-size patch (square; none = resize)",
+                                                "advanced", "crop", steps=("none", *SIZES)))
     scale: float = _option(1.0, "with --patch: rescale every image by this factor first",
-                           range=_floats(0.05, 4.0))
+                           range=_floats(0.05, 4.0),
+                           widget=Widget("Patch: image scale", "advanced", "slider",
+                                         0.25, 2.0, 0.05))
     oversample_rare: float = _option(0.0, "with --patch: share of patches centred on a pixel of "
                                      "a class drawn uniformly among the classes present",
-                                     range=_floats(0.0, 1.0))
+                                     range=_floats(0.0, 1.0),
+                                     widget=Widget("Patch: share centred on a class", "advanced",
+                                                   "slider", 0.0, 1.0, 0.05))
     cache_memory: str = _option("auto", "memory for decoded training data, e.g. 512MB or 2GB; "
                                 "a larger dataset streams from an on-disk cache (auto: a "
-                                "quarter of the memory available)")
+                                "quarter of the memory available)",
+                                widget=Widget("Memory for decoded data", "advanced", "steps",
+                                              steps=("auto", "256MB", "512MB", "1GB", "2GB",
+                                                     "4GB", "8GB", "16GB", "32GB")))
     epochs: int = _option(30, "maximum epochs", range=_ints(1, 100_000),
                           widget=Widget("Epochs", "optimization", "slider", 1, 200, 1))
     batch_size: int = _option(8, "global batch size (split across replicas)", range=_ints(1, 4096),

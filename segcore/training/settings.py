@@ -145,8 +145,8 @@ def widget_values(form):
     values = {}
     for setting in settings_for(form["model"]):
         value = _get(form, setting.path)
-        if setting.key == "crop":
-            values["crop"] = value[0] if value else "none"  # a square crop: one side
+        if setting.widget.kind == "crop":  # a square crop or patch: one side
+            values[setting.key] = value[0] if value else "none"
         else:
             values[setting.key] = setting.default if value is None else value
     return values
@@ -163,22 +163,28 @@ def config_from_values(values, data):
     form["hparams"] = {}
     for setting in settings_for(values["model"]):
         value = values[setting.key]
-        if setting.key == "crop":
-            form["crop"] = None if value == "none" else [value, value]
+        if setting.widget.kind == "crop":
+            form[setting.key] = None if value == "none" else [value, value]
             continue
         target = form
         for part in setting.path[:-1]:
             target = target[part]
         target[setting.path[-1]] = value
+    if form.get("patch") is None:  # hidden without a patch, where they do not apply
+        form.update(scale=1.0, oversample_rare=0.0)
     return RunConfig.from_json({**form, "data": data})
 
 
 # Widgets that act on a pretrained encoder only: U-Net's own encoder ("none") has none of them.
 ENCODER_ONLY = ("hp_encoder_weights", "hp_freeze_epochs", "hp_encoder_lr_scale")
+# Widgets of native-resolution patch training, shown once a patch size is chosen.
+PATCH_ONLY = ("scale", "oversample_rare")
 
 
 def shown(key, values):
     """Whether the widget `key` applies, given the values drawn before it."""
+    if key in PATCH_ONLY:
+        return values.get("patch", "none") != "none"
     return key not in ENCODER_ONLY or values.get("hp_encoder", "none") != "none"
 
 

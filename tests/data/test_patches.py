@@ -129,3 +129,20 @@ def test_an_old_config_json_without_the_new_fields_loads_with_defaults():
 def test_bad_patch_settings_are_refused(values, message):
     with pytest.raises(ConfigError, match=message):
         RunConfig(hparams={"depth": 2, "base_filters": 8}, **values).validate()
+
+
+def test_the_train_pages_patch_widgets_round_trip_and_hide_without_a_patch():
+    from segcore.training import settings
+
+    config = RunConfig(hparams={"depth": 2, "base_filters": 8}, patch=(64, 64), scale=0.5,
+                       oversample_rare=0.3, cache_memory="2GB").validate()
+    form = settings.restore(config.to_json())
+    values = settings.widget_values(form)
+    assert values["patch"] == 64 and values["scale"] == 0.5 and values["cache_memory"] == "2GB"
+    assert settings.saved_form(settings.config_from_values(values, data="")) == form
+    assert settings.shown("scale", values) and settings.shown("oversample_rare", values)
+    # Without a patch its options are hidden, and what they kept does not reach the run.
+    values["patch"] = "none"
+    assert not settings.shown("scale", values)
+    shown = settings.config_from_values(values, data="").validate()
+    assert shown.patch is None and shown.scale == 1.0 and shown.oversample_rare == 0.0

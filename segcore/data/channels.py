@@ -68,6 +68,7 @@ def image_info(source, name=None):
         DataError: the file is not an image, is damaged, or is over the pixel cap.
     """
     from segcore.data import formats
+    from segcore.data.tiff import tiff_header
 
     label = formats._label(source, name)
     try:
@@ -75,10 +76,10 @@ def image_info(source, name=None):
             width, height = formats._shown_size(handle, label)
             mode, info, is_tiff = handle.mode, handle.info, handle.format == "TIFF"
     except formats.UnreadableTiff as refusal:
-        height, width, channels, dtype = formats.tiff_header(source, label, refusal)
+        height, width, channels, dtype = tiff_header(source, label, refusal)
         return ImageInfo(label, height, width, channels, dtype)
     if is_tiff:  # Pillow's TIFF modes hide 16-bit RGB and sample formats: ask tifffile
-        _, _, channels, dtype = formats.tiff_header(source, label)
+        _, _, channels, dtype = tiff_header(source, label)
         return ImageInfo(label, height, width, channels, dtype)
     if mode == "P":
         channels, dtype = (4 if "transparency" in info else 3), "uint8"

@@ -128,44 +128,10 @@ def image_shape(source, name=None):
         with _open(source, name) as handle:
             width, height = _shown_size(handle, label)
     except UnreadableTiff as refusal:
+        from segcore.data.tiff import tiff_header
+
         return tiff_header(source, label, refusal)[:2]
     return height, width
-
-
-def tiff_header(source, label, refusal=None):
-    """(height, width, channels, dtype name) of a one-page TIFF as shown, read by tifffile.
-
-    Checks the pixel cap and that the file is one 2-D image (samples per pixel are channels).
-
-    Raises:
-        DataError: not a TIFF tifffile reads (`refusal`, Pillow's message, when given), a
-            stack of images, or over the pixel cap.
-    """
-    import tifffile
-
-    data = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
-    try:
-        with tifffile.TiffFile(data) as tiff:
-            series = tiff.series[0]
-            shape, axes, dtype = tuple(series.shape), series.axes, series.dtype
-            tag = tiff.pages[0].tags.get(_ORIENTATION)
-            orientation = tag.value if tag is not None else 1
-    except Exception:  # noqa: BLE001 (tifffile raises many types for broken files)
-        raise refusal or DataError(f"{label}: the TIFF image is truncated or corrupt.") from None
-    sides = [size for size, axis in zip(shape, axes) if axis in "YX"]
-    channels = shape[axes.index("S")] if "S" in axes else 1
-    if len(sides) != 2 or len(shape) != len(sides) + ("S" in axes):
-        raise DataError(f"{label}: the TIFF holds a {axes} stack of shape {shape}, not one 2-D "
-                        "image; save each image as its own file.")
-    height, width = sides
-    if width * height > max_pixels():
-        raise DataError(
-            f"{label}: the image is {width}x{height} pixels, over the {max_pixels():,}-pixel cap "
-            "(raise SEGCORE_MAX_PIXELS if it is genuine)."
-        )
-    if orientation in _TURNS_SIDES:
-        height, width = width, height
-    return height, width, channels, np.dtype(dtype).name
 
 
 def turned_by_exif(source, name=None):
@@ -238,40 +204,6 @@ def _pixels(handle):
     return np.asarray(handle)
 
 
-# The same turns as PIL's ImageOps.exif_transpose, for arrays (H, W[, C]).
-_ORIENT = {
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1],
-    5: lambda a: np.swapaxes(a, 0, 1),
-    6: lambda a: np.rot90(a, -1),
-    7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),
-    8: lambda a: np.rot90(a, 1),
-}
-
-
-def _read_tiff(source, label):
-    """Reads a one-page TIFF with tifffile, which keeps 16-bit, float and N-channel pixels that
-    PIL cannot.
-
-    Planar (channels-first) pixels are made interleaved and the orientation tag is applied,
-    so the array is the picture PIL shows for 8-bit files (what prediction and masks use).
-    """
-    import tifffile
-
-    data = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
-    with tifffile.TiffFile(data) as tiff:
-        series = tiff.series[0]
-        array, axes = series.asarray(), series.axes
-        tag = tiff.pages[0].tags.get(_ORIENTATION)
-        orientation = tag.value if tag is not None else 1
-    if "S" in axes and axes.index("S") < axes.index("Y"):
-        array = np.moveaxis(array, axes.index("S"), -1)
-    if array.ndim not in (2, 3) or (array.ndim == 3 and "S" not in axes):
-        raise DataError(f"{label}: the TIFF holds a {axes} stack, not one 2-D image.")
-    return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(array))
-
-
 def read_pixels(source, name=None):
     """Reads an image's own pixels: every channel, in the file's own type, as shown.
 
@@ -289,9 +221,11 @@ def read_pixels(source, name=None):
     label = _label(source, name)
     suffix = Path(name or str(source) if not isinstance(source, bytes) else name or "").suffix
     if suffix.lower() in (".tif", ".tiff"):
+        from segcore.data.tiff import read_tiff
+
         image_shape(source, name)
         try:
-            return _read_tiff(source, label)
+            return read_tiff(source, label)
         except DataError:
             raise
         except Exception as error:  # tifffile raises many types for broken files

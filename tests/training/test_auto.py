@@ -201,6 +201,20 @@ def test_fingerprint_of_a_generated_dataset(tmp_path):
     json.dumps(fp.to_json())
 
 
+def test_fingerprint_counts_the_bands_of_multi_channel_images(tmp_path):
+    import tifffile
+
+    data = write_lines_dataset(tmp_path / "bands", count=4)
+    for index in range(4):
+        (data / "images" / f"{index}.png").unlink()
+        bands = np.random.default_rng(index).integers(0, 4000, (48, 64, 5), dtype=np.uint16)
+        tifffile.imwrite(data / "images" / f"{index}.tif", bands, photometric="minisblack",
+                         planarconfig="contig")
+    fp = fingerprint_folder(data)
+    assert fp.channels == 5 and not fp.pretrained_available
+    assert chosen(fp, minutes=5)["augment.vflip"].value is True
+
+
 def test_cli_auto_prints_each_choice_trains_and_keeps_them(tmp_path, capsys):
     data = write_lines_dataset(tmp_path / "lines", count=12, size=(32, 32))
     workspace = tmp_path / "ws"
@@ -213,7 +227,7 @@ def test_cli_auto_prints_each_choice_trains_and_keeps_them(tmp_path, capsys):
     lines = {line.strip().split(" = ")[0]: line for line in out if " = " in line}
     assert lines["batch_size"].strip() == "batch_size = 3: given"
     assert lines["epochs"].strip() == "epochs = 1: given"
-    assert "gray images" in lines["augment.vflip"]
+    assert "gray or multi-band images" in lines["augment.vflip"]
     config = json.loads((run / "config.json").read_text())["config"]
     assert config["batch_size"] == 3 and config["epochs"] == 1
     assert config["augment"]["vflip"] is True and config["augment"]["rot90"] is True

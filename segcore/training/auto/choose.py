@@ -252,9 +252,9 @@ def _balance(plan, fp):
 
 def _augment(plan, fp, window):
     plan.set("augment.hflip", True, "left-right flips keep the meaning of almost any image")
-    gray = fp.channels == 1
-    plan.set("augment.vflip", gray, "gray images (microscopy, scans) have no up and down"
-             if gray else "colour scenes have an up (sky) and a down (road)")
+    gray = fp.channels != 3  # gray or multi-band: microscopy, scans, satellites
+    plan.set("augment.vflip", gray, "gray or multi-band images (microscopy, scans, satellites) "
+             "have no up and down" if gray else "colour scenes have an up (sky) and a down (road)")
     square = window[0] == window[1]
     plan.set("augment.rot90", gray and square,
              "quarter turns: no up and down, square training window" if gray and square else
@@ -266,7 +266,7 @@ def _augment(plan, fp, window):
         plan.set("augment.brightness", 0.1, "light brightness jitter: scenes differ in lighting")
         plan.set("augment.contrast", 0.1, "light contrast jitter: cameras and weather differ")
     else:
-        plan.set("augment.scale_min", 1.0, "no scale-crop: gray data is usually imaged at one "
+        plan.set("augment.scale_min", 1.0, "no scale-crop: such data is usually imaged at one "
                  "scale")
 
 

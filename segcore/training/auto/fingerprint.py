@@ -16,7 +16,6 @@ from segcore.data.formats import image_shape, read_mask
 # A class is thin when most of its pixels lie within this many pixels of its boundary.
 THIN_RADIUS = 2
 THIN_SURVIVAL = 0.5
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,8 @@ class Fingerprint:
         train_images, val_images: images per split (val 0 when a split is still to be made).
         median_size, min_size, max_size: (height, width) of the training images; min and
             max by area.
-        channels: 1 for gray images, 3 for colour (of the first images sampled).
+        channels: 1 for gray images, 3 for colour pictures, else the bands of multi-channel
+            images (the most of the first images sampled).
         num_classes: classes of the class map (void excluded).
         class_names: their names.
         class_shares: each class's share of the labelled pixels in the sampled masks.
@@ -92,13 +92,14 @@ def thin_share(mask, label, radius=THIN_RADIUS):
 
 
 def _channels(path):
-    from PIL import Image
+    """The image's own channels: 1 for gray, 3 for a colour picture (alpha dropped, as it is
+    read), else its band count (segcore.data.channels reads such images band by band)."""
+    from segcore.data.channels import image_info
 
-    try:
-        with Image.open(path) as handle:
-            return 1 if handle.mode in _GRAY_MODES else 3
-    except (OSError, ValueError, TypeError):
-        return 3  # a file Pillow cannot open (16-bit TIFF read by tifffile) is taken as colour
+    info = image_info(path)
+    if info.channels <= 2:
+        return 1  # gray, or gray with alpha
+    return 3 if info.rgb_readable and info.channels <= 4 else info.channels
 
 
 def _cached_encoders():

@@ -33,7 +33,8 @@ def suggest_settings(data):
         flash(f"Cannot suggest settings: {error}")
         return
     cores = len(os.sched_getaffinity(0))
-    # No widget sets --patch: images too many for memory are shrunk here instead.
+    # The page's scale slider starts at 0.25, below the scale a huge dataset may need: images
+    # too many for memory are shrunk to fit here instead of streamed as patches.
     choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given,
                                    patches=False)
     suggested = settings.apply_choices(form, choices)

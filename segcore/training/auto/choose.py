@@ -279,8 +279,8 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True):
         cores: CPU cores training may use.
         given: {path: value} of settings the user gave (CLI flags typed, widgets changed);
             paths as in `Choice.path`. They are kept and the rest chosen around them.
-        patches: may choose `--patch`/`--scale` (the Train page has no widget for them: it
-            shrinks the images instead).
+        patches: may choose `--patch`/`--scale` (the Train page does not: its scale slider
+            cannot show every scale, so it shrinks the images instead).
 
     Returns:
         A list of `Choice`s, one per setting, in the order they are decided.

@@ -115,6 +115,9 @@ def pick_image(entries, run, class_map):
     relative = st.selectbox(f"Image ({len(unlabelled)} unlabelled, "
                             f"{len(order) - len(unlabelled)} labelled)", order,
                             format_func=describe, key="label_image")
+    # What this page puts in the URL is not a request to open an image: only a URL that
+    # differs (a link from Results, a pasted address) picks the image above.
+    st.session_state["label_asked"] = relative
     in_url("image", relative)
     return by_name[relative]
 
@@ -262,7 +265,7 @@ def label_page() -> None:
             stroke_width=max(1, round(size * zoom)), stroke_color=hex_colour(colour),
             fill_color=hex_colour(colour, 0.4), background_image=Image.fromarray(background),
             drawing_mode=MODES[tool], width=width, height=height, point_display_radius=2,
-            key=f"label_canvas_{editor.version}_{view.x0}_{view.y0}_{zoom:g}")
+            key=f"label_canvas_{editor.version}_{tool}_{view.x0}_{view.y0}_{zoom:g}")
         objects = (result.json_data or {}).get("objects") or []
         if objects:
             # The canvas's anti-aliased pixels are never used: its shapes are painted into the
@@ -274,7 +277,8 @@ def label_page() -> None:
             st.rerun()
         actions(editor, class_map)
         st.caption(f"{entry.relative} · {shape[1]}x{shape[0]} · zoom {zoom:.2f}x · "
-                   f"mask {editor.opened.mask.relative_to(editor.opened.root)}")
+                   f"mask {editor.opened.mask.relative_to(editor.opened.root)} · "
+                   f"change {editor.version}")
     with right:
         if run is not None:
             probs = probabilities(run_predictor(run), str(entry.image), image)

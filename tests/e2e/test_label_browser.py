@@ -59,34 +59,69 @@ def make_cells(root, labelled=8, unlabelled=3, size=64, names=NAMES):
 
 
 def choose(page, key, option):
-    page.locator(f".st-key-{key}").click()
+    """Picks `option` of a selectbox by typing it (the list may open out of view)."""
+    field = page.locator(f".st-key-{key} input")
+    field.click()
+    field.fill(option)
     page.get_by_role("option", name=option, exact=True).click()
     wait_idle(page)
 
 
 def canvas(page):
-    """The canvas that takes the mouse (Fabric draws on an upper canvas over the picture)."""
+    """The canvas that takes the mouse (Fabric draws on an upper canvas over the picture),
+    scrolled into view: the mouse reaches only what is on screen."""
     upper = page.locator("canvas.upper-canvas")
-    return upper.last if upper.count() else page.locator("canvas").last
+    found = upper.last if upper.count() else page.locator("canvas").last
+    found.wait_for(state="visible")
+    found.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(200)
+    return found
+
+
+def change_count(page):
+    """The page's count of changes to the mask being edited (it moves once per stroke)."""
+    return int(re.search(r"change (\d+)", page.get_by_text("change ").last.inner_text()).group(1))
+
+
+def painted(page, before, timeout=8):
+    """Whether the page painted a new shape in (its change count moved) within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while change_count(page) == before and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    wait_idle(page)
+    return change_count(page) > before
+
+
+def on_canvas(page, gesture):
+    """Does `gesture(box)` on the canvas until the page paints it in. A canvas that was just
+    redrawn (a new tool, a new mask) may miss the first gesture while it mounts; painting the
+    same shape twice gives the same pixels."""
+    before = change_count(page)
+    for _ in range(3):
+        gesture(canvas(page).bounding_box())
+        if painted(page, before):
+            return
+    raise AssertionError("the shape never reached the mask")
 
 
 def drag(page, points):
     """A brush stroke through canvas `points`; waits for the page to paint it in."""
-    box = canvas(page).bounding_box()
-    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
-    page.mouse.up()
-    page.get_by_text("Unsaved edits", exact=True).wait_for()
-    wait_idle(page)
+    def gesture(box):
+        page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+        page.mouse.up()
+    on_canvas(page, gesture)
 
 
 def click_canvas(page, points):
-    box = canvas(page).bounding_box()
-    for x, y in points:
-        page.mouse.click(box["x"] + x, box["y"] + y)
-        page.wait_for_timeout(150)
+    """Clicks on the canvas (polygon vertices, fill seeds); waits for the page to paint."""
+    def gesture(box):
+        for x, y in points:
+            page.mouse.click(box["x"] + x, box["y"] + y)
+            page.wait_for_timeout(150)
+    on_canvas(page, gesture)
 
 
 def save(page, saved_text):
@@ -207,16 +242,14 @@ def test_ten_images_labelled_from_scratch(server, capsys):  # noqa: F811
         for index in range(2, 12):
             name = f"u{index}.png"
             choose(page, "label_image", f"unlabelled/{name} · no mask yet")
-            page.get_by_text("an empty mask").click()
+            page.locator(".st-key-label_start").get_by_text("an empty mask").click()
             wait_idle(page)
             choose(page, "label_class", "cell")
-            page.get_by_text("polygon", exact=True).click()
+            page.locator(".st-key-label_tool").get_by_text("polygon", exact=True).click()
             wait_idle(page)
             click_canvas(page, [(150, 150), (300, 150), (300, 300), (150, 300), (150, 150)])
-            page.get_by_text("Unsaved edits", exact=True).wait_for()
-            wait_idle(page)
             choose(page, "label_class", "membrane")
-            page.get_by_text("brush", exact=True).click()
+            page.locator(".st-key-label_tool").get_by_text("brush", exact=True).click()
             wait_idle(page)
             drag(page, [(10, 470), (250, 470), (500, 470)])
             save(page, f"Saved masks/{name}")

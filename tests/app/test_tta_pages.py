@@ -1,0 +1,56 @@
+"""Results and Predict: the "Flip TTA" checkbox scores and predicts with flip TTA."""
+
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+from page_runner import page
+from segcore.inference import RunPredictor
+
+
+def no_exceptions(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_results_scores_with_flip_tta_apart(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    from page_runner import REPO
+
+    root, run_id = app_env
+    # Through the router: the worst-image table links to the Label page, which only a page
+    # registered with st.navigation may do.
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["run"] = run_id
+    at.run()
+    at.switch_page("app_pages/results.py").run()
+    no_exceptions(at)
+    at.checkbox(key="results_tta").check().run()
+    no_exceptions(at)
+    cache = root / "runs" / run_id / "eval_val_best_tta.json"
+    assert cache.is_file() and json.loads(cache.read_text())["tta"] is True
+    shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
+    assert shown and "with flip TTA" in shown[0]
+    score = json.loads(cache.read_text())["mean_iou"]
+    assert f"**{score:.3f}**" in shown[0]
+
+
+def test_predict_with_flip_tta_gives_the_tta_labels(app_env):
+    root, run_id = app_env
+    pixels = np.random.default_rng(3).integers(0, 255, (32, 40, 3), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    at = page("predict")
+    at.query_params["run"] = run_id
+    at.run()
+    at.checkbox(key="predict_tta").check().run()
+    at.file_uploader(key="predict_images").set_value(
+        [("x.png", buffer.getvalue(), "image/png")]).run()
+    no_exceptions(at)
+    (labels,) = at.session_state["predictions"].values()
+    expected = RunPredictor(root / "runs" / run_id, tta=True).predict(pixels)
+    np.testing.assert_array_equal(labels, expected)
+    assert not np.array_equal(
+        expected, RunPredictor(root / "runs" / run_id).predict(pixels)), "TTA changed nothing"

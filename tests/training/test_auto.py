@@ -151,6 +151,14 @@ def test_given_settings_win_and_the_rest_is_chosen_around_them():
     assert as_config(choices).hparams["depth"] == 5
 
 
+def test_a_given_hyperparameter_picks_a_family_that_has_it():
+    fp = made_up(num_classes=8, class_names=tuple("abcdefgh"), class_shares=(0.125,) * 8)
+    assert chosen(fp)["model"].value == "reseg"
+    choices = chosen(fp, given={"hparams.depth": 3})
+    assert choices["model"].value == "unet" and "--depth given" in choices["model"].reason
+    assert as_config(choices).hparams["depth"] == 3
+
+
 def test_no_budget_chooses_the_default_and_says_so():
     choice = chosen(made_up(), minutes=0)["time_budget_min"]
     assert choice.value == 15 and "no time budget given" in choice.reason

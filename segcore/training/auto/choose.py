@@ -15,7 +15,7 @@ scale-crop made CamVid's best recipe.
 import math
 from dataclasses import dataclass
 
-from segcore.models import model_stride, resolve_hparams
+from segcore.models import MODELS, model_stride, resolve_hparams
 
 # Native training pixels per core-second (forward + backward), from bench throughput.
 PIXEL_RATE = {"unet": 2.8e5, "reseg": 2.8e5, "unet-renet": 2.4e5, "deeplabv3plus": 1.2e5}
@@ -92,20 +92,30 @@ class _Plan:
 
 
 def _model(plan, fp):
+    """The family: from the data, unless given hyperparameters name another one's."""
+    model, reason = _family(fp)
+    wanted = {p.split(".", 1)[1] for p in plan.given if p.startswith("hparams.")}
+    if "model" not in plan.given and not wanted <= {p.name for p in MODELS[model].params}:
+        fits = [name for name, spec in MODELS.items() if wanted <= {p.name for p in spec.params}]
+        if fits:
+            flags = ", ".join(f"--{w.replace('_', '-')}" for w in sorted(wanted))
+            model, reason = fits[0], f"{flags} given: a hyperparameter of {fits[0]}"
+    return plan.set("model", model, reason)
+
+
+def _family(fp):
     if fp.pretrained_available:
         encoder = next(e for e in PREFERRED_ENCODERS + fp.cached_encoders
                        if e in fp.cached_encoders)
-        return plan.set("model", "deeplabv3plus",
-                        f"ImageNet weights of {encoder} are cached and the images are RGB: a "
-                        "pretrained encoder generalises to new scenes better than one from "
-                        "scratch (not measured here: no weights were on this machine)")
+        return "deeplabv3plus", (
+            f"ImageNet weights of {encoder} are cached and the images are RGB: a pretrained "
+            "encoder generalises to new scenes better than one from scratch (not measured "
+            "here: no weights were on this machine)")
     if fp.num_classes >= 6 and fp.channels == 3:
-        return plan.set("model", "reseg",
-                        f"{fp.num_classes} classes in colour scenes: ReSeg's row and column "
-                        "sweeps give each pixel the scene's context (CamVid: 0.563 vs U-Net "
-                        "0.512 in 15 min)")
-    return plan.set("model", "unet",
-                    f"{fp.num_classes} classes, {'gray' if fp.channels == 1 else 'colour'} "
+        return "reseg", (f"{fp.num_classes} classes in colour scenes: ReSeg's row and column "
+                         "sweeps give each pixel the scene's context (CamVid: 0.563 vs U-Net "
+                         "0.512 in 15 min)")
+    return "unet", (f"{fp.num_classes} classes, {'colour' if fp.channels == 3 else 'gray'} "
                     "images: the families tie on such data (membrane 0.78 each) and U-Net "
                     "keeps the finest boundaries")
 

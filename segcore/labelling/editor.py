@@ -16,7 +16,7 @@ from segcore.labelling.raster import paint_objects
 from segcore.labelling.undo import EditHistory
 
 TOOLS = ("brush", "polygon", "fill", "eraser")
-CANVAS_MAX = (760, 560)  # (width, height) of the canvas on the page, in screen pixels
+CANVAS_MAX = (700, 560)  # (width, height) of the canvas on the page, in screen pixels
 
 
 @dataclass

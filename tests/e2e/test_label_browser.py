@@ -263,3 +263,60 @@ def test_ten_images_labelled_from_scratch(server, capsys):  # noqa: F811
         assert (mask[19:37, 19:37] == 1).all()  # canvas 150..300 at 8x is image 18.75..37.5
     with capsys.disabled():
         print(f"\nten images labelled in the browser in {elapsed:.0f} s")
+
+
+def test_a_large_image_with_many_classes_zoomed_panned_filled_and_erased(server):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    url, tmp_path = server
+    root = tmp_path / "workspace" / "datasets" / "stripes"
+    names = [f"class {index:02d}" for index in range(30)]
+    colours = [[(37 * i) % 256, (91 * i) % 256, (157 * i) % 256] for i in range(30)]
+    root.mkdir(parents=True)
+    (root / "classes.json").write_text(json.dumps({
+        "classes": [{"name": n, "color": c} for n, c in zip(names, colours)],
+        "ignore_value": 255, "void_color": [0, 0, 0]}))
+    height, width = 2000, 3000
+    mask = np.repeat((np.arange(width) // 100).astype(np.uint8)[None], height, axis=0)
+    ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    image = (np.array(colours, np.float32)[mask] * 0.5 + ramp * 0.5).astype(np.uint8)
+    for stem in ("big", "other"):
+        write_png(root / "images" / f"{stem}.png", image)
+        write_png(root / "masks" / f"{stem}.png", mask)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/label?dataset=stripes&image=images/big.png")
+        page.get_by_text("Start from", exact=True).wait_for()
+        wait_idle(page)
+        canvas(page)  # drawn (the picture of a 3000x2000 image at "fit")
+        page.locator(".st-key-label_class input").click()  # the class list, open
+        page.wait_for_timeout(500)
+        shot(page, "label-many-classes")
+        page.keyboard.press("Escape")
+        choose(page, "label_zoom", "2x")
+        thumb = page.locator(".st-key-label_pan_x input[type=range]").first
+        thumb.focus()
+        thumb.press("End")  # x0 = 3000 - 700 / 2
+        wait_idle(page)
+        choose(page, "label_class", "class 07")
+        page.locator(".st-key-label_tool").get_by_text("fill", exact=True).click()
+        wait_idle(page)
+        # Canvas (60, 100) at 2x from x0 = 2650 is image (2680, 50): stripe 26, filled.
+        click_canvas(page, [(60, 100)])
+        page.locator(".st-key-label_tool").get_by_text("eraser", exact=True).click()
+        page.locator(".st-key-label_erase_to").get_by_text("void", exact=True).click()
+        wait_idle(page)
+        drag(page, [(400, 300), (650, 300)])  # image (2850, 150) to (2975, 150): void
+        shot(page, "label-large")
+        save(page, "Saved masks/big.png")
+        assert_clean(page)
+        browser.close()
+    saved = read(root / "masks" / "big.png")
+    assert (saved[:, 2600:2700] == 7).all()
+    assert (saved == 255).sum() > 0 and (saved[:, :2600] == mask[:, :2600]).all()
+    voided = np.argwhere(saved == 255)
+    assert voided[:, 1].min() >= 2845 and voided[:, 1].max() <= 2980
+    assert voided[:, 0].min() >= 145 and voided[:, 0].max() <= 155
+    assert set(np.unique(saved).tolist()) <= set(range(30)) | {255}

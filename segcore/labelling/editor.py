@@ -45,9 +45,15 @@ def dataset_images(root):
         (dataset, [ImageEntry]).
 
     Raises:
-        DataError: the dataset does not load.
+        DataError: the dataset does not load, or is a labelling tool's export (COCO, CVAT, VOC,
+            Cityscapes): its labels live in the tool's own files, which a painted mask must not
+            replace.
     """
     dataset = load_dataset(root, val_fraction=0)
+    if dataset.format != "folder":
+        raise DataError(f"{dataset.root} is a {dataset.format} export: its labels live in that "
+                        "tool's files, so they are edited there, not here (Label edits datasets "
+                        "of images/ and masks/).")
     root = dataset.root
     order = {name: position for position, name in enumerate(SPLITS)}
     samples = sorted((s for split in dataset.splits.values() for s in split),

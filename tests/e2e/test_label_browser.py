@@ -214,6 +214,15 @@ def test_the_most_uncertain_image_opens_prefilled_with_predict_output(server):  
         shot(page, "label-ranked")
         save(page, f"Saved masks/{name}")
         assert_clean(page)
+        # Results: the worst image's "Correct this mask" opens it in the painter.
+        page.goto(f"{url}/results?dataset=cells&run={run.name}")
+        link = page.get_by_role("link", name="Correct this mask").first
+        link.wait_for(timeout=120_000)
+        worst = page.get_by_text(" · ground truth").first.inner_text().split(" · ")[0]
+        link.click()
+        expect(page.locator(".st-key-label_image input")).to_have_value(f"images/{worst}")
+        page.get_by_text(f"mask masks/{worst}").wait_for()
+        assert_clean(page)
         browser.close()
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         assert main(["--workspace", str(workspace), "predict", "--run", run.name, "--input",

@@ -85,3 +85,14 @@ def test_eraser_targets():
     assert eraser_label("void", ClassMap(["a", "b"], ignore_value=9)) == 255
     with pytest.raises(DataError, match="no void value"):
         eraser_label("void", ClassMap(["a", "b"]))
+
+
+def test_a_labelling_tool_export_is_not_edited(tmp_path):
+    root = tmp_path / "voc"
+    for stem in ("a", "b"):
+        write_png(root / "JPEGImages" / f"{stem}.png", np.zeros((8, 8, 3), np.uint8))
+        write_png(root / "SegmentationClass" / f"{stem}.png", np.zeros((8, 8), np.uint8))
+    (root / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (root / "ImageSets" / "Segmentation" / "train.txt").write_text("a\nb\n")
+    with pytest.raises(DataError, match="is a voc export"):
+        dataset_images(root)

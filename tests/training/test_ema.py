@@ -100,3 +100,32 @@ def test_a_checkpoint_without_averages_refuses_a_resume_with_them(tmp_path, demo
     trainer = loop.Trainer(tiny_config(demo_data, epochs=2), None)
     with pytest.raises(RunError, match="weight-average variables"):
         trainer.load_state(path)
+
+
+@pytest.mark.slow
+def test_averages_over_two_mirrored_cpus_match_one_device(demo_data, tmp_path):
+    """The shadows are updated in the cross-replica context: every replica holds the same."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    saved = {}
+    for strategy, replicas in (("one", "1"), ("mirrored", "2")):
+        result = subprocess.run(
+            [sys.executable, "-m", "segcore", "--workspace", str(tmp_path / strategy), "train",
+             "--data", str(demo_data), "--model", "unet", "--depth", "2", "--base-filters", "8",
+             "--batch-norm", "false", "--img-size", "32x32", "--batch-size", "4", "--seed", "7",
+             "--epochs", "2", "--strategy", strategy, "--ema", "0.9"],
+            cwd=REPO, env=dict(os.environ, SEGCORE_CPU_REPLICAS=replicas), capture_output=True,
+            text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        run = result.stdout.strip().splitlines()[-1]
+        found, stored = arrays(run)
+        saved[strategy] = (keras_weights(f"{run}/last.keras"),
+                           [stored[f"e{i}"] for i in range(found.weights)])
+    for a, b in zip(saved["one"][0], saved["mirrored"][0]):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
+    for kept, average in zip(*saved["mirrored"]):
+        np.testing.assert_array_equal(kept, average)

@@ -1,0 +1,95 @@
+"""The Label page without a browser: unlabelled images listed, added images shown, exports
+refused, a save refused when the mask changed on disk meanwhile."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from helpers import png_bytes, write_png
+from page_runner import page
+
+
+def cells(workspace, name="cells"):
+    root = workspace / "datasets" / name
+    root.mkdir(parents=True)
+    (root / "classes.json").write_text(json.dumps(
+        {"classes": [{"name": "back"}, {"name": "cell"}], "ignore_value": 255}))
+    for stem in ("a", "b"):
+        write_png(root / "images" / f"{stem}.png", np.full((16, 16, 3), 60, np.uint8))
+        write_png(root / "masks" / f"{stem}.png", np.zeros((16, 16), np.uint8))
+    write_png(root / "unlabelled" / "u.png", np.full((16, 16, 3), 90, np.uint8))
+    return root
+
+
+def test_lists_labelled_and_unlabelled_images(workspace):
+    cells(workspace)
+    app = page("label")
+    app.query_params["dataset"] = "cells"
+    app.run()
+    assert not app.exception, app.exception
+    picker = app.selectbox(key="label_image")
+    assert picker.options == ["unlabelled/u.png · no mask yet", "images/a.png", "images/b.png"]
+    assert "unlabelled 1" in " ".join(c.value for c in app.caption)
+
+
+def open_image(image, dataset="cells"):
+    app = page("label")
+    app.query_params["dataset"] = dataset
+    app.query_params["image"] = image
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_a_save_is_refused_when_the_mask_changed_on_disk(workspace):
+    root = cells(workspace)
+    app = open_image("images/a.png")
+    assert app.selectbox(key="label_image").value == "images/a.png"
+    assert app.button(key="label_undo").disabled
+    changed = np.zeros((16, 16), np.uint8)
+    changed[0, 0] = 1
+    write_png(root / "masks" / "a.png", changed)  # another tab saved meanwhile
+    app.button(key="label_save").click().run()
+    assert any("changed on disk after it was opened" in e.value for e in app.error)
+    assert np.asarray(Image.open(root / "masks" / "a.png"))[0, 0] == 1
+    assert not (root / ".history").exists()
+
+
+def test_saving_an_empty_start_labels_an_unlabelled_image(workspace):
+    root = cells(workspace)
+    app = open_image("unlabelled/u.png")
+    assert app.radio(key="label_start").value == "empty"
+    app.button(key="label_save").click().run()
+    assert not app.exception, app.exception
+    assert (root / "images" / "u.png").is_file() and (root / "masks" / "u.png").is_file()
+    assert any("Saved masks/u.png" in s.value for s in app.success)
+    assert app.selectbox(key="label_image").value == "images/u.png"
+
+
+def test_eraser_to_void_without_a_void_value_and_added_images(workspace):
+    root = cells(workspace)
+    (root / "classes.json").write_text(json.dumps({"classes": [{"name": "back"},
+                                                               {"name": "cell"}]}))
+    app = open_image("images/a.png")
+    app.radio(key="label_tool").set_value("eraser").run()
+    app.radio(key="label_erase_to").set_value("void").run()
+    assert any("no void value" in e.value for e in app.error)
+    from segcore.data.uploads import add_unlabelled
+
+    add_unlabelled([("v.png", png_bytes(np.zeros((16, 16, 3), np.uint8)))], root)
+    app.run()
+    assert "unlabelled/v.png · no mask yet" in app.selectbox(key="label_image").options
+
+
+def test_a_labelling_tool_export_is_refused(workspace):
+    root = workspace / "datasets" / "voc"
+    for stem in ("a", "b"):
+        write_png(root / "JPEGImages" / f"{stem}.png", np.zeros((8, 8, 3), np.uint8))
+        write_png(root / "SegmentationClass" / f"{stem}.png", np.zeros((8, 8), np.uint8))
+    (root / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (root / "ImageSets" / "Segmentation" / "train.txt").write_text("a\nb\n")
+    app = page("label")
+    app.query_params["dataset"] = "voc"
+    app.run()
+    assert any("is a voc export" in e.value for e in app.error)

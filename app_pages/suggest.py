@@ -7,7 +7,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import flash
 from segcore.commands.run import AUTO_FILE
 from segcore.errors import SegcoreError
 from segcore.fileio import write_json_atomic
@@ -30,7 +29,7 @@ def suggest_settings(data):
         fp = auto.fingerprint_folder(data, split=form["split"], val_fraction=form["val_fraction"],
                                      seed=form["seed"])
     except SegcoreError as error:
-        flash(f"Cannot suggest settings: {error}")
+        st.session_state["train_suggestion_error"] = f"Cannot suggest settings: {error}"
         return
     cores = len(os.sched_getaffinity(0))
     # The page's scale slider starts at 0.25, below the scale a huge dataset may need: images
@@ -39,7 +38,8 @@ def suggest_settings(data):
                                    patches=False)
     suggested = settings.apply_choices(form, choices)
     if suggested is None:
-        flash("The suggested settings do not fit the settings you changed; nothing was changed.")
+        st.session_state["train_suggestion_error"] = (
+            "The suggested settings do not fit the settings you changed; nothing was changed.")
         return
     for key in [k for k in st.session_state if str(k).startswith("hp_")]:
         del st.session_state[key]  # another model's hyperparameters
@@ -55,6 +55,9 @@ def suggestion_section(data):
                 help="Chooses every setting you have not changed from this dataset (sizes, "
                      "channels, class balance, thin classes) and the time budget (15 minutes "
                      "unless you set one); change anything before Start.")
+    problem = st.session_state.pop("train_suggestion_error", None)
+    if problem:
+        right.error(problem)
     record = st.session_state.get("train_suggestion")
     if record:
         kept = sum(c["given"] for c in record["choices"])

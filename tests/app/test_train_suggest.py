@@ -49,6 +49,22 @@ def test_suggest_fills_the_widgets_and_keeps_what_the_user_changed(app_env):
     assert at.session_state["train_settings"]["epochs"] == 3
 
 
+def test_a_dataset_that_cannot_be_read_is_said_and_nothing_changes(app_env, monkeypatch):
+    from segcore.errors import DataError
+
+    def broken(*args, **kwargs):
+        raise DataError("demo/masks/3.png: mask is 30x32 but its image 3.png is 32x32.")
+
+    monkeypatch.setattr(auto, "fingerprint_folder", broken)
+    at = page("train").run()
+    before = dict(at.session_state["train_settings"])
+    at.button(key="suggest").click().run()
+    no_exceptions(at)
+    assert [e.value for e in at.error] == [
+        "Cannot suggest settings: demo/masks/3.png: mask is 30x32 but its image 3.png is 32x32."]
+    assert at.session_state["train_settings"] == before
+
+
 def test_encoder_only_widgets_show_with_an_encoder_only(app_env):
     at = page("train").run()
     no_exceptions(at)

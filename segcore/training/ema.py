@@ -16,6 +16,13 @@ def decay_at(decay, updates):
     updates from holding on to the random initial weights: with decay 0.999 a run of 300 steps
     would otherwise still be 74% its initialization.
 
+    Args:
+        decay: the decay the average tends to, in (0, 1).
+        updates: how many updates came before this one.
+
+    Returns:
+        The decay of this update.
+
     Example:
         decay 0.999: update 0 uses 0.1, update 10 uses 0.55, update 1000 uses 0.991, and from
         update 8990 on 0.999.

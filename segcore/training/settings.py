@@ -182,7 +182,15 @@ PATCH_ONLY = ("scale", "oversample_rare")
 
 
 def shown(key, values):
-    """Whether the widget `key` applies, given the values drawn before it."""
+    """Whether the widget `key` applies, given the values drawn before it.
+
+    Args:
+        key: a widget key.
+        values: {widget key: value} of the widgets drawn so far.
+
+    Returns:
+        False for encoder-only widgets without an encoder and patch-only ones without a patch.
+    """
     if key in PATCH_ONLY:
         return values.get("patch", "none") != "none"
     return key not in ENCODER_ONLY or values.get("hp_encoder", "none") != "none"

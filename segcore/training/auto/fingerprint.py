@@ -151,6 +151,14 @@ def fingerprint_folder(path, classes=None, ignore_index=None, split="auto", val_
                        seed=0, max_masks=48):
     """Loads a dataset folder (as training will) and measures it; see `fingerprint`.
 
+    Args:
+        path: the dataset folder; `classes`, `ignore_index`, `split`, `val_fraction` and
+            `seed` as `load_dataset` takes them (the run's own, so the split is training's).
+        max_masks: masks read for class shares and thinness.
+
+    Returns:
+        A `Fingerprint`.
+
     Raises:
         DataError: the folder is no dataset (naming it and the problem).
     """

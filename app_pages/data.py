@@ -20,6 +20,7 @@ from app_pages.common import (
 from app_pages.data_manage import first_open_guide, manage_dataset_section, snap_offer
 from app_pages.data_preview import FORMAT_NAMES, dataset_facts, preview
 from app_pages.data_upload import problem_list, upload_section
+from app_pages.label_help import unlabelled_uploader
 from segcore import appstate, plots, runs
 from segcore.data.classes import ClassMap
 from segcore.data.doctor import check_folder
@@ -106,6 +107,7 @@ def data_page():
                + f", {class_map.num_classes} classes, sizes {', '.join(summary['sizes'])}; "
                f"format: {layout}.")
     dataset_facts(summary)
+    unlabelled_uploader(path)
     warnings = appstate.dataset_warnings(summary)
     if len(warnings) > 3:  # one box, not a wall of yellow
         st.warning(f"{len(warnings)} things to look at in {chosen}:\n"

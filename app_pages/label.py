@@ -24,9 +24,9 @@ from app_pages.label_help import (
     predictor,
     probabilities,
     ranking,
+    unlabelled_uploader,
 )
 from segcore.data.formats import read_image_uint8
-from segcore.data.uploads import add_unlabelled
 from segcore.errors import SegcoreError
 from segcore.labelling.editor import (
     TOOLS,
@@ -65,20 +65,6 @@ def pick_dataset_and_run():
         index=options.index(wanted) if wanted in options else 0,
         format_func=lambda r: "none" if r is None else labels.get(r, r))
     return chosen, next((r for r in runs if r.run_id == run_id), None)
-
-
-def unlabelled_uploader(root):
-    with st.expander("Add unlabelled images"):
-        files = st.file_uploader("Images without masks (they go to unlabelled/)",
-                                 accept_multiple_files=True, key="label_upload")
-        if st.button("Add them", key="label_upload_add", disabled=not files):
-            try:
-                added = add_unlabelled([(f.name, f.getvalue()) for f in files], root)
-            except SegcoreError as error:
-                st.error(str(error))
-                return
-            flash(f"Added {len(added)} images to {root.name}/unlabelled/.")
-            st.rerun()
 
 
 def pick_image(entries, run, class_map):

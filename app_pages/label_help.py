@@ -85,3 +85,23 @@ def label_link(where, run, sample):
     where.page_link("app_pages/label.py", label="Correct this mask", icon=":material/brush:",
                     query_params={"dataset": root.name, "run": run.run_id,
                                   "image": str(Path(sample.image).resolve().relative_to(root))})
+
+
+def unlabelled_uploader(root):
+    """*Add unlabelled images*: uploads images without masks into `root/unlabelled/` (the Label
+    page and the Data page)."""
+    from app_pages.common import flash
+    from segcore.data.uploads import add_unlabelled
+    from segcore.errors import SegcoreError
+
+    with st.expander("Add unlabelled images"):
+        files = st.file_uploader("Images without masks (they go to unlabelled/, to label on the "
+                                 "Label page)", accept_multiple_files=True, key="label_upload")
+        if st.button("Add them", key="label_upload_add", disabled=not files):
+            try:
+                added = add_unlabelled([(f.name, f.getvalue()) for f in files], root)
+            except SegcoreError as error:
+                st.error(str(error))
+                return
+            flash(f"Added {len(added)} images to {root.name}/unlabelled/.")
+            st.rerun()

@@ -93,3 +93,13 @@ def test_a_labelling_tool_export_is_refused(workspace):
     app.query_params["dataset"] = "voc"
     app.run()
     assert any("is a voc export" in e.value for e in app.error)
+
+
+def test_the_data_page_offers_unlabelled_uploads(workspace):
+    cells(workspace)
+    app = page("data")
+    app.query_params["dataset"] = "cells"
+    app.run()
+    assert not app.exception, app.exception
+    assert "Add unlabelled images" in [e.label for e in app.expander]
+    assert app.button(key="label_upload_add").disabled  # nothing picked yet

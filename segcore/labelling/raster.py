@@ -233,18 +233,3 @@ def paint_objects(labels, objects, label, view, fill=False):
         out[where] = label
     return out
 
-
-def snap_to_palette(rgb, colors):
-    """Snaps each pixel of a canvas image to the nearest of `colors` (for anti-aliased edges).
-
-    Args:
-        rgb: uint8 (H, W, 3).
-        colors: (K, 3) palette.
-
-    Returns:
-        int (H, W): the index of the nearest colour of each pixel.
-    """
-    palette = np.asarray(colors, dtype=np.int32)
-    flat = rgb.reshape(-1, 3).astype(np.int32)
-    distances = ((flat[:, None, :] - palette[None]) ** 2).sum(axis=-1)
-    return distances.argmin(axis=1).reshape(rgb.shape[:2])

@@ -11,7 +11,6 @@ from segcore.labelling.raster import (
     paint_objects,
     path_points,
     polygon_mask,
-    snap_to_palette,
     stroke_mask,
 )
 
@@ -86,7 +85,8 @@ def test_unknown_objects_and_path_commands_are_refused():
         path_points([["M", 0, 0], ["A", 1, 1, 0, 0, 0, 2, 2]])
 
 
-def test_stroke_mask_dot_and_snap():
+def test_a_click_with_the_brush_paints_a_round_dot():
     assert stroke_mask((5, 5), [(2.5, 2.5)], 1).sum() == 1
-    rgb = np.array([[[250, 5, 5], [10, 240, 12], [120, 120, 0]]], dtype=np.uint8)
-    assert snap_to_palette(rgb, [(255, 0, 0), (0, 255, 0)]).tolist() == [[0, 1, 0]]
+    dot = stroke_mask((9, 9), [(4.5, 4.5)], 5)
+    x, y = centres((9, 9))
+    assert np.array_equal(dot, (x - 4.5) ** 2 + (y - 4.5) ** 2 <= 6.25)

@@ -15,6 +15,7 @@ from app_pages.common import (
     flash,
     in_url,
     set_dataset,
+    set_run,
     show_flash,
 )
 from app_pages.label_help import (
@@ -63,7 +64,9 @@ def pick_dataset_and_run():
     run_id = right.selectbox(
         "Run (pre-fills and ranks by its uncertainty)", options, key="label_run",
         index=options.index(wanted) if wanted in options else 0,
-        format_func=lambda r: "none" if r is None else labels.get(r, r))
+        format_func=lambda r: "none" if r is None else labels.get(r, r),
+        # A run picked here becomes the place's run, as on the other pages.
+        on_change=lambda: st.session_state["label_run"] and set_run(st.session_state["label_run"]))
     return chosen, next((r for r in runs if r.run_id == run_id), None)
 
 

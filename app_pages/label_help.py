@@ -103,5 +103,6 @@ def unlabelled_uploader(root):
             except SegcoreError as error:
                 st.error(str(error))
                 return
-            flash(f"Added {len(added)} images to {root.name}/unlabelled/.")
+            flash(f"Added {len(added)} image{'s' if len(added) != 1 else ''} to "
+                  f"{root.name}/unlabelled/.")
             st.rerun()

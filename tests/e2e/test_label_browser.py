@@ -172,6 +172,15 @@ def test_a_stroke_lands_exactly_in_the_mask_and_undo_restores(server):  # noqa: 
         save(page, "Saved masks/c0.png; the previous version is kept")
         assert np.array_equal(read(mask_file), before)
         assert len(list((root / ".history" / "masks").iterdir())) == 2
+        # Add unlabelled images: the uploaded file lands in unlabelled/ and in the picker.
+        page.get_by_text("Add unlabelled images").click()
+        buffer = io.BytesIO()
+        Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(buffer, format="PNG")
+        page.locator(".st-key-label_upload input[type=file]").set_input_files(
+            files=[{"name": "fresh.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
+        page.get_by_role("button", name="Add them").click()
+        page.get_by_text("Added 1 image to cells/unlabelled/.").wait_for()
+        assert (root / "unlabelled" / "fresh.png").is_file()
         assert_clean(page)
         browser.close()
 

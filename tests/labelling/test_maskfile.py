@@ -135,3 +135,29 @@ def test_edit_history_undo_redo_is_bounded():
     assert history.redo().max() == 3
     history.push(np.full((4, 4), 9, np.uint8))
     assert not history.can_redo and history.redo().max() == 9
+
+
+def test_an_unlabelled_image_of_a_split_dataset_joins_train(tmp_path):
+    root = tmp_path / "d"
+    binary_dataset(root / "train")
+    binary_dataset(root / "val")
+    write_png(root / "unlabelled" / "new.png", np.zeros((16, 16, 3), np.uint8))
+    dataset = load_dataset(root)
+    opened = open_mask(root, dataset.unlabelled[0], None, dataset.class_map, (16, 16))
+    assert opened.mask == root / "train" / "masks" / "new.png"
+    saved = save_mask(opened, np.ones((16, 16), np.uint8), dataset.class_map)
+    assert saved.image == root / "train" / "images" / "new.png"
+    assert (np.asarray(Image.open(saved.mask)) == 255).all()  # binary: class 1 is 255
+    assert len(load_dataset(root).samples("train")) == 3 and check_dataset(root).ok
+
+
+def test_a_mask_that_appeared_meanwhile_is_not_overwritten(tmp_path):
+    root = binary_dataset(tmp_path / "d")
+    write_png(root / "unlabelled" / "new.png", np.zeros((16, 16, 3), np.uint8))
+    dataset = load_dataset(root)
+    opened = open_mask(root, dataset.unlabelled[0], None, dataset.class_map, (16, 16))
+    write_png(root / "masks" / "new.png", np.zeros((16, 16), np.uint8))  # saved in another tab
+    with pytest.raises(StaleMask):
+        save_mask(opened, np.ones((16, 16), np.uint8), dataset.class_map)
+    assert (root / "unlabelled" / "new.png").exists()
+    assert np.asarray(Image.open(root / "masks" / "new.png")).max() == 0

@@ -57,6 +57,8 @@ def main(argv=None):
     scale.add_argument("--work", default="/tmp/segcore-bench-scale",
                        help="folder for the generated datasets (kept between runs) and the cache")
     scale.add_argument("--steps", type=int, default=24, help="training steps per run")
+    scale.add_argument("--rounds", type=int, default=4,
+                       help="rounds of alternated blocks: in memory, streamed, streamed cold")
     scale.add_argument("--json", action="store_true")
     everything = sub.add_parser("all", help="run every benchmark and rewrite bench/RESULTS.md")
     everything.add_argument("--data", default=str(DEFAULT_DATA))
@@ -102,7 +104,7 @@ def main(argv=None):
     elif args.command == "scale":
         from bench.scale import run_scale
 
-        print_json(run_scale(args.work, args.steps))
+        print_json(run_scale(args.work, args.steps, args.rounds))
     else:
         from bench.report import run_all
 

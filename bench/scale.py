@@ -6,10 +6,12 @@ and reused: the smaller sets are hard links to the first images of the largest) 
 `Trainer` (the `train` command's code path, without its run folder). Reported:
 
 - `peak_rss_ratio`: peak RSS of the training process on 2000 images / on 250 images, both
-  streamed (goal <= 1.2: memory stays flat as the dataset grows);
+  streamed from a filled cache (goal <= 1.2: memory stays flat as the dataset grows);
+  `peak_rss_ratio_cold` the same on first passes (decoding into the cache);
 - `throughput_ratio`: streamed / in-memory training img/s on the 250 images (goal >= 0.9),
-  the streamed run reading a warm cache (what every epoch after the first does);
-  `throughput_ratio_cold` is the first pass, decoding PNGs inside tf.data as it trains.
+  medians over blocks of steps alternated in one process, the streamed blocks reading a filled
+  cache (what every epoch after the first does); `throughput_ratio_cold` for blocks whose
+  samples are decoded into the cache inside tf.data as they train (a first epoch).
 
 img/s are counted over the steps after the first `WARMUP` (which trace the step function).
 """
@@ -32,6 +34,8 @@ PATCH = (256, 256)
 BATCH = 8
 STEPS = 24
 WARMUP = 4
+BLOCK_STEPS = 10  # steps of one alternated block
+ROUNDS = 4
 HPARAMS = {"depth": 3, "base_filters": 16}
 DEFAULT_WORK = Path("/tmp/segcore-bench-scale")
 VAL_IMAGES = 2
@@ -97,18 +101,24 @@ class _StepClock:
         return len(self.times) >= self.steps
 
 
+def _config(data, cache_memory):
+    from segcore.training.config import RunConfig
+
+    return RunConfig(data=str(data), model="unet", hparams=dict(HPARAMS), patch=PATCH,
+                     batch_size=BATCH, seed=0, epochs=1, cache_memory=cache_memory,
+                     augment={"hflip": True, "vflip": True}).validate()
+
+
 def child(spec):
     """Trains `spec["steps"]` steps in this process; returns img/s and peak RSS (MB)."""
     import io
 
-    from segcore.training.config import RunConfig
     from segcore.training.loop import Trainer
 
+    if spec.get("alternate"):
+        return alternating_child(spec)
     started = time.perf_counter()
-    config = RunConfig(data=spec["data"], model="unet", hparams=dict(HPARAMS), patch=PATCH,
-                       batch_size=BATCH, seed=0, epochs=1, cache_memory=spec["cache_memory"],
-                       augment={"hflip": True, "vflip": True}).validate()
-    trainer = Trainer(config, None)
+    trainer = Trainer(_config(spec["data"], spec["cache_memory"]), None)
     ready = time.perf_counter()
     clock = _StepClock(spec["steps"])
     trainer.train_epoch(0, clock, io.StringIO())
@@ -122,8 +132,41 @@ def child(spec):
     }
 
 
-def _run_child(data, cache_memory, steps, workspace):
-    spec = {"data": str(data), "cache_memory": cache_memory, "steps": steps}
+def alternating_child(spec):
+    """In-memory and streamed img/s measured in one process, in alternated blocks of steps.
+
+    One `Trainer` trains on the 250 images in memory and, between blocks, is handed the same
+    images streamed from the cache instead (`trainer.data`), so a load change of the shared
+    machine hits both alike. Warm streamed blocks replay epoch 0 (its samples are in the cache
+    after the first block); cold ones take an epoch never seen, so their samples are decoded
+    into the cache inside tf.data as they train. Each block's first two steps (a new iterator
+    filling its prefetch buffer) are not counted, nor the first round (tracing).
+    """
+    import io
+
+    from segcore.training.data_source import RunData, cache_folder
+    from segcore.training.loop import Trainer
+
+    trainer = Trainer(_config(spec["data"], "64GB"), None)
+    streamed = RunData(_config(spec["data"], "1MB"), cache_folder(None))
+    sources = {"memory": trainer.data, "stream": streamed, "stream_cold": streamed}
+    rates = {kind: [] for kind in sources}
+    kinds = list(sources)
+    for round_ in range(spec["rounds"] + 1):
+        for kind in kinds[round_ % 3:] + kinds[:round_ % 3]:  # each kind first in turn
+            trainer.data = sources[kind]
+            trainer.state["step_in_epoch"] = 0
+            clock = _StepClock(spec["steps"])
+            trainer.train_epoch(1000 + round_ if kind == "stream_cold" else 0, clock,
+                                io.StringIO())
+            if round_:
+                times = clock.times[1:]
+                rates[kind].append((len(times) - 1) * BATCH / (times[-1] - times[0]))
+    return {kind: values for kind, values in rates.items()}
+
+
+def _run_child(data, cache_memory, steps, workspace, **extra):
+    spec = {"data": str(data), "cache_memory": cache_memory, "steps": steps, **extra}
     env = {**os.environ, "SEGCORE_HOME": str(workspace), "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-m", "bench.scale", json.dumps(spec)], cwd=REPO,
@@ -133,15 +176,21 @@ def _run_child(data, cache_memory, steps, workspace):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_scale(work=DEFAULT_WORK, steps=STEPS, fresh_cache=True):
+def run_scale(work=DEFAULT_WORK, steps=STEPS, rounds=ROUNDS, fresh_cache=True):
     """Generates (or reuses) the datasets and measures; returns the figures as a dict.
+
+    Every size is trained twice in its own process, streamed, for peak RSS: first on an empty
+    cache (the first epoch: PNGs decoded inside tf.data as it trains), then on the cache the
+    first run filled (every later epoch). Throughput comes from `alternating_child`.
 
     Args:
         work: folder for the datasets and the workspace with the decoded cache.
         steps: training steps per run.
-        fresh_cache: empty the decoded cache first, so the cold figure is a real first pass.
+        rounds: rounds of alternated blocks (in memory, streamed warm, streamed cold).
+        fresh_cache: empty the decoded cache first, so the cold figures are real first passes.
     """
     import shutil
+    import statistics
 
     work = Path(work)
     folders = prepare(work)
@@ -149,23 +198,30 @@ def run_scale(work=DEFAULT_WORK, steps=STEPS, fresh_cache=True):
     if fresh_cache:
         shutil.rmtree(workspace / "cache", ignore_errors=True)
     workspace.mkdir(parents=True, exist_ok=True)
-    stream, memory = "1MB", "64GB"  # far below / above what 250 decoded images take (~1 GB)
-    runs = {"memory_250": _run_child(folders[250], memory, steps, workspace),
-            "stream_250_cold": _run_child(folders[250], stream, steps, workspace),
-            "stream_250": _run_child(folders[250], stream, steps, workspace)}
-    for size in SIZES[1:]:
+    stream = "1MB"  # far below what 250 decoded images take (~1 GB)
+    runs = {}
+    for size in SIZES:
+        runs[f"stream_{size}_cold"] = _run_child(folders[size], stream, steps, workspace)
         runs[f"stream_{size}"] = _run_child(folders[size], stream, steps, workspace)
-    assert not runs["memory_250"]["streaming"] and runs["stream_2000"]["streaming"]
+    rates = _run_child(folders[250], None, BLOCK_STEPS, workspace, alternate=True,
+                       rounds=rounds)
+    runs["alternated_250_img_per_s"] = rates
+
+    def median(kind):
+        return statistics.median(rates[kind])
+
     return {
         "benchmark": "scale",
         "peak_rss_ratio": runs["stream_2000"]["peak_rss_mb"] / runs["stream_250"]["peak_rss_mb"],
-        "throughput_ratio": runs["stream_250"]["img_per_s"] / runs["memory_250"]["img_per_s"],
-        "throughput_ratio_cold": (runs["stream_250_cold"]["img_per_s"]
-                                  / runs["memory_250"]["img_per_s"]),
+        "peak_rss_ratio_cold": (runs["stream_2000_cold"]["peak_rss_mb"]
+                                / runs["stream_250_cold"]["peak_rss_mb"]),
+        "throughput_ratio": median("stream") / median("memory"),
+        "throughput_ratio_cold": median("stream_cold") / median("memory"),
         "runs": runs,
         "settings": {"image": f"{SIDE}x{SIDE}", "patch": "x".join(map(str, PATCH)),
                      "batch": BATCH, "steps": steps, "warmup_steps": WARMUP,
-                     "model": f"unet {HPARAMS}"},
+                     "model": f"unet {HPARAMS}", "alternated_rounds": rounds,
+                     "block_steps": BLOCK_STEPS},
         "machine": machine_info(),
     }
 

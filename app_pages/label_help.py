@@ -82,9 +82,19 @@ def label_link(where, run, sample):
         where.caption(f"{root} is not a workspace dataset: import it on the Data page to "
                       "correct its masks in Label.")
         return
-    where.page_link("app_pages/label.py", label="Correct this mask", icon=":material/brush:",
-                    query_params={"dataset": root.name, "run": run.run_id,
-                                  "image": str(Path(sample.image).resolve().relative_to(root))})
+    from urllib.parse import urlencode
+
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    query = {"dataset": root.name, "run": run.run_id,
+             "image": str(Path(sample.image).resolve().relative_to(root))}
+    try:
+        where.page_link("app_pages/label.py", label="Correct this mask", icon=":material/brush:",
+                        query_params=query)
+    except StreamlitPageNotFoundError:
+        # The page runs outside app.py's navigation (AppTest opens page files alone): a plain
+        # link to the same address still opens the painter there.
+        where.markdown(f"[Correct this mask](/label?{urlencode(query)})")
 
 
 def unlabelled_uploader(root):

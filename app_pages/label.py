@@ -27,7 +27,7 @@ from app_pages.label_help import (
     ranking,
     unlabelled_uploader,
 )
-from segcore.data.formats import read_image_uint8
+from segcore.data.band_view import shown_picture
 from segcore.errors import SegcoreError
 from segcore.labelling.editor import (
     TOOLS,
@@ -238,7 +238,7 @@ def label_page() -> None:
                + f", unlabelled {summary.get('unlabelled', 0)}")
     class_map = dataset.class_map
     entry = pick_image(entries, run, class_map)
-    image = image_of(str(entry.image), entry.image.stat().st_mtime, read_image_uint8)
+    image = image_of(str(entry.image), entry.image.stat().st_mtime, shown_picture)
     editor = open_editor(root, entry, run, class_map, image)
     tool, label, size, opacity, zoom = tool_settings(class_map)
     shape = image.shape[:2]
@@ -270,7 +270,7 @@ def label_page() -> None:
                    f"change {editor.version}")
     with right:
         if run is not None:
-            probs = probabilities(run_predictor(run), str(entry.image), image)
+            probs = probabilities(run_predictor(run), str(entry.image))
             values = uncertainty_map(probs)
             st.image(uncertainty_picture(values, shape, stretch=True), width="stretch",
                      caption=f"{run.label}'s uncertainty (entropy) · mean {values.mean():.3f}, "

@@ -19,7 +19,7 @@ def image_of(path, mtime, read):
     return cached[1]
 
 
-def probabilities(model, path, image):
+def probabilities(model, path):
     """A run's class probabilities for the image, kept for the session's last few images."""
     from segcore.uncertainty import run_probabilities
 
@@ -27,7 +27,8 @@ def probabilities(model, path, image):
     key = (str(model.run_dir), path)
     if key not in cache:
         with st.spinner("Measuring the run's uncertainty…"):
-            cache[key] = run_probabilities(model, image)
+            # Read as the run reads (its bands, not the picture shown).
+            cache[key] = run_probabilities(model, model.read(path, compact=True))
         while len(cache) > 8:
             cache.pop(next(iter(cache)))
     return cache[key]
@@ -42,7 +43,8 @@ def ranking(run, entries):
     model = predictor(str(run.path), best.stat().st_mtime if best.exists() else 0.0)
     by_path = {e.image: e.relative for e in entries}
     with st.spinner(f"Ranking {len(entries)} images by {run.label}'s uncertainty…"):
-        ranked = rank_images(list(by_path), lambda image: run_probabilities(model, image))
+        ranked = rank_images(list(by_path), lambda image: run_probabilities(model, image),
+                             read=lambda path: model.read(path, compact=True))
     result = [(by_path[path], score) for path, score in ranked]
     st.session_state.setdefault("label_ranked", {})[run.run_id] = result
     return result

@@ -49,7 +49,7 @@ def run_probabilities(predictor, image):
 
     Args:
         predictor: a `segcore.inference.RunPredictor`.
-        image: uint8 or float RGB (H, W, 3).
+        image: uint8 or float (H, W, channels) as `predictor.read` gives it.
 
     Returns:
         float32 (h, w, C) at the training scale (shrunk further for very large images).
@@ -67,21 +67,25 @@ def run_probabilities(predictor, image):
     return softmax(predict_logits(predictor.model, image, predictor.stride))
 
 
-def rank_images(paths, probabilities, measure="entropy"):
+def rank_images(paths, probabilities, measure="entropy", read=None):
     """Scores images by their mean uncertainty, most uncertain first.
 
     Args:
         paths: image files.
-        probabilities: a function from a uint8 RGB image to its class probabilities (H, W, C),
+        probabilities: a function from an image to its class probabilities (H, W, C),
             e.g. `lambda image: run_probabilities(predictor, image)`.
         measure: "entropy" or "margin".
+        read: a function from a path to the image the model takes, e.g.
+            `lambda path: predictor.read(path, compact=True)` (a run on bands reads its bands);
+            default uint8 RGB.
 
     Returns:
         [(path, score)] sorted by score, highest first (ties keep the given order).
     """
     from segcore.data.formats import read_image_uint8
 
-    scored = [(path, float(uncertainty_map(probabilities(read_image_uint8(path)), measure).mean()))
+    read = read or read_image_uint8
+    scored = [(path, float(uncertainty_map(probabilities(read(path)), measure).mean()))
               for path in paths]
     return sorted(scored, key=lambda item: -item[1])
 

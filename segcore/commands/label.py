@@ -55,7 +55,8 @@ def rank_command(args):
         where = (f"{dataset.root}/unlabelled/" if args.split == "unlabelled"
                  else f"the {args.split!r} split of {dataset.root}")
         raise DataError(f"{where}: no images to rank.")
-    ranked = rank_images(paths, lambda image: run_probabilities(predictor, image), args.measure)
+    ranked = rank_images(paths, lambda image: run_probabilities(predictor, image), args.measure,
+                         read=lambda path: predictor.read(path, compact=True))
     ranked = ranked[: args.top] if args.top else ranked
     if args.json:
         print(json.dumps([{"image": str(p), "score": s} for p, s in ranked]))

@@ -82,3 +82,20 @@ def picture(image):
             array.dtype == np.uint8 or (array.size and array.min() >= 0.0 and array.max() <= 1.0)):
         return render_bands(array, stretch=None)
     return render_bands(array)
+
+
+def shown_picture(path):
+    """An image file as segcore shows it: uint8 RGB (H, W, 3).
+
+    Ordinary pictures are read as they are; 16-bit, float and multi-band images go through
+    `picture` (default bands, per-band stretch), as on the Data page.
+
+    Raises:
+        DataError: the file is not a readable image.
+    """
+    from segcore.data.channels import image_info
+    from segcore.data.formats import read_image_uint8, read_pixels
+
+    if image_info(path).picture:
+        return read_image_uint8(path)
+    return picture(read_pixels(path))

@@ -26,7 +26,6 @@ def predicted_labels(predictor, image_path):
     Returns:
         uint8 labels (H, W) at the image's own size.
     """
-    from segcore.data.formats import read_image_uint8
-
-    # The same reading and call as predict_command, so the pre-fill is what predict writes.
-    return predictor.predict(read_image_uint8(image_path))
+    # The same reading and call as predict_command (RGB or the run's bands), so the pre-fill
+    # is what predict writes.
+    return predictor.predict(predictor.read(image_path, compact=True))

@@ -103,3 +103,20 @@ def test_the_data_page_offers_unlabelled_uploads(workspace):
     assert not app.exception, app.exception
     assert "Add unlabelled images" in [e.label for e in app.expander]
     assert app.button(key="label_upload_add").disabled  # nothing picked yet
+
+
+def test_a_bands_dataset_opens_as_a_stretched_picture(workspace):
+    import tifffile
+
+    root = workspace / "datasets" / "bands"
+    (root / "images").mkdir(parents=True)
+    (root / "classes.json").write_text(json.dumps(
+        {"classes": [{"name": "back"}, {"name": "cell"}]}))
+    for stem in ("a", "b"):
+        pixels = (np.arange(16 * 16 * 5).reshape(16, 16, 5) * 50).astype(np.uint16)
+        tifffile.imwrite(root / "images" / f"{stem}.tif", pixels, photometric="minisblack",
+                         planarconfig="contig")
+        write_png(root / "masks" / f"{stem}.png", np.zeros((16, 16), np.uint8))
+    app = open_image("images/a.tif", dataset="bands")
+    assert app.selectbox(key="label_image").value == "images/a.tif"
+    assert not app.error, [e.value for e in app.error]

@@ -51,3 +51,24 @@ def test_pictures_stay_as_they_are():
     np.testing.assert_array_equal(picture(rgb), rgb)
     np.testing.assert_array_equal(picture(rgb / 255.0), rgb)
     assert picture(np.zeros((3, 3, 5), np.float32)).shape == (3, 3, 3)
+
+
+def test_shown_picture_reads_pictures_as_they_are_and_bands_through_the_stretch(tmp_path):
+    import cv2
+    import tifffile
+
+    from segcore.data.band_view import shown_picture
+    from segcore.data.formats import read_image_uint8
+
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "rgb.png"), rgb)
+    np.testing.assert_array_equal(shown_picture(tmp_path / "rgb.png"),
+                                  read_image_uint8(tmp_path / "rgb.png"))
+    faint = np.arange(64, dtype=np.uint16).reshape(8, 8) + 1000  # a 16-bit gray far from 65535
+    cv2.imwrite(str(tmp_path / "gray16.png"), faint)
+    shown = shown_picture(tmp_path / "gray16.png")
+    assert shown.shape == (8, 8, 3) and shown.min() == 0 and shown.max() == 255  # stretched
+    bands = np.stack([faint * (b + 1) for b in range(5)], axis=-1)
+    tifffile.imwrite(tmp_path / "five.tif", bands, photometric="minisblack",
+                     planarconfig="contig")
+    np.testing.assert_array_equal(shown_picture(tmp_path / "five.tif"), picture(bands))

@@ -8,8 +8,13 @@ import pytest
 from segcore.data.channels import samples_input
 from segcore.data.dataset import load_dataset
 from segcore.data.pipeline import AugmentConfig, load_arrays, train_dataset
-from segcore.data.streaming import DiskSource, MemorySource, Preprocess, decode_sample
-from segcore.data.streaming import source_dataset
+from segcore.data.streaming import (
+    DiskSource,
+    MemorySource,
+    Preprocess,
+    decode_sample,
+    source_dataset,
+)
 from segcore.data.synthetic import make_synthetic
 
 

@@ -113,6 +113,25 @@ def wait_idle(page):
         page.wait_for_timeout(250)
 
 
+def choose(page, key, option):
+    """Picks `option` in the selectbox with key `key`.
+
+    A page that is still laying out (a late uploader or chart) can close the dropdown right
+    after the click, so the click is repeated until the option shows.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(4):
+        page.locator(f".st-key-{key}").click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    raise AssertionError(f"{option!r} never showed in the {key} picker")
+
+
 def small_folder(tmp_path, demo, count=6):
     """A dataset folder like one a user keeps: images/ and masks/, taken from the demo."""
     folder = tmp_path / "my cells"
@@ -154,8 +173,7 @@ def test_demo_train_results_predict(server):
         wait_idle(page)
         assert_clean(page)
         shot(page, "1b-data-uploaded")
-        page.locator(".st-key-dataset_select").click()
-        page.get_by_role("option", name="demo").click()
+        choose(page, "dataset_select", "demo")
         expect(page.get_by_text("48 images, 4 classes")).to_be_visible()
         wait_idle(page)
 

@@ -8,6 +8,7 @@ from test_browser import (
     ARGS,
     CHROMIUM,
     assert_clean,
+    choose,
     server,  # noqa: F401 (a fixture)
     shot,
     wait_idle,
@@ -65,8 +66,7 @@ def test_first_open_demo_run_then_name_and_delete_it_and_a_dataset(server):  # n
 
         # A dataset: picked, then deleted after the confirmation; the guide is back.
         page.get_by_role("link", name="Data").click()
-        page.locator(".st-key-dataset_select").click()
-        page.get_by_role("option", name="cells").click()
+        choose(page, "dataset_select", "cells")
         expect(page.get_by_text("cells: 6 images, 2 classes")).to_be_visible()
         page.locator(".st-key-manage_dataset_expander summary").click()
         page.get_by_role("button", name="Delete dataset…").click()

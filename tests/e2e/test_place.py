@@ -9,6 +9,7 @@ from test_browser import (
     ARGS,
     CHROMIUM,
     assert_clean,
+    choose,
     server,  # noqa: F401 (a fixture)
     set_slider,
     shot,
@@ -54,8 +55,7 @@ def test_dataset_and_settings_are_kept_across_links_pages_reloads_and_tabs(serve
         wait_idle(page)
 
         # Pick a dataset, then follow the sidebar link (it drops the query string).
-        page.locator(".st-key-dataset_select").click()
-        page.get_by_role("option", name="cells").click()
+        choose(page, "dataset_select", "cells")
         expect(page.get_by_text("cells: 6 images, 2 classes")).to_be_visible()
         wait_idle(page)
         page.get_by_role("link", name="Train").click()

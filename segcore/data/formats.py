@@ -102,8 +102,41 @@ def _open(source, name=None):
     return handle
 
 
+def _png_without_exif(handle):
+    """True for a PNG with no eXIf chunk, found by walking the chunk headers.
+
+    Pillow's PNG `getexif` decodes every pixel when the chunk was not seen before the image
+    data (it may follow it), which made reading the headers of a folder of large PNGs cost as
+    much as decoding them; seeking from chunk to chunk costs a few reads.
+    """
+    if handle.format != "PNG" or "exif" in handle.info:
+        return False
+    stream = getattr(handle, "fp", None)
+    if stream is None:
+        return False
+    position = stream.tell()
+    try:
+        stream.seek(8)  # the signature
+        while True:
+            head = stream.read(8)
+            if len(head) < 8:
+                return True  # no IEND: a truncated file; decoding will say so
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"eXIf":
+                return False
+            if kind == b"IEND":
+                return True
+            stream.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    except (OSError, struct.error):
+        return False
+    finally:
+        stream.seek(position)
+
+
 def _orientation(handle, label):
     """The EXIF orientation (1..8; 1 = as stored), read from the header."""
+    if _png_without_exif(handle):
+        return 1
     try:
         value = handle.getexif().get(_ORIENTATION, 1)
     except (OSError, ValueError, SyntaxError, TypeError, struct.error) as error:

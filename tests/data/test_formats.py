@@ -136,3 +136,31 @@ def test_off_palette_colours_are_named(tmp_path):
     write_png(tmp_path / "c.png", np.array([[[255, 0, 0], [1, 2, 3]]], np.uint8))
     with pytest.raises(DataError, match=r"c.png: colours \(1,2,3\) are not in the class palette"):
         read_mask(tmp_path / "c.png", CLASSES)
+
+
+def _png_with_exif_after_the_pixels(array, orientation):
+    """A PNG whose eXIf chunk follows the image data (allowed; Pillow finds it on load)."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    payload = exif.tobytes()
+    chunk = struct.pack(">I", len(payload)) + b"eXIf" + payload
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + payload) & 0xFFFFFFFF)
+    end = data.rindex(b"IEND") - 4
+    return data[:end] + chunk + data[end:]
+
+
+def test_a_png_exif_orientation_after_the_pixels_is_still_honoured():
+    from segcore.data.formats import image_shape, read_image
+
+    array = np.zeros((20, 30, 3), np.uint8)
+    turned = _png_with_exif_after_the_pixels(array, 6)
+    assert image_shape(turned, "late.png") == (30, 20) == read_image(turned, "late.png").shape[:2]
+    plain = _png_with_exif_after_the_pixels(array, 1)
+    assert image_shape(plain, "plain.png") == (20, 30)

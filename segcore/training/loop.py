@@ -16,7 +16,7 @@ import numpy as np
 from segcore import runlock
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.pipeline import eval_dataset
-from segcore.errors import RunError
+from segcore.errors import DataError, RunError
 from segcore.fileio import append_jsonl
 from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
@@ -113,6 +113,8 @@ class Trainer:
         self.strategy = strategy or make_strategy(config.strategy)
         keras.utils.set_random_seed(config.seed)
         self._load_data()
+        if resume and run_dir:
+            self.input_spec = _recorded_input(run_dir, self.input_spec)
         with self.strategy.scope():
             from segcore.models import build_model
 
@@ -457,6 +459,28 @@ class Trainer:
         for variable in self.model.weights:
             digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
         return digest.hexdigest()[:16]
+
+
+def _recorded_input(run_dir, spec):
+    """The input description the run trained with (its config.json's), for a resume.
+
+    The channel statistics stay those the weights were trained with, even when the training
+    split's would now come out otherwise; a dataset whose images now read another way (RGB
+    against bands, or another channel count) is refused.
+
+    Raises:
+        DataError: the images no longer read as the run's. RunError: a damaged config.json.
+    """
+    from segcore.data.channels import run_input_spec
+    from segcore.runs import read_config
+
+    recorded = run_input_spec(read_config(run_dir), run_dir)
+    if (recorded.mode, recorded.channels) != (spec.mode, spec.channels):
+        raise DataError(
+            f"{Path(run_dir) / 'config.json'}: the run trained on {recorded.describe()}, but the "
+            f"dataset's images now read as {spec.describe()}; resume with the images it "
+            "trained on, or start a new run.")
+    return recorded
 
 
 # The run's lifecycle (locks, config.json, resume) is segcore/training/run.py; its names stay

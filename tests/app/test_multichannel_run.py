@@ -245,3 +245,43 @@ def test_a_stopped_bands_run_resumes_to_the_straight_runs_weights(tmp_path):
     assert a.get_layer("input_norm").get_config()["mean"] == b.get_layer("input_norm").mean
     for x, y in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(x, y)
+
+
+def test_a_resume_keeps_the_runs_statistics_and_refuses_images_read_another_way(tmp_path):
+    import io
+
+    from run_folders import train_tiny_run
+    from segcore.models import load_model
+    from segcore.training import loop
+    from segcore.training.config import RunConfig
+
+    rng = np.random.default_rng(5)
+    root = tmp_path / "bands"
+    for index in range(10):
+        mask = square_mask(rng)
+        write_bands(root / "images" / f"{index}.tif", bands_image(rng, mask))
+        write_png(root / "masks" / f"{index}.png", mask)
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    stopped = train_tiny_run(workspace, root, stop_at_check=6)
+    recorded = json.loads((stopped / "config.json").read_text())["input"]
+    # The data drifts while the run is stopped: its statistics would now come out otherwise.
+    for index in range(10):
+        path = root / "images" / f"{index}.tif"
+        write_bands(path, (tifffile.imread(path) // 4).astype(np.uint16))
+    config = RunConfig.from_json(json.loads((stopped / "config.json").read_text())["config"])
+    assert loop.train(config, stopped, resume=True, stream=io.StringIO()) == "finished"
+    norm = load_model(stopped / "last.keras").get_layer("input_norm").get_config()
+    np.testing.assert_allclose(norm["mean"], recorded["mean"], rtol=1e-6)
+
+    # Images that now read as RGB (another channel rule) are refused, naming config.json.
+    rgb = tmp_path / "rgb"
+    for index in range(10):
+        write_png(rgb / "images" / f"{index}.png",
+                  rng.integers(0, 255, (SIDE, SIDE, 3)).astype(np.uint8))
+        write_png(rgb / "masks" / f"{index}.png", square_mask(rng))
+    shutil.rmtree(root)
+    shutil.copytree(rgb, root)
+    config.epochs += 1
+    with pytest.raises(DataError, match=r"config\.json: the run trained on 5 channels"):
+        loop.train(config, stopped, resume=True, stream=io.StringIO())

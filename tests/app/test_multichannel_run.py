@@ -219,15 +219,8 @@ def test_the_predict_page_predicts_an_uploaded_five_band_tiff(bands, monkeypatch
     assert any("5.tif (32x32)" in c for image in at.get("image") for c in image.captions)
 
 
-def test_a_stopped_bands_run_resumes_to_the_straight_runs_weights(tmp_path):
-    import io
-
-    from run_folders import train_tiny_run
-    from segcore.models import load_model
-    from segcore.training import loop
-    from segcore.training.config import RunConfig
-
-    rng = np.random.default_rng(4)
+def bands_folder(tmp_path, rng):
+    """(dataset, workspace) for the resume tests: 10 5-band TIFFs with their masks."""
     root = tmp_path / "bands"
     for index in range(10):
         mask = square_mask(rng)
@@ -235,10 +228,30 @@ def test_a_stopped_bands_run_resumes_to_the_straight_runs_weights(tmp_path):
         write_png(root / "masks" / f"{index}.png", mask)
     workspace = tmp_path / "workspace"
     workspace.mkdir()
+    return root, workspace
+
+
+def resume(run):
+    """Resumes a stopped run to its end in this process; returns its config."""
+    import io
+
+    from segcore.training import loop
+    from segcore.training.config import RunConfig
+
+    config = RunConfig.from_json(json.loads((run / "config.json").read_text())["config"])
+    assert loop.train(config, run, resume=True, stream=io.StringIO()) == "finished"
+    return config
+
+
+def test_a_stopped_bands_run_resumes_to_the_straight_runs_weights(tmp_path):
+    from run_folders import train_tiny_run
+    from segcore.models import load_model
+
+    rng = np.random.default_rng(4)
+    root, workspace = bands_folder(tmp_path, rng)
     straight = train_tiny_run(workspace, root)
     stopped = train_tiny_run(workspace, root, stop_at_check=6)
-    config = RunConfig.from_json(json.loads((stopped / "config.json").read_text())["config"])
-    assert loop.train(config, stopped, resume=True, stream=io.StringIO()) == "finished"
+    resume(stopped)
     stats = [json.loads((run / "config.json").read_text())["input"] for run in (straight, stopped)]
     assert stats[0] == stats[1] and stats[0]["channels"] == BANDS
     a, b = load_model(straight / "last.keras"), load_model(stopped / "last.keras")
@@ -253,24 +266,16 @@ def test_a_resume_keeps_the_runs_statistics_and_refuses_images_read_another_way(
     from run_folders import train_tiny_run
     from segcore.models import load_model
     from segcore.training import loop
-    from segcore.training.config import RunConfig
 
     rng = np.random.default_rng(5)
-    root = tmp_path / "bands"
-    for index in range(10):
-        mask = square_mask(rng)
-        write_bands(root / "images" / f"{index}.tif", bands_image(rng, mask))
-        write_png(root / "masks" / f"{index}.png", mask)
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
+    root, workspace = bands_folder(tmp_path, rng)
     stopped = train_tiny_run(workspace, root, stop_at_check=6)
     recorded = json.loads((stopped / "config.json").read_text())["input"]
     # The data drifts while the run is stopped: its statistics would now come out otherwise.
     for index in range(10):
         path = root / "images" / f"{index}.tif"
         write_bands(path, (tifffile.imread(path) // 4).astype(np.uint16))
-    config = RunConfig.from_json(json.loads((stopped / "config.json").read_text())["config"])
-    assert loop.train(config, stopped, resume=True, stream=io.StringIO()) == "finished"
+    config = resume(stopped)
     norm = load_model(stopped / "last.keras").get_layer("input_norm").get_config()
     np.testing.assert_allclose(norm["mean"], recorded["mean"], rtol=1e-6)
 

@@ -181,6 +181,20 @@ def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0)):
     return image, mask
 
 
+def augment_sample(image, mask, seed, epoch, index, augment, out_size, value_range):
+    """Augments one sample with seeds drawn from (seed, epoch, index) alone.
+
+    Every training path (in memory, patches, streamed) goes through here, so they give the
+    same batches for the same seed and an epoch replays exactly after a resume.
+    """
+    import tensorflow as tf
+
+    seeds = tf.random.experimental.stateless_split(
+        tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + index]), 6
+    )
+    return _augment(image, mask, seeds, augment, out_size, value_range)
+
+
 def epoch_order(count, seed, epoch):
     """The shuffled sample order of one epoch: a pure function of (seed, epoch)."""
     return np.random.default_rng([seed, epoch]).permutation(count)
@@ -214,10 +228,8 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
         image = tf.gather(images_t, index)
         mask = tf.gather(masks_t, index)
         if needs_map:
-            seeds = tf.random.experimental.stateless_split(
-                tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + index]), 6
-            )
-            image, mask = _augment(image, mask, seeds, augment, out_size, value_range)
+            image, mask = augment_sample(image, mask, seed, epoch, index, augment, out_size,
+                                         value_range)
         return image, tf.cast(mask, tf.int32)
 
     images_t = tf.constant(images)
@@ -235,6 +247,6 @@ def eval_dataset(images, masks, batch_size):
 
 
 __all__ = [
-    "AugmentConfig", "IGNORE_LABEL", "class_pixel_counts", "epoch_order", "eval_dataset",
-    "load_arrays", "resize_pair", "train_dataset",
+    "AugmentConfig", "IGNORE_LABEL", "augment_sample", "class_pixel_counts", "epoch_order",
+    "eval_dataset", "load_arrays", "resize_pair", "train_dataset",
 ]

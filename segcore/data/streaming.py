@@ -27,7 +27,7 @@ import numpy as np
 
 from segcore.data.formats import raw_to_labels, read_pair
 from segcore.data.patches import rescale_pair, sample_patch
-from segcore.data.pipeline import AugmentConfig, _augment, epoch_order, resize_pair
+from segcore.data.pipeline import AugmentConfig, augment_sample, epoch_order, resize_pair
 from segcore.errors import ConfigError, SegcoreError
 
 log = logging.getLogger("segcore.data")
@@ -291,10 +291,8 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
         image = tf.ensure_shape(image, (*in_size, source.channels))
         mask = tf.ensure_shape(mask, in_size)
         if needs_map:
-            seeds = tf.random.experimental.stateless_split(
-                tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + index]), 6
-            )
-            image, mask = _augment(image, mask, seeds, augment, out_size, value_range)
+            image, mask = augment_sample(image, mask, seed, epoch, index, augment, out_size,
+                                         value_range)
         return image, tf.cast(mask, tf.int32)
 
     indices = tf.data.Dataset.from_tensor_slices(order.astype(np.int64))

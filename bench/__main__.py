@@ -1,4 +1,4 @@
-"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,scale,all}`.
+"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,precision,scale,all}`.
 
 Every figure is measured here, side by side in one run; none is asserted in a test.
 """
@@ -46,6 +46,10 @@ def main(argv=None):
     batchnorm.add_argument("--model", default="unet")
     batchnorm.add_argument("--rounds", type=int, default=3)
     batchnorm.add_argument("--json", action="store_true")
+    precision = sub.add_parser("precision", help="training step: bfloat16 vs float32")
+    precision.add_argument("--models", default="unet,reseg")
+    precision.add_argument("--rounds", type=int, default=3)
+    precision.add_argument("--json", action="store_true")
     inference = sub.add_parser("inference", help="prediction img/s at 360x480 (CamVid)")
     inference.add_argument("--models", default="reseg,deeplabv3plus+mobilenet_v2")
     inference.add_argument("--rounds", type=int, default=1)
@@ -93,6 +97,10 @@ def main(argv=None):
         from bench.batchnorm import run_batchnorm
 
         print_json(run_batchnorm(args.rounds, args.model))
+    elif args.command == "precision":
+        from bench.precision import run_precision
+
+        print_json(run_precision(args.models.split(","), args.rounds))
     elif args.command == "inference":
         from bench.inference import run_inference
 

@@ -6,28 +6,13 @@ same config. Each times a bare `tf.function` step; they alternate A B, B A, ... 
 figure is the median of the rounds.
 """
 
-import time
-
 import numpy as np
 
-from bench.common import bare_train_step, median
+from bench.common import median, step_images_per_second
 
 SIZE = (256, 256)
 BATCH = 8
 STEPS = 6
-
-
-def _step_images_per_second(model, images, masks):
-    import keras
-
-    step = bare_train_step(model, keras.optimizers.Adam(1e-3),
-                           keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    float(step(images, masks))  # traces
-    start = time.perf_counter()
-    for _ in range(STEPS):
-        loss = step(images, masks)
-    float(loss)
-    return STEPS * BATCH / (time.perf_counter() - start)
 
 
 def run_batchnorm(rounds=3, model_name="unet"):
@@ -56,7 +41,7 @@ def run_batchnorm(rounds=3, model_name="unet"):
     contenders = [("fused", fused), ("keras_bn", reference)]
     for index in range(rounds):
         for name, model in contenders[::-1] if index % 2 else contenders:
-            rates[name].append(_step_images_per_second(model, images, masks))
+            rates[name].append(step_images_per_second(model, images, masks, STEPS))
     fused_rate, keras_rate = median(rates["fused"]), median(rates["keras_bn"])
     return {
         "model": model_name,

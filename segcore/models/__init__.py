@@ -38,12 +38,16 @@ def load_model(path, compile=False):
         compile: restore the training configuration too (segcore's loop does not need it).
 
     Returns:
-        The `keras.Model`.
+        The `keras.Model`; one trained in bfloat16 computes in float32 (`precision.as_float32`)
+        unless `compile` asks for the model as it trained.
     """
     import keras
 
+    from segcore.models.precision import as_float32
+
     register_layers()
-    return keras.saving.load_model(path, safe_mode=True, compile=compile)
+    model = keras.saving.load_model(path, safe_mode=True, compile=compile)
+    return model if compile else as_float32(model)
 
 
 __all__ = [

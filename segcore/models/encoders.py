@@ -331,7 +331,8 @@ def encoder_features(inputs, name, weights=NONE, output_stride=32, strides=STRID
     encoder, found = build_encoder(name, int(inputs.shape[-1]), weights, output_stride, strides)
     x = inputs
     if not standardized:
-        x = EncoderInput(get_encoder(name).preprocessing, name="encoder_input")(inputs)
+        x = EncoderInput(get_encoder(name).preprocessing, name="encoder_input",
+                         dtype="float32")(inputs)
     features = encoder(x)
     features = features if isinstance(features, (list, tuple)) else [features]
     return dict(zip(found, features))

@@ -62,4 +62,5 @@ def model_input(input_shape, input_norm=None):
     inputs = keras.Input(shape=input_shape, name="image")
     if input_norm is None:
         return inputs, inputs
-    return inputs, InputNorm(input_norm["mean"], input_norm["std"], name="input_norm")(inputs)
+    return inputs, InputNorm(input_norm["mean"], input_norm["std"], name="input_norm",
+                             dtype="float32")(inputs)

@@ -117,14 +117,16 @@ class Trainer:
             self.input_spec = _recorded_input(run_dir, self.input_spec)
         with self.strategy.scope():
             from segcore.models import build_model
+            from segcore.models.precision import policy
 
             hparams = dict(config.hparams)
             if resume and "encoder_weights" in hparams:
                 hparams["encoder_weights"] = "none"  # the checkpoint holds every weight
-            self.model = build_model(
-                config.model, (None, None, self.input_spec.channels), self.class_map.num_classes,
-                input_norm=self.input_spec.normalization(), **hparams
-            )
+            with policy(config.precision):
+                self.model = build_model(
+                    config.model, (None, None, self.input_spec.channels),
+                    self.class_map.num_classes, input_norm=self.input_spec.normalization(),
+                    **hparams)
             self.optimizer = make_optimizer(config)
             # Over every variable, the encoder's too, before any freezing: the optimizer's
             # variables never change count, whichever phase a checkpoint was written in.

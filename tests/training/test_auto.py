@@ -51,6 +51,20 @@ def test_every_choice_has_a_reason_and_makes_a_valid_config():
     assert config.time_budget_min == 15
 
 
+def test_a_cpu_with_native_bfloat16_trains_in_it_and_on_more_pixels_unless_told_otherwise():
+    plain, fast = chosen(made_up()), chosen(made_up(native_bfloat16=True))
+    assert plain["precision"].value == "float32" and "no native bfloat16" in plain[
+        "precision"].reason
+    assert fast["precision"].value == "bfloat16" and "1.6x" in fast["precision"].reason
+    area = lambda c: c["img_size"].value[0] * c["img_size"].value[1]  # noqa: E731
+    assert area(fast) > 1.4 * area(plain)  # the budget buys 1.6x the pixels
+    assert "in bfloat16" in fast["img_size"].reason
+    assert as_config(fast).precision == "bfloat16"
+    told = chosen(made_up(native_bfloat16=True), given={"precision": "float32"})
+    assert told["precision"].given and told["precision"].value == "float32"
+    assert told["img_size"].value == plain["img_size"].value
+
+
 def test_a_tiny_dataset_gets_a_shallow_model_small_batches_and_its_native_size():
     fp = made_up(train_images=12, val_images=3, median_size=(32, 32), min_size=(24, 24),
                  max_size=(40, 40), channels=3, num_classes=2, class_names=("bg", "fg"),
@@ -101,6 +115,18 @@ def test_huge_images_with_thin_classes_keep_native_pixels_in_crops_when_the_budg
     assert choices["crop"].value == (side, side) and 256 <= side < 512
     assert "membrane" in choices["img_size"].reason
     assert as_config(choices).crop == (side, side)
+
+
+def test_thin_classes_in_scenes_for_recurrent_sweeps_are_resized_not_cropped():
+    scenes = made_up(num_classes=11, class_names=tuple("abcdefghijk"),
+                     class_shares=(0.1,) * 10 + (0.0,), thin_classes=(2, 9), train_images=367,
+                     native_bfloat16=True)
+    choices = chosen(scenes, minutes=15)
+    assert choices["model"].value == "reseg"
+    assert choices["crop"].value is None and "recurrent sweeps" in choices["crop"].reason
+    assert choices["img_size"].value[0] < 360  # resized by the budget instead
+    cnn = chosen(scenes, minutes=15, given={"model": "unet"})
+    assert cnn["crop"].value is not None and cnn["img_size"].value[1] == 480  # native
 
 
 def test_extreme_imbalance_gets_median_weights_and_a_dice_term():

@@ -48,8 +48,9 @@ def test_two_epochs_lower_the_loss_and_write_the_run_folder(workspace, demo_data
         assert (path / name).exists() or name == "train.log"
 
 
-def test_stop_and_resume_equal_an_uninterrupted_run(workspace, demo_data, monkeypatch):
-    config = tiny_config(demo_data)
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_stop_and_resume_equal_an_uninterrupted_run(workspace, demo_data, monkeypatch, precision):
+    config = tiny_config(demo_data, precision=precision)
     straight = runs.create_run(workspace, config)
     loop.train(config, straight, stream=io.StringIO())
     interrupted = runs.create_run(workspace, config)
@@ -66,6 +67,7 @@ def test_stop_and_resume_equal_an_uninterrupted_run(workspace, demo_data, monkey
     assert loop.train(config, interrupted, resume=True, stream=io.StringIO()) == "finished"
     for a, b in zip(weights(straight / "last.keras"), weights(interrupted / "last.keras")):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert runs.read_config(interrupted)["config"]["precision"] == precision
     assert runs.read_metrics(straight)[0][-1]["val_mean_iou"] == pytest.approx(
         runs.read_metrics(interrupted)[0][-1]["val_mean_iou"], abs=1e-9)
 

@@ -19,6 +19,9 @@ from segcore.models import MODELS, model_stride, resolve_hparams
 
 # Native training pixels per core-second (forward + backward), from bench throughput.
 PIXEL_RATE = {"unet": 2.8e5, "reseg": 2.8e5, "unet-renet": 2.4e5, "deeplabv3plus": 1.2e5}
+# Training speed in bfloat16 against float32 on a CPU that computes it natively (`python -m
+# bench precision`: U-Net 1.68x, ReSeg 1.56x at 256x256 on an AMD EPYC Zen 4).
+BFLOAT16_SPEEDUP = 1.6
 # Epochs a budget should allow: the cosine schedule needs room to decay (the measured
 # 15-minute CamVid recipe ran 25-31 epochs).
 TARGET_EPOCHS = 30
@@ -145,14 +148,14 @@ def _hparams(plan, fp, model):
                      "tenth of the rate (usual fine-tuning practice)")
 
 
-def _patches(plan, fp, stride, scale, minutes, cores):
+def _patches(plan, fp, stride, scale, minutes, where):
     """More images than memory holds at the budget's scale: native-size patches (times
     `--scale`) streamed from the on-disk cache, instead of shrinking every image to fit."""
     height, width = fp.median_size
     side = min(512, max(128, scale * math.sqrt(height * width)), scale * min(height, width))
     side = _round_to(side, stride, stride)
     plan.set("scale", round(scale, 3), f"{scale:.2f}x the median {height}x{width}: about "
-             f"{TARGET_EPOCHS} epochs fit in {minutes:g} min on {cores} cores")
+             f"{TARGET_EPOCHS} epochs fit in {minutes:g} min {where}")
     plan.set("patch", (side, side), f"{fp.train_images + fp.val_images} images do not fit in "
              f"{MEMORY_PIXELS / 1e6:.0f} M pixels of memory at that scale: random {side}x{side} "
              "patches, the images streamed from disk")
@@ -160,7 +163,24 @@ def _patches(plan, fp, stride, scale, minutes, cores):
     return None, (side, side)
 
 
-def _size(plan, fp, model, minutes, cores, patches=True):
+def _precision(plan, fp):
+    """bfloat16 arithmetic where the CPU has it natively; returns the speed-up it brings."""
+    if fp.native_bfloat16:
+        chosen = plan.set("precision", "bfloat16", "this CPU computes bfloat16 natively "
+                          f"(AVX512-BF16 or AMX): about {BFLOAT16_SPEEDUP:g}x the training "
+                          "images per second over float32 weights; predictions stay float32")
+    else:
+        chosen = plan.set("precision", "float32", "this CPU has no native bfloat16 "
+                          "instructions: emulated bfloat16 would train more slowly")
+    return BFLOAT16_SPEEDUP if chosen == "bfloat16" and fp.native_bfloat16 else 1.0
+
+
+def _on(cores, speedup):
+    """'on 2 cores', or 'on 2 cores in bfloat16' when the arithmetic speeds them up."""
+    return f"on {cores} cores" + (" in bfloat16" if speedup > 1 else "")
+
+
+def _size(plan, fp, model, minutes, cores, speedup=1.0, patches=True):
     """Training size (and crop, or patch) from the budget, memory and thin classes."""
     hparams = {k.split(".", 1)[1]: v for k, v in
                ([*plan.given.items()] + [(c.path, c.value) for c in plan.choices])
@@ -168,15 +188,18 @@ def _size(plan, fp, model, minutes, cores, patches=True):
     hparams = {k: v for k, v in hparams.items() if k in {p for p in resolve_hparams(model)}}
     stride = model_stride(model, **hparams)
     height, width = fp.median_size
-    budget_pixels = minutes * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * TRAIN_SHARE
+    budget_pixels = minutes * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * speedup * TRAIN_SHARE
     native_epoch = max(fp.train_images, 1) * height * width
     scale = min(1.0, math.sqrt(budget_pixels / (TARGET_EPOCHS * native_epoch)))
     held = max(fp.train_images + fp.val_images, 1) * height * width
     memory_scale = min(1.0, math.sqrt(MEMORY_PIXELS / held))
     low = max(stride, 32)
     thin = [fp.class_names[c] if c < len(fp.class_names) else str(c) for c in fp.thin_classes]
+    # Crops for convolutional families only: a recurrent sweep trained on a crop's rows meets
+    # whole images' longer rows at prediction (CamVid, ReSeg, 15 min: 240x240 native crops
+    # 0.470 against a resize to 208x280, bench/RESULTS.md).
     if (thin and CROP_SCALE <= scale < 0.9 and "img_size" not in plan.given
-            and "crop" not in plan.given):
+            and "crop" not in plan.given and MODELS[model].family == "cnn"):
         base = memory_scale
         size = (_round_to(height * base, stride, low), _round_to(width * base, stride, low))
         side = _round_to(scale * math.sqrt(height * width), stride, max(low, 96))
@@ -188,11 +211,11 @@ def _size(plan, fp, model, minutes, cores, patches=True):
                      f"resized by {scale:.2f}, which would thin them away")
             plan.set("crop", (side, side), f"random {side}x{side} crops at that size: as many "
                      f"pixels per step as a {scale:.2f}x resize, about {TARGET_EPOCHS} epochs "
-                     f"in {minutes:g} min on {cores} cores")
+                     f"in {minutes:g} min {_on(cores, speedup)}")
             return size, (side, side)
     if (patches and memory_scale < scale
             and not {"img_size", "crop", "patch", "scale"} & set(plan.given)):
-        return _patches(plan, fp, stride, scale, minutes, cores)
+        return _patches(plan, fp, stride, scale, minutes, _on(cores, speedup))
     factor = min(scale, memory_scale)
     factor = 1.0 if factor >= 0.9 else factor  # a 10% resize saves little and blurs every edge
     size = (_round_to(height * factor, stride, low), _round_to(width * factor, stride, low))
@@ -200,7 +223,7 @@ def _size(plan, fp, model, minutes, cores, patches=True):
     if crop:  # a given crop needs an image at least as large
         size = (max(size[0], crop[0]), max(size[1], crop[1]))
     why = (f"{factor:.2f}x the median {height}x{width}: about {TARGET_EPOCHS} epochs fit in "
-           f"{minutes:g} min on {cores} cores" if factor < 1 else
+           f"{minutes:g} min {_on(cores, speedup)}" if factor < 1 else
            f"the median {height}x{width} (a multiple of {stride}): the budget allows the "
            "native size")
     if factor < 1 and memory_scale < scale:
@@ -211,6 +234,9 @@ def _size(plan, fp, model, minutes, cores, patches=True):
         why = "whole images (no thin classes to keep at native size)"
     elif factor >= 0.9:
         why = "whole images: the budget allows about the native size"
+    elif MODELS[model].family != "cnn":
+        why = (f"whole images: {model}'s recurrent sweeps run along whole rows and columns, "
+               "which crops would cut short")
     else:
         why = (f"whole images: native-size crops of {scale:.2f} of the side would see too "
                f"little of each image, so the thin classes ({', '.join(thin)}) are resized too")
@@ -302,11 +328,13 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True):
     cores = max(1, int(cores))
     model = _model(plan, fp)
     _hparams(plan, fp, model)
-    size, crop = _size(plan, fp, model, float(minutes), cores, patches)
+    speedup = _precision(plan, fp)
+    size, crop = _size(plan, fp, model, float(minutes), cores, speedup, patches)
     window = tuple(crop or size)
     batch = _batch(plan, fp, window)
     per_epoch = max(fp.train_images // max(batch, 1), 1) * batch * window[0] * window[1]
-    epochs = (float(minutes) * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * TRAIN_SHARE
+    epochs = (float(minutes) * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * speedup
+              * TRAIN_SHARE
               / per_epoch)
     pretrained = plan.get("hparams.encoder_weights") == "imagenet"
     rate = 1e-3 if pretrained or batch <= 2 else 3e-3

@@ -12,6 +12,7 @@ import numpy as np
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import load_dataset
 from segcore.data.formats import image_shape, read_mask
+from segcore.models.precision import native_bfloat16
 
 # A class is thin when most of its pixels lie within this many pixels of its boundary.
 THIN_RADIUS = 2
@@ -35,6 +36,8 @@ class Fingerprint:
             of the class's boundary (poles, membranes, wires).
         sampled_masks: how many masks the shares and thinness come from.
         cached_encoders: encoders whose ImageNet weights are in Keras's cache here.
+        native_bfloat16: this machine's CPU computes bfloat16 natively (a fact of the
+            machine, like the cache: `segcore.models.precision.native_bfloat16`).
     """
 
     train_images: int
@@ -49,6 +52,7 @@ class Fingerprint:
     thin_classes: tuple = ()
     sampled_masks: int = 0
     cached_encoders: tuple = field(default=())
+    native_bfloat16: bool = False
 
     @property
     def pretrained_available(self):
@@ -144,7 +148,8 @@ def fingerprint(dataset, max_masks=48, seed=0):
         max_size=tuple(int(v) for v in sizes[order[-1]]),
         channels=max(channels), num_classes=classes, class_names=tuple(class_map.names),
         class_shares=tuple(float(c) / labelled for c in counts), thin_classes=thin,
-        sampled_masks=len(picked), cached_encoders=_cached_encoders())
+        sampled_masks=len(picked), cached_encoders=_cached_encoders(),
+        native_bfloat16=native_bfloat16())
 
 
 def fingerprint_folder(path, classes=None, ignore_index=None, split="auto", val_fraction=0.2,

@@ -40,6 +40,21 @@ def native_bfloat16(cpuinfo="/proc/cpuinfo"):
     return False
 
 
+def emulation_warning(precision):
+    """Why `precision` will train slowly here, or None: bfloat16 on a CPU that emulates it.
+
+    With a GPU visible the GPU computes, and this CPU's instructions say nothing about it.
+    """
+    if precision != "bfloat16" or native_bfloat16():
+        return None
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    return ("--precision bfloat16 on a CPU without AVX512-BF16 or AMX: bfloat16 is emulated "
+            "here, so training runs more slowly than in float32.")
+
+
 @contextlib.contextmanager
 def policy(precision):
     """Layers built inside compute in `precision` ("float32" or "bfloat16").

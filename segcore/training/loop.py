@@ -20,6 +20,7 @@ from segcore.errors import DataError, RunError
 from segcore.fileio import append_jsonl
 from segcore.losses import build_loss, compute_class_weights
 from segcore.metrics import confusion_matrix_tf, json_safe, scores
+from segcore.models.precision import emulation_warning
 from segcore.progress import few_steps_warning
 from segcore.runs import STOP_FILE, now, write_status
 from segcore.training import checkpoint, ema, finetune
@@ -384,10 +385,12 @@ class Trainer:
         log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas%s",
                  config.model, self.data.train_count, self.data.val_count, self.steps_per_epoch,
                  self.strategy.num_replicas_in_sync, ", streaming" if self.data.streaming else "")
-        warning = few_steps_warning(self.steps_per_epoch, self.data.train_count, config.batch_size)
-        if warning:
-            log.warning(warning)
-            stream.write(f"warning: {warning}\n")
+        for warning in (few_steps_warning(self.steps_per_epoch, self.data.train_count,
+                                          config.batch_size),
+                        emulation_warning(config.precision)):
+            if warning:
+                log.warning(warning)
+                stream.write(f"warning: {warning}\n")
         epoch_durations = []
         while self.state["epoch"] < config.epochs:
             epoch = self.state["epoch"]

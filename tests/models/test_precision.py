@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segcore.models import build_model, load_model
+from segcore.models import build_model, load_model, precision
 from segcore.models.fused_batch_norm import FusedBatchNorm
 from segcore.models.precision import as_float32, computes_float32, native_bfloat16, policy
 
@@ -28,6 +28,14 @@ def test_native_bfloat16_is_false_when_it_cannot_tell(tmp_path):
     assert native_bfloat16(tmp_path / "missing") is False
     (tmp_path / "empty").write_text("processor: 0\n")
     assert native_bfloat16(tmp_path / "empty") is False
+
+
+def test_bfloat16_on_a_cpu_that_emulates_it_is_warned_about(monkeypatch):
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: False)
+    assert "emulated" in precision.emulation_warning("bfloat16")
+    assert precision.emulation_warning("float32") is None
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: True)
+    assert precision.emulation_warning("bfloat16") is None
 
 
 def test_policy_applies_inside_only_and_is_put_back_after_an_error():

@@ -14,6 +14,7 @@ import pytest
 from helpers import REPO
 from segcore import launch, runs
 from segcore.errors import RunError
+from segcore.models import precision as precision_module
 from segcore.training import loop
 from segcore.training.config import RunConfig
 
@@ -52,7 +53,11 @@ def test_two_epochs_lower_the_loss_and_write_the_run_folder(workspace, demo_data
 def test_stop_and_resume_equal_an_uninterrupted_run(workspace, demo_data, monkeypatch, precision):
     config = tiny_config(demo_data, precision=precision)
     straight = runs.create_run(workspace, config)
-    loop.train(config, straight, stream=io.StringIO())
+    monkeypatch.setattr(precision_module, "native_bfloat16", lambda: False)  # as if emulated
+    said = io.StringIO()
+    loop.train(config, straight, stream=said)
+    assert ("emulated" in said.getvalue()) == (precision == "bfloat16")
+    monkeypatch.undo()
     interrupted = runs.create_run(workspace, config)
     calls = {"n": 0}
 

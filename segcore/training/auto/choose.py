@@ -20,7 +20,7 @@ from segcore.models import MODELS, model_stride, resolve_hparams
 # Native training pixels per core-second (forward + backward), from bench throughput.
 PIXEL_RATE = {"unet": 2.8e5, "reseg": 2.8e5, "unet-renet": 2.4e5, "deeplabv3plus": 1.2e5}
 # Training speed in bfloat16 against float32 on a CPU that computes it natively (`python -m
-# bench precision`: U-Net 1.68x, ReSeg 1.56x at 256x256 on an AMD EPYC Zen 4).
+# bench precision`: U-Net 1.73x, ReSeg 1.60x at 256x256 on an AMD EPYC Zen 4).
 BFLOAT16_SPEEDUP = 1.6
 # Epochs a budget should allow: the cosine schedule needs room to decay (the measured
 # 15-minute CamVid recipe ran 25-31 epochs).

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -41,6 +42,18 @@ def half_run(tmp_path_factory, demo_data):
     workspace.mkdir()
     config = RunConfig(data=str(demo_data), model="unet", hparams={"depth": 2, "base_filters": 8},
                        img_size=(16, 16), epochs=1, batch_size=4, seed=3)
+    path = runs.create_run(workspace, config)
+    loop.train(config, path, stream=io.StringIO())
+    return path
+
+
+@pytest.fixture(scope="module")
+def bfloat16_run(tmp_path_factory, demo_data):
+    """The tiny run trained with bfloat16 arithmetic: its exports compute float32."""
+    workspace = tmp_path_factory.mktemp("ws") / "workspace"
+    workspace.mkdir()
+    config = RunConfig(data=str(demo_data), model="unet", hparams={"depth": 2, "base_filters": 8},
+                       img_size=(32, 32), epochs=1, batch_size=4, seed=3, precision="bfloat16")
     path = runs.create_run(workspace, config)
     loop.train(config, path, stream=io.StringIO())
     return path
@@ -92,6 +105,7 @@ def test_the_readme_names_the_files_as_the_reader_has_them(run):
 @pytest.mark.parametrize("which_run, agreement", [
     ("run", 0.999),       # images at the training size: only float rounding may differ
     ("half_run", 0.995),  # trained at half size: Pillow resizes, not OpenCV (1.0 seen)
+    ("bfloat16_run", 0.999),  # trained in bfloat16: exported and predicted in float32
 ])
 def test_each_formats_snippet_runs_alone_and_gives_the_labels_of_predict(
         which_run, agreement, request, tmp_path):
@@ -105,6 +119,12 @@ def test_each_formats_snippet_runs_alone_and_gives_the_labels_of_predict(
     scripts = []
     for fmt in ("keras", "savedmodel", "tflite"):
         path = export_model(run, fmt, overwrite=True)
+        if fmt == "keras":  # float32 as written, not only as segcore loads it
+            from segcore.models import register_layers
+            from segcore.models.precision import computes_float32
+
+            register_layers()
+            assert computes_float32(keras.saving.load_model(path, safe_mode=True))
         card_name, readme_name = sidecar_names(path.name)
         copy = shutil.copytree if path.is_dir() else shutil.copy
         copy(path, folder / path.name)

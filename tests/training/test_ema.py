@@ -57,9 +57,10 @@ def keras_weights(path):
     return keras.saving.load_model(path, safe_mode=True).get_weights()
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_a_stopped_run_with_ema_resumes_to_the_same_weights_and_averages(
-        tmp_path, demo_data, monkeypatch):
-    config = tiny_config(demo_data)
+        tmp_path, demo_data, monkeypatch, precision):
+    config = tiny_config(demo_data, precision=precision)  # averages are float32 either way
     straight = runs.create_run(tmp_path / "a", config)
     assert loop.train(config, straight, stream=io.StringIO()) == "finished"
 

@@ -180,6 +180,11 @@ def _on(cores, speedup):
     return f"on {cores} cores" + (" in bfloat16" if speedup > 1 else "")
 
 
+def _budget_pixels(model, minutes, cores, speedup):
+    """Training pixels the budget buys: the family's rate, the cores, bfloat16's speed-up."""
+    return minutes * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * speedup * TRAIN_SHARE
+
+
 def _size(plan, fp, model, minutes, cores, speedup=1.0, patches=True):
     """Training size (and crop, or patch) from the budget, memory and thin classes."""
     hparams = {k.split(".", 1)[1]: v for k, v in
@@ -188,7 +193,7 @@ def _size(plan, fp, model, minutes, cores, speedup=1.0, patches=True):
     hparams = {k: v for k, v in hparams.items() if k in {p for p in resolve_hparams(model)}}
     stride = model_stride(model, **hparams)
     height, width = fp.median_size
-    budget_pixels = minutes * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * speedup * TRAIN_SHARE
+    budget_pixels = _budget_pixels(model, minutes, cores, speedup)
     native_epoch = max(fp.train_images, 1) * height * width
     scale = min(1.0, math.sqrt(budget_pixels / (TARGET_EPOCHS * native_epoch)))
     held = max(fp.train_images + fp.val_images, 1) * height * width
@@ -333,9 +338,7 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True):
     window = tuple(crop or size)
     batch = _batch(plan, fp, window)
     per_epoch = max(fp.train_images // max(batch, 1), 1) * batch * window[0] * window[1]
-    epochs = (float(minutes) * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * speedup
-              * TRAIN_SHARE
-              / per_epoch)
+    epochs = _budget_pixels(model, float(minutes), cores, speedup) / per_epoch
     pretrained = plan.get("hparams.encoder_weights") == "imagenet"
     rate = 1e-3 if pretrained or batch <= 2 else 3e-3
     plan.set("lr", rate, "Adam at 1e-3: " + ("fine-tuning pretrained weights" if pretrained

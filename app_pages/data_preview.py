@@ -8,7 +8,7 @@ from segcore.data import load_dataset
 from segcore.data.band_view import STRETCH, default_bands, render_bands
 from segcore.data.channels import BANDS, InputSpec, read_input
 from segcore.data.doctor import summary_facts
-from segcore.data.formats import read_mask
+from segcore.data.masks import read_mask
 from segcore.inference import overlay
 
 # How the success line names each layout of `segcore.data.readers`.

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages.common import current_run, fail, finished_runs, set_run
 from segcore import predict_view
-from segcore.data.formats import read_mask
+from segcore.data.masks import read_mask
 from segcore.errors import SegcoreError
 from segcore.export import EXPORT_FORMATS, export_model, export_path
 from segcore.export_card import sidecar_names, usage_text

@@ -8,7 +8,7 @@ from app_pages.label_help import label_link
 from segcore import comparison, plots, runs
 from segcore.data import load_dataset
 from segcore.data.classes import ClassMap
-from segcore.data.formats import read_mask
+from segcore.data.masks import read_mask
 from segcore.errors import SegcoreError
 from segcore.evaluation import evaluate_run
 from segcore.inference import RunPredictor, error_map, overlay, to_uint8

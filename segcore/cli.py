@@ -13,8 +13,8 @@ from segcore.errors import ClusterError, SegcoreError
 
 # Modules that define commands. Each has `register(subparsers)` and sets `handler` defaults.
 # They import TensorFlow lazily, so `check-data` and `runs` start fast.
-COMMAND_MODULES = ("segcore.commands.data", "segcore.commands.run", "segcore.commands.manage",
-                   "segcore.commands.label")
+COMMAND_MODULES = ("segcore.commands.data", "segcore.commands.run", "segcore.commands.results",
+                   "segcore.commands.manage", "segcore.commands.label")
 
 
 def build_parser():

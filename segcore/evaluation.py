@@ -7,7 +7,7 @@ import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import load_dataset
-from segcore.data.formats import read_mask
+from segcore.data.masks import read_mask
 from segcore.errors import DataError, WorkspaceError
 from segcore.fileio import read_json, write_json_atomic
 from segcore.inference import RunPredictor

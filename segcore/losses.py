@@ -171,11 +171,64 @@ def ce_dice(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
     )
 
 
+def lovasz_softmax(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
+    """Lovász-softmax loss (Berman et al., 2018) per example: a convex surrogate of 1 - IoU.
+
+    For each class c present in the example (its valid pixels), the errors
+    e_i = |[y_i = c] - p_ic| are sorted in decreasing order and weighted by the steps of the
+    Jaccard loss along that order: loss_c = sum_k e_(k) (J_c(k) - J_c(k - 1)), with J_c(k) the
+    Jaccard loss of the k largest errors counted as mistakes (the Lovász extension of
+    1 - IoU_c). The loss is the mean over the classes present (a class-weighted mean when
+    weights are given). Void pixels have error 0 and change nothing; an example with no valid
+    pixel gives 0.
+
+    Example:
+        labels [[0, 1]] with probabilities [[0.8, 0.2], [0.4, 0.6]]: class 0 errors
+        [0.2, 0.4] sort to [0.4 (g=0), 0.2 (g=1)], Jaccard steps [0.5, 0.5] -> 0.3; class 1
+        errors [0.2, 0.4] sort to [0.4 (g=1), 0.2 (g=0)], steps [1, 0] -> 0.4; loss 0.35.
+    """
+    import tensorflow as tf
+
+    logits, safe, valid = _prepare(y_true, logits, ignore_label)
+    num_classes = logits.shape[-1]
+    truth = tf.one_hot(safe, num_classes) * valid[..., None]
+    errors = tf.abs(truth - tf.nn.softmax(logits)) * valid[..., None]
+    batch = tf.shape(errors)[0]
+    # [B, C, N]: one sort per example and class.
+    errors = tf.transpose(tf.reshape(errors, [batch, -1, num_classes]), [0, 2, 1])
+    truth = tf.transpose(tf.reshape(truth, [batch, -1, num_classes]), [0, 2, 1])
+    errors, order = tf.math.top_k(errors, k=tf.shape(errors)[-1], sorted=True)
+    truth = tf.gather(truth, order, batch_dims=2)
+    totals = tf.reduce_sum(truth, axis=-1, keepdims=True)
+    # The union is at least 1 from the first pixel on, so the ratio is always defined.
+    jaccard = 1.0 - (totals - tf.cumsum(truth, axis=-1)) / (totals + tf.cumsum(1.0 - truth, axis=-1))
+    steps = tf.concat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], axis=-1)
+    per_class = tf.reduce_sum(errors * tf.stop_gradient(steps), axis=-1)  # [B, C]
+    present = tf.cast(totals[..., 0] > 0, tf.float32)
+    if class_weights is not None:
+        present = present * tf.constant(class_weights, tf.float32)
+    return tf.reduce_sum(per_class * present, axis=-1) / tf.maximum(
+        tf.reduce_sum(present, axis=-1), _EPS)
+
+
+def ce_lovasz(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
+    """Cross-entropy (class-weighted) plus unweighted Lovász-softmax: pixels and IoU at once.
+
+    Lovász-softmax averages over the classes present, so it already weighs a rare class as
+    much as a common one; the weights apply to the CE term only.
+    """
+    return cross_entropy(y_true, logits, class_weights, ignore_label) + lovasz_softmax(
+        y_true, logits, None, ignore_label
+    )
+
+
 LOSSES = {
     "ce": cross_entropy,
     "focal": focal,
     "dice": soft_dice,
     "ce+dice": ce_dice,
+    "lovasz": lovasz_softmax,
+    "ce+lovasz": ce_lovasz,
 }
 
 
@@ -183,7 +236,7 @@ def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_L
     """Returns fn(y_true int [B, H, W], logits [B, H, W, C]) -> per-example loss float32 [B].
 
     Args:
-        name: a key of `LOSSES` ("ce", "focal", "dice", "ce+dice").
+        name: a key of `LOSSES` ("ce", "focal", "dice", "ce+dice", "lovasz", "ce+lovasz").
         num_classes: C, to check `class_weights` against (optional).
         class_weights: float [C] from `compute_class_weights`, or None.
         ignore_label: the void label (255) whose pixels are left out.

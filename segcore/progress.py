@@ -5,6 +5,7 @@ page, the CLI and the tests get the same numbers without Streamlit.
 """
 
 import statistics
+import time
 
 from segcore.errors import SegcoreError
 from segcore.runs import ACTIVE, FINAL, read_config, read_metrics, read_status
@@ -147,3 +148,16 @@ def poll_interval(active):
 def can_resume(state):
     """Stopped and failed (killed, crashed) runs continue from their last checkpoint."""
     return state in FINAL and state != "finished"
+
+
+def print_epoch_progress(epoch, epochs, step, steps, loss, started, stream):
+    """A one-line progress bar per epoch on `stream` (stderr); redrawn only on a terminal."""
+    width = 24
+    done = int(width * step / max(1, steps))
+    elapsed = time.perf_counter() - started
+    eta = elapsed / max(1, step) * (steps - step)
+    line = (f"\repoch {epoch + 1}/{epochs} [{'#' * done}{'.' * (width - done)}] "
+            f"{step}/{steps} loss {loss:.4f} eta {eta:4.0f}s")
+    if stream.isatty() or step == steps:
+        stream.write(line + ("\n" if step == steps else ""))
+        stream.flush()

@@ -1,4 +1,4 @@
-"""Run commands: `train`, `evaluate`, `predict`, `export`, `runs`.
+"""Run commands: `train`, `runs`, `stop` (`evaluate`, `predict`, `export`: results.py).
 
 Training flags are generated from `RunConfig` and the model registry, so the CLI, the app's
 widgets and `config.json` cannot drift apart.
@@ -183,37 +183,6 @@ def register(subparsers):
         action.dest: "/".join(action.option_strings) for action in train._actions
         if action.option_strings})
 
-    evaluate = subparsers.add_parser("evaluate", help="full-resolution evaluation of a run")
-    evaluate.add_argument("--run", required=True, help="run id or folder")
-    evaluate.add_argument("--data", help="dataset folder (default: the run's)")
-    evaluate.add_argument("--split", default="val", choices=("train", "val", "test"))
-    evaluate.add_argument("--weights", default="best", choices=("best", "last"))
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--tta", action="store_true",
-                          help="flip test-time augmentation: average the softmax of each image "
-                               "and of its left-right mirror (twice the compute)")
-    evaluate.set_defaults(handler=evaluate_command)
-
-    predict = subparsers.add_parser("predict", help="predict masks for images (tiled if large)")
-    predict.add_argument("--run", required=True, help="run id or folder")
-    predict.add_argument("--input", required=True, help="an image or a folder of images")
-    predict.add_argument("--output", required=True, help="folder for masks and overlays")
-    predict.add_argument("--weights", default="best", choices=("best", "last"))
-    predict.add_argument("--overwrite", action="store_true",
-                         help="replace masks and overlays left in --output by an earlier run")
-    predict.add_argument("--tta", action="store_true",
-                         help="flip test-time augmentation: average each image's softmax with "
-                              "its left-right mirror's (twice the compute)")
-    predict.set_defaults(handler=predict_command)
-
-    export = subparsers.add_parser("export", help="export a run's model")
-    export.add_argument("--run", required=True, help="run id or folder")
-    export.add_argument("--format", required=True, choices=("keras", "savedmodel", "tflite"))
-    export.add_argument("--weights", default="best", choices=("best", "last"))
-    export.add_argument("--overwrite", action="store_true",
-                        help="replace an earlier export of the same weights and format")
-    export.set_defaults(handler=export_command)
-
     runs = subparsers.add_parser("runs", help="list runs with status and best mean IoU")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=runs_command)
@@ -281,11 +250,11 @@ def train_command(args):
         resume = False
     if path is not None and lock is not None:
         _log_to(path)
-    from segcore.training import loop
+    from segcore.training import stopping
 
-    loop.catch_sigterm()
+    stopping.catch_sigterm()
     if stop_requested.is_set():
-        loop.request_stop()
+        stopping.request_stop()
     try:
         train(config, path, resume=resume, lock=lock)
     except BaseException as error:
@@ -312,107 +281,6 @@ def _log_to(path):
     root = logging.getLogger("segcore")
     root.setLevel(logging.INFO)
     root.addHandler(handler)
-
-
-def evaluate_command(args):
-    from segcore import runs
-    from segcore.evaluation import evaluate_run
-
-    workspace = workspace_root(args.workspace)
-    # A run outside the workspace is read, never written: no score cache is kept there.
-    path = runs.run_dir(workspace, args.run, write=False)
-    result = evaluate_run(path, args.data, args.split, args.weights,
-                          cache=runs.can_write(workspace, path), tta=args.tta)
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"run {path.name}, {args.split} split, {result['images']} images, "
-          f"{result['checkpoint']} weights" + (", flip TTA" if args.tta else ""))
-    print(f"mean IoU {result['mean_iou']:.4f}  pixel accuracy {result['pixel_accuracy']:.4f}  "
-          f"mean class accuracy {result['mean_class_accuracy']:.4f}  fw IoU {result['fw_iou']:.4f}")
-    for name, iou in zip(result["class_names"], result["per_class_iou"]):
-        print(f"  {name:<24} IoU {'   n/a' if iou is None else f'{iou:.4f}'}")
-    return 0
-
-
-def predict_command(args):
-
-    from segcore import runs
-    from segcore.data.formats import is_image_name
-    from segcore.inference import RunPredictor, colorize, output_stems, overlay
-
-    # Predicting only reads the run, so a run folder outside the workspace is fine.
-    path = runs.run_dir(workspace_root(args.workspace), args.run, write=False)
-    source = Path(args.input)
-    if source.is_dir():
-        inputs = sorted(p for p in source.iterdir() if p.is_file() and is_image_name(p.name))
-    elif source.is_file():
-        inputs = [source]
-    else:
-        raise DataError(f"{source}: no such file or folder.")
-    if not inputs:
-        raise DataError(f"{source}: no images found.")
-    output = _output_folder(Path(args.output))
-    stems = output_stems(p.name for p in inputs)
-    kinds = ("mask", "overlay", "color")
-    if not args.overwrite:
-        existing = [output / f"{stem}_{kind}.png" for stem in stems for kind in kinds
-                    if (output / f"{stem}_{kind}.png").exists()]
-        if existing:
-            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-            raise DataError(
-                f"{existing[0]} exists already{more}; give --overwrite to replace earlier "
-                "predictions, or another --output folder."
-            )
-    predictor = RunPredictor(path, args.weights, tta=args.tta)
-    for image_path, stem in zip(inputs, stems):
-        image = predictor.read(image_path, compact=True)  # as the run reads: RGB or bands
-        labels = predictor.predict(image)
-        pictures = (labels, overlay(image, labels, predictor.class_map, 0.5)[..., ::-1],
-                    colorize(labels, predictor.class_map)[..., ::-1])
-        for kind, picture in zip(kinds, pictures):
-            _write_png(output / f"{stem}_{kind}.png", picture)
-        print(output / f"{stem}_mask.png", file=sys.stderr)
-    print(output)
-    return 0
-
-
-def _output_folder(output):
-    """Creates `--output` if needed; a file or an unwritable place is a DataError."""
-    if output.exists() and not output.is_dir():
-        raise DataError(f"--output {output} is a file; give a folder for the masks and overlays.")
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DataError(
-            f"--output {output}: cannot create the folder ({error.strerror or error}); give a "
-            "folder you can write to."
-        ) from None
-    if not os.access(output, os.W_OK | os.X_OK):
-        raise DataError(f"--output {output} is not writable; give a folder you can write to.")
-    return output
-
-
-def _write_png(path, array):
-    """Writes a PNG, turning a failed write (disk full, permissions) into a DataError."""
-    import cv2
-
-    ok, encoded = cv2.imencode(".png", array)
-    try:
-        if not ok:
-            raise OSError("the PNG encoder failed")
-        path.write_bytes(encoded.tobytes())
-    except OSError as error:
-        raise DataError(f"{path}: cannot write the prediction ({error}).") from None
-
-
-def export_command(args):
-    from segcore import runs
-    from segcore.export import export_model
-
-    path = runs.run_dir(workspace_root(args.workspace), args.run)
-    print(export_model(path, args.format, args.weights, overwrite=args.overwrite))
-    return 0
 
 
 def runs_command(args):

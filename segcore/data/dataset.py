@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL, ClassMap
-from segcore.data.formats import IMAGE_EXTENSIONS, MASK_EXTENSIONS, read_raw_mask
+from segcore.data.formats import IMAGE_EXTENSIONS, MASK_EXTENSIONS
+from segcore.data.masks import read_raw_mask
 from segcore.errors import DataError
 
 SPLITS = ("train", "val", "test")

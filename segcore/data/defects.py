@@ -200,7 +200,7 @@ def _targets(root, masks):
     """The codes to snap to: the declared classes (and void) if there is a classes.json, else
     the values that fill regions across all masks."""
     from segcore.data.classes import ClassMap
-    from segcore.data.formats import read_raw_mask
+    from segcore.data.masks import read_raw_mask
 
     raws = {path: read_raw_mask(path) for path in masks}
     colour = any(raw.ndim == 3 for raw in raws.values())

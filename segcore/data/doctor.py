@@ -12,7 +12,8 @@ from segcore.data.archive import extract_zip
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import SPLITS, natural_key, resolve_class_map
 from segcore.data.defects import mask_defect
-from segcore.data.formats import IMAGE_EXTENSIONS, MASK_EXTENSIONS, raw_to_labels, read_pair
+from segcore.data.formats import IMAGE_EXTENSIONS, MASK_EXTENSIONS
+from segcore.data.masks import raw_to_labels, read_pair
 from segcore.errors import DataError
 
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
-from segcore.data.formats import raw_to_labels, read_pair
+from segcore.data.masks import raw_to_labels, read_pair
 from segcore.errors import ConfigError, DataError
 from segcore.numeric_range import NumericRange
 from segcore.widget import Widget

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segcore.data.formats import raw_to_labels, read_pair
+from segcore.data.masks import raw_to_labels, read_pair
 from segcore.data.patches import rescale_pair, sample_patch
 from segcore.data.pipeline import AugmentConfig, augment_sample, epoch_order, resize_pair
 from segcore.errors import ConfigError, SegcoreError

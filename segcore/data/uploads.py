@@ -129,7 +129,7 @@ def _colour_masks(target):
     import numpy as np
 
     from segcore.data.defects import mask_files, solid_colours
-    from segcore.data.formats import read_raw_mask
+    from segcore.data.masks import read_raw_mask
 
     try:
         raws = [read_raw_mask(path) for path in mask_files(target)]

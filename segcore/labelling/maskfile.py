@@ -19,7 +19,8 @@ from PIL import Image
 
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import UNLABELLED
-from segcore.data.formats import MASK_EXTENSIONS, raw_to_labels, read_raw_mask
+from segcore.data.formats import MASK_EXTENSIONS
+from segcore.data.masks import raw_to_labels, read_raw_mask
 from segcore.errors import DataError
 
 HISTORY = Path(".history") / "masks"

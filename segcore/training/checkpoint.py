@@ -38,7 +38,7 @@ CURRENT = "current"
 FORMAT = 1
 TOP_LINKS = ("best.keras", "last.keras", "best_confusion.json")
 # Legacy layout (segcore 0.1): ckpt/state.npz + ckpt/state.json, real best.keras/last.keras.
-_LEGACY = ("state.npz", "state.json")
+LEGACY = ("state.npz", "state.json")  # segcore 0.1: ckpt/state.*, migrated on resume
 # Loop-state fields a resume needs, with their types.
 _STATE_TYPES = {"epoch": int, "step": int, "step_in_epoch": int, "best_mean_iou": float,
                 "epochs_without_improvement": int, "plateau": dict, "train_seconds": float}
@@ -48,7 +48,7 @@ def _reached(step):
     """Called after each step of a commit; kill tests replace it to die at that instant."""
 
 
-def _fsync_dir(folder):
+def fsync_dir(folder):
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -111,7 +111,7 @@ def folder(run_dir):
     return Path(run_dir) / STATE_DIR
 
 
-def _parse_state(path, record):
+def parse_state(path, record):
     """Validates a `state.json` record; raises RunError naming the file and the field."""
     if not isinstance(record, dict) or not isinstance(record.get("state"), dict):
         raise RunError(f"{path}: not a checkpoint record; the run cannot resume.")
@@ -133,7 +133,7 @@ def _parse_state(path, record):
     return counts
 
 
-def _read_generation(gen):
+def read_generation(gen):
     path = gen / "state.json"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -142,7 +142,7 @@ def _read_generation(gen):
     except (OSError, ValueError, RecursionError) as error:
         raise RunError(f"{path}: unreadable ({error.__class__.__name__}); "
                        "the run cannot resume.") from None
-    metrics_bytes, weights, optimizer = _parse_state(path, record)
+    metrics_bytes, weights, optimizer = parse_state(path, record)
     has_best = bool(record.get("has_best"))
     for name in ("state.npz", "last.keras") + (("best.keras",) if has_best else ()):
         if not (gen / name).is_file():
@@ -172,11 +172,13 @@ def committed(run_dir, migrate=False):
         if "/" in target or not target.startswith("gen-") or not gen.is_dir():
             raise RunError(f"{link} points to {target!r}, not to a checkpoint in {ckpt}; "
                            "the run cannot resume.")
-        return _read_generation(gen)
+        return read_generation(gen)
     if link.exists():
         raise RunError(f"{link} is not a checkpoint link; the run cannot resume.")
-    if migrate and any((ckpt / name).exists() for name in _LEGACY):
-        return _migrate_legacy(run_dir)
+    if migrate and any((ckpt / name).exists() for name in LEGACY):
+        from segcore.training.checkpoint_legacy import migrate_legacy
+
+        return migrate_legacy(run_dir)
     return None
 
 
@@ -215,7 +217,7 @@ def _int(value):
     return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
-def _link(source, target):
+def link_or_copy(source, target):
     """Hard-links `source` to `target` (a copy where the filesystem has no hard links)."""
     try:
         os.link(source, target)
@@ -223,7 +225,7 @@ def _link(source, target):
         shutil.copy2(source, target)
 
 
-def _switch_link(link, target):
+def switch_link(link, target):
     """Points the symlink `link` at `target` in one rename (replacing a file or an old link)."""
     tmp = link.with_name(f".{link.name}.tmp")
     if os.path.lexists(tmp):
@@ -274,9 +276,9 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None,
         if confusion is not None:
             write_json_atomic(gen / "best_confusion.json", confusion)
     elif has_best:
-        _link(previous.best(), gen / "best.keras")
+        link_or_copy(previous.best(), gen / "best.keras")
         if (previous.folder / "best_confusion.json").is_file():
-            _link(previous.folder / "best_confusion.json", gen / "best_confusion.json")
+            link_or_copy(previous.folder / "best_confusion.json", gen / "best_confusion.json")
     _reached("best")
     metrics = run_dir / "metrics.jsonl"
     record = {"format": FORMAT, "state": state, "has_best": has_best,
@@ -284,17 +286,17 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None,
               "weights": len(model.weights), "optimizer": len(optimizer.variables),
               "averaged": len(averaged)}
     write_json_atomic(gen / "state.json", json.loads(json.dumps(record, allow_nan=False)))
-    _fsync_dir(gen)
+    fsync_dir(gen)
     _reached("state")
     # The top-level links dangle until the first switch, so they appear with it.
     link_top_level(run_dir, gen)
     _reached("linked")
-    _switch_link(ckpt / CURRENT, gen.name)
-    _fsync_dir(ckpt)
+    switch_link(ckpt / CURRENT, gen.name)
+    fsync_dir(ckpt)
     _reached("switched")
     clean(run_dir)
     _reached("cleaned")
-    return _read_generation(gen)
+    return read_generation(gen)
 
 
 def check_top_level(run_dir, gen=None):
@@ -324,8 +326,8 @@ def link_top_level(run_dir, gen):
         path = run_dir / name
         target = f"{STATE_DIR}/{CURRENT}/{name}"
         if not (os.path.islink(path) and os.readlink(path) == target):
-            _switch_link(path, target)
-    _fsync_dir(run_dir)
+            switch_link(path, target)
+    fsync_dir(run_dir)
 
 
 def clean(run_dir):
@@ -363,43 +365,3 @@ def truncate_metrics(run_dir, checkpoint):
             handle.truncate(checkpoint.metrics_bytes)
             handle.flush()
             os.fsync(handle.fileno())
-
-
-def _migrate_legacy(run_dir):
-    """Turns segcore 0.1's `ckpt/state.*` and real best/last files into generation 0."""
-    run_dir = Path(run_dir)
-    ckpt = folder(run_dir)
-    for name in _LEGACY:
-        if not (ckpt / name).is_file():
-            raise RunError(f"{ckpt / name} is missing; the run cannot resume exactly.")
-    try:
-        state = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
-        with np.load(ckpt / "state.npz", allow_pickle=False) as arrays:
-            names = list(arrays.files)
-    except (OSError, ValueError, RecursionError, EOFError, zipfile.BadZipFile) as error:
-        raise RunError(f"{ckpt}: damaged checkpoint ({error.__class__.__name__}); "
-                       "the run cannot resume exactly.") from None
-    gen = ckpt / "gen-000000"
-    gen.mkdir(exist_ok=True)  # a migration that died half-way goes on where it stopped
-    if not (gen / "state.npz").exists():
-        _link(ckpt / "state.npz", gen / "state.npz")
-    for name in TOP_LINKS:
-        if (run_dir / name).is_file() and not os.path.islink(run_dir / name) \
-                and not (gen / name).exists():
-            _link(run_dir / name, gen / name)
-    if not (gen / "last.keras").is_file():
-        raise RunError(f"{run_dir / 'last.keras'} is missing; the run cannot resume exactly.")
-    metrics = run_dir / "metrics.jsonl"
-    record = {"format": FORMAT, "state": state, "has_best": (gen / "best.keras").is_file(),
-              "metrics_bytes": metrics.stat().st_size if metrics.is_file() else 0,
-              "weights": sum(n.startswith("w") for n in names),
-              "optimizer": sum(n.startswith("o") for n in names)}
-    _parse_state(ckpt / "state.json", record)
-    write_json_atomic(gen / "state.json", record)
-    _fsync_dir(gen)
-    link_top_level(run_dir, gen)
-    _switch_link(ckpt / CURRENT, gen.name)
-    _fsync_dir(ckpt)
-    for name in _LEGACY:
-        (ckpt / name).unlink(missing_ok=True)
-    return _read_generation(gen)

@@ -144,6 +144,28 @@ class RunData:
                               self.input_spec.value_range)
 
 
+def recorded_input(run_dir, spec):
+    """The input description the run trained with (its config.json's), for a resume.
+
+    The channel statistics stay those the weights were trained with, even when the training
+    split's would now come out otherwise; a dataset whose images now read another way (RGB
+    against bands, or another channel count) is refused.
+
+    Raises:
+        DataError: the images no longer read as the run's. RunError: a damaged config.json.
+    """
+    from segcore.data.channels import run_input_spec
+    from segcore.runs import read_config
+
+    recorded = run_input_spec(read_config(run_dir), run_dir)
+    if (recorded.mode, recorded.channels) != (spec.mode, spec.channels):
+        raise DataError(
+            f"{Path(run_dir) / 'config.json'}: the run trained on {recorded.describe()}, but the "
+            f"dataset's images now read as {spec.describe()}; resume with the images it "
+            "trained on, or start a new run.")
+    return recorded
+
+
 class _Moments:
     """Per-channel sums of many images, shaped as one image for `channels.channel_stats`."""
 

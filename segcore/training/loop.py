@@ -6,92 +6,32 @@ step through `strategy.run` works; so the CLI, the app and a cluster all train h
 
 import hashlib
 import logging
-import signal
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from segcore import runlock
-from segcore.data.classes import IGNORE_LABEL
-from segcore.data.pipeline import eval_dataset
-from segcore.errors import DataError, RunError
+from segcore.errors import RunError
 from segcore.fileio import append_jsonl
 from segcore.losses import build_loss, compute_class_weights
-from segcore.metrics import confusion_matrix_tf, json_safe, scores
+from segcore.metrics import json_safe
 from segcore.models.precision import emulation_warning
-from segcore.progress import few_steps_warning
-from segcore.runs import STOP_FILE, now, write_status
+from segcore.progress import few_steps_warning, print_epoch_progress
+from segcore.runs import now, write_status
 from segcore.training import checkpoint, ema, finetune
-from segcore.training.data_source import RunData, cache_folder
-from segcore.training.schedules import Plateau, epochs_within_budget, learning_rate
+from segcore.training.data_source import RunData, cache_folder, recorded_input
+from segcore.training.schedules import (
+    Plateau,
+    epochs_within_budget,
+    learning_rate,
+    make_optimizer,
+)
+from segcore.training.stopping import StopRequest
 from segcore.training.strategy import is_chief, make_strategy
+from segcore.training.validation import BatchValidator, TiledValidator
 
 log = logging.getLogger("segcore.train")
-
-
-_SIGTERM = threading.Event()
-
-
-def catch_sigterm():
-    """Turns SIGTERM into a stop request; the CLI calls this first, before slow imports."""
-    signal.signal(signal.SIGTERM, lambda *_: _SIGTERM.set())
-
-
-def request_stop():
-    _SIGTERM.set()
-
-
-class StopRequest:
-    """Set by SIGTERM or a STOP file; training ends cleanly after the current step."""
-
-    def __init__(self, run_dir):
-        self.stop_file = Path(run_dir) / STOP_FILE if run_dir else None
-        if threading.current_thread() is threading.main_thread():
-            catch_sigterm()
-
-    def __bool__(self):
-        return _SIGTERM.is_set() or bool(self.stop_file and self.stop_file.exists())
-
-
-def make_optimizer(config):
-    import keras
-
-    if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(
-            config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay
-        )
-    return keras.optimizers.Adam(config.lr)
-
-
-def _progress(epoch, epochs, step, steps, loss, started, stream):
-    """A one-line progress bar per epoch on stderr."""
-    width = 24
-    done = int(width * step / max(1, steps))
-    elapsed = time.perf_counter() - started
-    eta = elapsed / max(1, step) * (steps - step)
-    line = (f"\repoch {epoch + 1}/{epochs} [{'#' * done}{'.' * (width - done)}] "
-            f"{step}/{steps} loss {loss:.4f} eta {eta:4.0f}s")
-    if stream.isatty() or step == steps:
-        stream.write(line + ("\n" if step == steps else ""))
-        stream.flush()
-
-
-def pad_to_batches(images, masks, batch_size):
-    """Pads with all-void examples to whole batches, so every replica gets a full share.
-
-    A replica handed an empty last batch fails in oneDNN's convolution; void examples change
-    neither the confusion matrix nor the loss.
-    """
-    extra = -len(images) % batch_size
-    if not extra:
-        return images, masks
-    images = np.concatenate([images, np.zeros((extra, *images.shape[1:]), images.dtype)])
-    masks = np.concatenate([masks, np.full((extra, *masks.shape[1:]), IGNORE_LABEL, masks.dtype)])
-    return images, masks
 
 
 class Trainer:
@@ -115,7 +55,7 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         self._load_data()
         if resume and run_dir:
-            self.input_spec = _recorded_input(run_dir, self.input_spec)
+            self.input_spec = recorded_input(run_dir, self.input_spec)
         with self.strategy.scope():
             from segcore.models import build_model
             from segcore.models.precision import policy
@@ -142,14 +82,13 @@ class Trainer:
         self.checkpoint = None
         self.trace_seconds = None  # the first steps of this process: tracing and compiling
         self.eval_traced = False
-        self.tiled_validator = None
+        self.tiled_validator = self.batch_validator = None
         self.budget_marks = []  # the budget's clock at each epoch end of this process
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
                       "train_seconds": 0.0}
         self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
         self.encoder_frozen = False
-        self._eval_step = tf.function(self._distributed_eval_step, reduce_retracing=True)
 
     def _load_data(self):
         """Reads the dataset and its samples: in memory, as patches, or streamed (data_source)."""
@@ -183,25 +122,6 @@ class Trainer:
         if self.average is not None:
             self.average.update()
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
-
-    def _distributed_eval_step(self, images, masks):
-        import tensorflow as tf
-
-        num_classes = self.class_map.num_classes
-
-        def step(images, masks):
-            logits = self.model(images, training=False)
-            loss_sum = tf.reduce_sum(self.loss_fn(masks, logits))
-            # Padding examples are all void: they add no loss and are not counted.
-            labelled = tf.reduce_any(tf.not_equal(masks, IGNORE_LABEL), axis=[1, 2])
-            count = tf.reduce_sum(tf.cast(labelled, tf.float32))
-            predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            cm = confusion_matrix_tf(masks, predictions, num_classes, IGNORE_LABEL)
-            return loss_sum, count, cm
-
-        loss_sum, count, cm = self.strategy.run(step, args=(images, masks))
-        reduce = lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)  # noqa: E731
-        return reduce(loss_sum), reduce(count), reduce(cm)
 
     # Checkpoints -----------------------------------------------------------------------------
 
@@ -297,28 +217,19 @@ class Trainer:
         if self.data.tiled:
             if self.tiled_validator is None:
                 from segcore.models import model_stride
-                from segcore.training.validation import TiledValidator
 
                 self.tiled_validator = TiledValidator(
                     self.model, self.loss_fn, self.data.tile,
                     model_stride(self.config.model, **self.config.hparams), self.class_map.names)
             return self.tiled_validator(self.data.val_source)
-        num_classes = self.class_map.num_classes
-        total_cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-        loss_sum = count = 0.0
-        images, masks = pad_to_batches(self.data.val_images, self.data.val_masks,
-                                       self.config.batch_size)
-        data = eval_dataset(images, masks, self.config.batch_size)
-        for images, masks in self.strategy.experimental_distribute_dataset(data):
-            started = time.perf_counter()
-            batch_loss, batch_count, cm = self._eval_step(images, masks)
-            if not self.eval_traced:  # the first evaluation step traces its function too
-                self.eval_traced = True
-                self.trace_seconds = (self.trace_seconds or 0.0) + time.perf_counter() - started
-            loss_sum += float(batch_loss)
-            count += float(batch_count)
-            total_cm += cm.numpy().astype(np.int64)
-        return loss_sum / max(count, 1.0), scores(total_cm, self.class_map.names), total_cm
+        if self.batch_validator is None:
+            self.batch_validator = BatchValidator(self.strategy, self.model, self.loss_fn,
+                                                  self.class_map.names, self.config.batch_size)
+        result = self.batch_validator(self.data.val_images, self.data.val_masks)
+        if not self.eval_traced:  # the first evaluation step traces its function too
+            self.eval_traced = True
+            self.trace_seconds = (self.trace_seconds or 0.0) + self.batch_validator.first_step
+        return result
 
     def _set_phase(self, epoch):
         """Freezes the encoder in its first `freeze_epochs` epochs, unfreezes it after.
@@ -354,7 +265,7 @@ class Trainer:
                 pending = []
                 self._record({"kind": "step", "step": self.state["step"], "epoch": epoch,
                               "loss": float(np.mean(values)), "lr": rate, "time": time.time()})
-                _progress(epoch, self.planned_epochs(),
+                print_epoch_progress(epoch, self.planned_epochs(),
                           self.state["step_in_epoch"], self.steps_per_epoch,
                           float(np.mean(losses)), started, stream)
             if stop:
@@ -464,28 +375,6 @@ class Trainer:
         for variable in self.model.weights:
             digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
         return digest.hexdigest()[:16]
-
-
-def _recorded_input(run_dir, spec):
-    """The input description the run trained with (its config.json's), for a resume.
-
-    The channel statistics stay those the weights were trained with, even when the training
-    split's would now come out otherwise; a dataset whose images now read another way (RGB
-    against bands, or another channel count) is refused.
-
-    Raises:
-        DataError: the images no longer read as the run's. RunError: a damaged config.json.
-    """
-    from segcore.data.channels import run_input_spec
-    from segcore.runs import read_config
-
-    recorded = run_input_spec(read_config(run_dir), run_dir)
-    if (recorded.mode, recorded.channels) != (spec.mode, spec.channels):
-        raise DataError(
-            f"{Path(run_dir) / 'config.json'}: the run trained on {recorded.describe()}, but the "
-            f"dataset's images now read as {spec.describe()}; resume with the images it "
-            "trained on, or start a new run.")
-    return recorded
 
 
 # The run's lifecycle (locks, config.json, resume) is segcore/training/run.py; its names stay

@@ -1,6 +1,19 @@
-"""Learning-rate schedules as pure functions of the training position (resume-safe)."""
+"""Optimizers, and learning-rate schedules as pure functions of the training position (resume-safe)."""
 
 import math
+
+
+def make_optimizer(config):
+    """The run's Keras optimizer at its base rate (`learning_rate` moves the rate per step)."""
+    import keras
+
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay
+        )
+    return keras.optimizers.Adam(config.lr)
 
 
 def learning_rate(config, step, steps_per_epoch, plateau_scale=1.0, schedule_epochs=None):

@@ -14,7 +14,8 @@ from PIL import Image
 from helpers import make_pair_dataset, write_png
 from segcore.data.dataset import load_dataset
 from segcore.data.doctor import check_folder
-from segcore.data.formats import image_shape, read_image, read_image_uint8, read_raw_mask
+from segcore.data.formats import image_shape, read_image, read_image_uint8
+from segcore.data.masks import read_raw_mask
 from segcore.data.pipeline import load_arrays
 from segcore.errors import DataError
 

@@ -9,7 +9,7 @@ from test_hostile_inputs import cli, one_clear_line
 from helpers import make_pair_dataset, write_png
 from segcore.data.classes import ClassMap
 from segcore.data.dataset import infer_class_map, load_dataset
-from segcore.data.formats import raw_to_labels
+from segcore.data.masks import raw_to_labels
 from segcore.errors import DataError
 
 

@@ -7,7 +7,8 @@ from PIL import Image
 
 from helpers import png_bytes, write_png
 from segcore.data.classes import ClassMap
-from segcore.data.formats import image_shape, read_image, read_mask, read_raw_mask
+from segcore.data.formats import image_shape, read_image
+from segcore.data.masks import read_mask, read_raw_mask
 from segcore.errors import DataError
 
 CLASSES = ClassMap(["a", "b", "c"], colors=[(255, 0, 0), (0, 255, 0), (0, 0, 255)],

@@ -41,7 +41,7 @@ def test_each_export_is_detected_and_checked_with_the_format_class_names(tmp_pat
 
 
 def test_coco_polygons_rle_and_crowd_rle_rasterise_to_contiguous_classes_and_void(tmp_path):
-    from segcore.data.formats import read_mask
+    from segcore.data.masks import read_mask
 
     dataset = load_dataset(make_coco(tmp_path / "c", "roboflow"))
     labels = read_mask(dataset.samples("train")[0].mask, dataset.class_map)
@@ -53,7 +53,7 @@ def test_coco_polygons_rle_and_crowd_rle_rasterise_to_contiguous_classes_and_voi
 
 
 def test_voc_void_border_and_cityscapes_ids_map_to_train_ids(tmp_path):
-    from segcore.data.formats import read_mask
+    from segcore.data.masks import read_mask
 
     dataset = load_dataset(make_voc(tmp_path / "v"))
     labels = read_mask(dataset.samples("train")[1].mask, dataset.class_map)
@@ -212,7 +212,7 @@ def test_a_folder_dataset_with_an_annotations_folder_stays_a_folder_dataset(tmp_
 
 
 def test_a_coco_stuff_file_has_no_background_class_and_leaves_unlabelled_pixels_void(tmp_path):
-    from segcore.data.formats import read_mask
+    from segcore.data.masks import read_mask
 
     root = make_coco(tmp_path / "s", "official")
     for split in ("train2017", "val2017"):

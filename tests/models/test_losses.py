@@ -121,3 +121,53 @@ def test_class_weight_hand_values_and_segnet_variant():
     frequency = np.array([100 / 160, 10 / 20, 50 / 160])
     np.testing.assert_allclose(segnet, np.median(frequency) / frequency, rtol=1e-6)
     assert compute_class_weights([5, 5], "inverse").tolist() == [1.0, 1.0]
+
+
+def _lovasz_reference(probabilities, labels):
+    """Berman et al.'s `lovasz_softmax_flat` (classes="present"), written in NumPy."""
+    losses = []
+    for c in range(probabilities.shape[1]):
+        truth = (labels == c).astype(np.float64)
+        if not truth.any():
+            continue
+        errors = np.abs(truth - probabilities[:, c])
+        order = np.argsort(-errors, kind="stable")
+        errors, truth = errors[order], truth[order]
+        total = truth.sum()
+        jaccard = 1 - (total - np.cumsum(truth)) / (total + np.cumsum(1 - truth))
+        jaccard[1:] = jaccard[1:] - jaccard[:-1]
+        losses.append(errors @ jaccard)
+    return np.mean(losses)
+
+
+def test_lovasz_hand_value_and_the_reference_implementation():
+    probabilities = np.array([[[[0.8, 0.2], [0.4, 0.6]]]], "float32")
+    value = build_loss("lovasz")(np.array([[[0, 1]]], "int32"), np.log(probabilities))
+    assert float(value[0]) == pytest.approx(0.35, rel=1e-5)
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(3, 12, 10, 5)).astype("float32")
+    labels = rng.integers(0, 5, (3, 12, 10)).astype("int32")
+    labels[0, :4] = 255
+    labels[2][labels[2] == 3] = 1  # a class absent from one example is left out of its mean
+    values = build_loss("lovasz", 5)(labels, logits).numpy()
+    probabilities = tf.nn.softmax(logits).numpy()
+    for b in range(3):
+        valid = labels[b].ravel() != 255
+        expected = _lovasz_reference(probabilities[b].reshape(-1, 5)[valid],
+                                     labels[b].ravel()[valid])
+        assert values[b] == pytest.approx(expected, rel=1e-4)
+
+
+def test_lovasz_is_zero_when_perfect_and_falls_as_the_iou_rises():
+    labels = np.array([[[0, 0, 1, 1]]], "int32")
+    loss = build_loss("lovasz")
+    perfect = np.array([[[[20.0, 0], [20, 0], [0, 20], [0, 20]]]], "float32")
+    assert float(loss(labels, perfect)[0]) == pytest.approx(0.0, abs=1e-6)
+    one_wrong = np.array([[[[20.0, 0], [0, 20], [0, 20], [0, 20]]]], "float32")
+    two_wrong = np.array([[[[0.0, 20], [0, 20], [0, 20], [0, 20]]]], "float32")
+    assert 0 < float(loss(labels, one_wrong)[0]) < float(loss(labels, two_wrong)[0])
+    # Hard errors: the loss is 1 - IoU per class, averaged (IoU 1/2 and 2/3 with one wrong).
+    assert float(loss(labels, one_wrong)[0]) == pytest.approx(1 - (0.5 + 2 / 3) / 2, rel=1e-4)
+    combined = build_loss("ce+lovasz")(labels, one_wrong)
+    assert float(combined[0]) == pytest.approx(
+        float(build_loss("ce")(labels, one_wrong)[0]) + float(loss(labels, one_wrong)[0]))

@@ -27,7 +27,7 @@ class Reading:
 class MappedMask:
     """A label file whose raw values go through a lookup table (Cityscapes labelIds -> trainIds).
 
-    `segcore.data.formats.read_raw_mask` reads any object with `read_raw()`, so training, the
+    `segcore.data.masks.read_raw_mask` reads any object with `read_raw()`, so training, the
     doctor, evaluation and the pages read it like a plain mask file.
     """
 
@@ -37,7 +37,7 @@ class MappedMask:
         self.expected = expected
 
     def read_raw(self):
-        from segcore.data.formats import read_raw_mask
+        from segcore.data.masks import read_raw_mask
         from segcore.errors import DataError
 
         raw = read_raw_mask(self.path)

@@ -11,7 +11,8 @@ import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import load_dataset
-from segcore.data.formats import image_shape, read_mask
+from segcore.data.formats import image_shape
+from segcore.data.masks import read_mask
 from segcore.models.precision import native_bfloat16
 
 # A class is thin when most of its pixels lie within this many pixels of its boundary.

@@ -13,38 +13,39 @@ from pathlib import Path
 from segcore.errors import DataError
 from segcore.workspace import workspace_root
 
+_TTA_HELP = ("flip test-time augmentation: average the softmax of each image and of its "
+             "left-right mirror (twice the compute)")
+
+
+def _run_command(subparsers, name, summary, handler):
+    """A command on one run's weights: `--run` and `--weights` first, then its own flags."""
+    parser = subparsers.add_parser(name, help=summary)
+    parser.set_defaults(handler=handler)
+    parser.add_argument("--run", required=True, help="run id or folder")
+    parser.add_argument("--weights", default="best", choices=("best", "last"))
+    return parser
+
 
 def register(subparsers):
-    evaluate = subparsers.add_parser("evaluate", help="full-resolution evaluation of a run")
-    evaluate.add_argument("--run", required=True, help="run id or folder")
+    evaluate = _run_command(subparsers, "evaluate", "full-resolution evaluation of a run",
+                            evaluate_command)
     evaluate.add_argument("--data", help="dataset folder (default: the run's)")
     evaluate.add_argument("--split", default="val", choices=("train", "val", "test"))
-    evaluate.add_argument("--weights", default="best", choices=("best", "last"))
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--tta", action="store_true",
-                          help="flip test-time augmentation: average the softmax of each image "
-                               "and of its left-right mirror (twice the compute)")
-    evaluate.set_defaults(handler=evaluate_command)
+    evaluate.add_argument("--tta", action="store_true", help=_TTA_HELP)
 
-    predict = subparsers.add_parser("predict", help="predict masks for images (tiled if large)")
-    predict.add_argument("--run", required=True, help="run id or folder")
+    predict = _run_command(subparsers, "predict", "predict masks for images (tiled if large)",
+                           predict_command)
     predict.add_argument("--input", required=True, help="an image or a folder of images")
     predict.add_argument("--output", required=True, help="folder for masks and overlays")
-    predict.add_argument("--weights", default="best", choices=("best", "last"))
     predict.add_argument("--overwrite", action="store_true",
                          help="replace masks and overlays left in --output by an earlier run")
-    predict.add_argument("--tta", action="store_true",
-                         help="flip test-time augmentation: average each image's softmax with "
-                              "its left-right mirror's (twice the compute)")
-    predict.set_defaults(handler=predict_command)
+    predict.add_argument("--tta", action="store_true", help=_TTA_HELP)
 
-    export = subparsers.add_parser("export", help="export a run's model")
-    export.add_argument("--run", required=True, help="run id or folder")
+    export = _run_command(subparsers, "export", "export a run's model", export_command)
     export.add_argument("--format", required=True, choices=("keras", "savedmodel", "tflite"))
-    export.add_argument("--weights", default="best", choices=("best", "last"))
     export.add_argument("--overwrite", action="store_true",
                         help="replace an earlier export of the same weights and format")
-    export.set_defaults(handler=export_command)
 
 
 def evaluate_command(args):

@@ -129,6 +129,21 @@ def test_thin_classes_in_scenes_for_recurrent_sweeps_are_resized_not_cropped():
     assert cnn["crop"].value is not None and cnn["img_size"].value[1] == 480  # native
 
 
+def test_a_recurrent_family_spends_the_bfloat16_speed_up_on_epochs_not_pixels():
+    scenes = dict(num_classes=11, class_names=tuple("abcdefghijk"),
+                  class_shares=(0.1,) * 10 + (0.0,), train_images=367)
+    plain = chosen(made_up(**scenes), minutes=15)
+    fast = chosen(made_up(native_bfloat16=True, **scenes), minutes=15)
+    assert fast["model"].value == plain["model"].value == "reseg"
+    assert fast["precision"].value == "bfloat16"
+    assert fast["img_size"].value == plain["img_size"].value  # the same pixels per epoch
+    assert "about 48 epochs" in fast["img_size"].reason and "buys epochs" in fast[
+        "img_size"].reason
+    assert "about 30 epochs" in plain["img_size"].reason
+    # The expected epochs (the schedule's warm-up and the ceiling) follow the speed-up.
+    assert fast["epochs"].value > plain["epochs"].value
+
+
 def test_extreme_imbalance_gets_median_weights_and_a_dice_term():
     fp = made_up(class_shares=(0.9994, 0.0003, 0.0002, 0.0001))
     choices = chosen(fp)

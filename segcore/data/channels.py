@@ -70,7 +70,7 @@ def image_info(source, name=None):
     from segcore.data import formats
     from segcore.data.tiff import tiff_header
 
-    label = formats._label(source, name)
+    label = formats.source_label(source, name)
     try:
         with formats._open(source, name) as handle:
             width, height = formats._shown_size(handle, label)

@@ -35,7 +35,8 @@ def is_image_name(name):
     return Path(str(name)).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _label(source, name):
+def source_label(source, name):
+    """How messages name a source: the given name, else the path."""
     return name or str(source)
 
 
@@ -54,7 +55,7 @@ class UnreadableTiff(DataError):
 
 def _open(source, name=None):
     """Opens an image lazily (header only) and checks its size against the pixel cap."""
-    label = _label(source, name)
+    label = source_label(source, name)
     try:
         if isinstance(source, (bytes, bytearray)):
             if not source:
@@ -155,7 +156,7 @@ def _shown_size(handle, label):
 
 def image_shape(source, name=None):
     """Returns (height, width) as shown (EXIF orientation applied), without decoding the pixels."""
-    label = _label(source, name)
+    label = source_label(source, name)
     try:
         with _open(source, name) as handle:
             width, height = _shown_size(handle, label)
@@ -168,16 +169,16 @@ def image_shape(source, name=None):
 
 def turned_by_exif(source, name=None):
     """Whether the image's EXIF orientation swaps its width and height."""
-    label = _label(source, name)
+    label = source_label(source, name)
     with _open(source, name) as handle:
         return handle.size != _shown_size(handle, label) or (
             handle.format == "TIFF" and _orientation(handle, label) in _TURNS_SIDES
         )
 
 
-def _decode(source, name=None, transpose=True):
+def decode_image(source, name=None, transpose=True):
     """Decodes an image fully, turning truncation and corruption into DataError."""
-    label = _label(source, name)
+    label = source_label(source, name)
     handle = _open(source, name)
     try:
         with warnings.catch_warnings():
@@ -250,7 +251,7 @@ def read_pixels(source, name=None):
     Raises:
         DataError: the file is empty, not an image, truncated, or over the pixel cap.
     """
-    label = _label(source, name)
+    label = source_label(source, name)
     suffix = Path(name or str(source) if not isinstance(source, bytes) else name or "").suffix
     if suffix.lower() in (".tif", ".tiff"):
         from segcore.data.tiff import read_tiff
@@ -262,7 +263,7 @@ def read_pixels(source, name=None):
             raise
         except Exception as error:  # tifffile raises many types for broken files
             raise DataError(f"{label}: the TIFF image is truncated or corrupt ({error}).") from None
-    return _pixels(_decode(source, name))
+    return _pixels(decode_image(source, name))
 
 
 def read_image(source, name=None):
@@ -279,12 +280,12 @@ def read_image(source, name=None):
         DataError: the file is empty, not an image, truncated, over the pixel cap, or has
             more than 4 channels.
     """
-    return _to_float_rgb(read_pixels(source, name), _label(source, name))
+    return _to_float_rgb(read_pixels(source, name), source_label(source, name))
 
 
 def read_image_uint8(source, name=None):
     """Reads an image as uint8 RGB (H, W, 3): a quarter of the memory, for huge inputs."""
-    image = _decode(source, name)
+    image = decode_image(source, name)
     if image.mode != "RGB":
         if image.mode.startswith("I") or image.mode == "F":
             return (read_image(source, name) * 255.0 + 0.5).astype(np.uint8)

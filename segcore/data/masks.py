@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from segcore.data.classes import ClassMap
-from segcore.data.formats import _decode, _label, read_pixels, turned_by_exif
+from segcore.data.formats import decode_image, read_pixels, source_label, turned_by_exif
 from segcore.errors import DataError
 
 
@@ -24,8 +24,8 @@ def read_raw_mask(source, name=None):
     """
     if hasattr(source, "read_raw"):
         return source.read_raw()
-    label = _label(source, name)
-    handle = _decode(source, name)
+    label = source_label(source, name)
+    handle = decode_image(source, name)
     mode = handle.mode
     if mode in ("L", "P", "1"):
         return np.asarray(handle if mode != "1" else handle.convert("L"), dtype=np.uint8)
@@ -95,7 +95,7 @@ def read_mask(source, class_map, name=None):
     Raises:
         DataError: unreadable file, undeclared values or off-palette colours (naming them).
     """
-    return raw_to_labels(read_raw_mask(source, name), class_map, _label(source, name))
+    return raw_to_labels(read_raw_mask(source, name), class_map, source_label(source, name))
 
 
 def read_pair(image_source, mask_source, spec=None):

@@ -1,10 +1,11 @@
 """Validation after each epoch: resized images in batches, or whole images in tiles.
 
 Runs on resized images held in memory validate in batches through the distributed evaluation
-step (`BatchValidator`). Patch training validates on whole validation images (at the training `--scale`) predicted in
-overlapping, blended tiles of the patch size by `segcore.inference.predict_tiled`, so the
-validation mean IoU that picks `best.keras` is the one `evaluate` and `predict` will get. One
-image is read at a time, so a streamed validation set never has to fit in memory.
+step (`BatchValidator`). Patch training validates on whole validation images (at the training
+`--scale`) predicted in overlapping, blended tiles of the patch size by
+`segcore.inference.predict_tiled` (`TiledValidator`), so the validation mean IoU that picks
+`best.keras` is the one `evaluate` and `predict` will get. One image is read at a time, so a
+streamed validation set never has to fit in memory.
 """
 
 import time

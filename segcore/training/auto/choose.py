@@ -25,10 +25,6 @@ BFLOAT16_SPEEDUP = 1.6
 # Epochs a budget should allow: the cosine schedule needs room to decay (the measured
 # 15-minute CamVid recipe ran 25-31 epochs).
 TARGET_EPOCHS = 30
-# Recurrent families spend bfloat16's speed-up on epochs, convolutional ones on pixels
-# (CamVid, ReSeg, 15 min, bfloat16: 168x224 with 51 epochs 0.582 against 208x280 with 39
-# epochs 0.573; membrane, U-Net, 4 min: whole 512x512 slices 0.792 against 384x384 crops in
-# float32 0.788).
 # Native-size crops replace a resize only down to this scale: smaller crops see too little
 # of each image (ReSeg's sweeps and U-Net's bottleneck want the scene).
 CROP_SCALE = 0.5
@@ -199,6 +195,10 @@ def _size(plan, fp, model, minutes, cores, speedup=1.0, patches=True):
     height, width = fp.median_size
     budget_pixels = _budget_pixels(model, minutes, cores, speedup)
     native_epoch = max(fp.train_images, 1) * height * width
+    # Recurrent families spend bfloat16's speed-up on epochs, convolutional ones on pixels
+    # (CamVid, ReSeg, 15 min: 168x224 with 51 epochs 0.582 against 208x280 with 39 epochs
+    # 0.573; membrane, U-Net, 4 min: whole 512x512 slices 0.792 against float32's 384x384
+    # crops 0.788).
     epochs = TARGET_EPOCHS * (1.0 if MODELS[model].family == "cnn" else speedup)
     scale = min(1.0, math.sqrt(budget_pixels / (epochs * native_epoch)))
     held = max(fp.train_images + fp.val_images, 1) * height * width

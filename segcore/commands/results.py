@@ -70,7 +70,6 @@ def evaluate_command(args):
 
 
 def predict_command(args):
-
     from segcore import runs
     from segcore.data.formats import is_image_name
     from segcore.inference import RunPredictor, colorize, output_stems, overlay

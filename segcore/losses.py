@@ -8,6 +8,8 @@ example with a few labelled pixels weighs as much as a fully labelled one; an ex
 valid pixel gives 0 (and zero gradients), never NaN.
 """
 
+import math
+
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
@@ -68,6 +70,22 @@ def compute_class_weights(pixel_counts, method="none", image_pixels=None):
         frequency = counts / np.maximum(totals, 1.0)
         weights[present] = np.median(frequency[present]) / frequency[present]
     return weights.astype(np.float32)
+
+
+def correction_bias(class_weights, alpha):
+    """alpha * log(w_c) per class; 0 for a class of weight 0 (absent from training).
+
+    The bias `segcore.models.prior_correction.PriorCorrection` takes off the logits at
+    prediction: that share of the weighting's push toward rare classes, taken back.
+
+    Example: weights [0.25, 1.0, 4.0], alpha 0.5 -> [-0.693, 0.0, 0.693].
+
+    Returns:
+        A list of floats, or None when there is nothing to correct (no weights, alpha 0).
+    """
+    if class_weights is None or not alpha:
+        return None
+    return [alpha * math.log(w) if w > 0 else 0.0 for w in map(float, class_weights)]
 
 
 def _prepare(y_true, logits, ignore_label):

@@ -2,8 +2,9 @@
 
 Importing this package does not import Keras: the CLI and the app read the registry without
 paying TensorFlow's start-up. The builders load on first use. A `.keras` file with segcore's
-layers (ReNet, FusedBatchNorm, EncoderInput, ResizeLike, InputNorm) can only be deserialized once their modules have registered
-them: load models with `load_model` below.
+layers (ReNet, FusedBatchNorm, EncoderInput, ResizeLike, InputNorm, PriorCorrection) can
+only be deserialized once their modules have registered them: load models with `load_model`
+below.
 """
 
 from segcore.models.registry import (
@@ -22,12 +23,13 @@ def register_layers():
     from segcore.models.encoder_input import EncoderInput
     from segcore.models.fused_batch_norm import FusedBatchNorm
     from segcore.models.input_norm import InputNorm
+    from segcore.models.prior_correction import PriorCorrection
     from segcore.models.renet_layer import ReNet
     from segcore.models.resize_like import ResizeLike
 
     return {"segcore>ReNet": ReNet, "segcore>FusedBatchNorm": FusedBatchNorm,
             "segcore>EncoderInput": EncoderInput, "segcore>ResizeLike": ResizeLike,
-            "segcore>InputNorm": InputNorm}
+            "segcore>InputNorm": InputNorm, "segcore>PriorCorrection": PriorCorrection}
 
 
 def load_model(path, compile=False):

@@ -215,7 +215,7 @@ def model_stride(name, **hparams):
     return 2**value if spec.stride_exponent else int(value)
 
 
-def build_model(name, input_shape, num_classes, input_norm=None, **hparams):
+def build_model(name, input_shape, num_classes, input_norm=None, prior_bias=None, **hparams):
     """Builds a registered model that outputs float32 logits (B, H, W, num_classes).
 
     Args:
@@ -225,6 +225,8 @@ def build_model(name, input_shape, num_classes, input_norm=None, **hparams):
         num_classes: number of classes.
         input_norm: {"mean", "std"} per channel, standardized by the model's first layer
             (`InputSpec.normalization()`); None feeds the input as it is (RGB in [0, 1]).
+        prior_bias: per-class constants subtracted from the logits at prediction, not in
+            training (`prior_correction.PriorCorrection`); None leaves them as they are.
         **hparams: the family's hyperparameters (see `MODELS[name].params`).
     """
     spec = get_spec(name)
@@ -242,4 +244,9 @@ def build_model(name, input_shape, num_classes, input_norm=None, **hparams):
         hparams.pop(key, None)
     if input_norm is not None:
         hparams["input_norm"] = input_norm
-    return builder(tuple(input_shape), int(num_classes), **hparams)
+    model = builder(tuple(input_shape), int(num_classes), **hparams)
+    if prior_bias is None:
+        return model
+    from segcore.models.prior_correction import with_prior_correction
+
+    return with_prior_correction(model, prior_bias)

@@ -116,6 +116,14 @@ class RunConfig:
     class_weights: str = _option("none", "class weighting from training pixel counts",
                                  CLASS_WEIGHTINGS,
                                  widget=Widget("Class weighting", "optimization", "select"))
+    # Issue 17: a weighted loss leaves rare classes over-predicted in proportion to their
+    # weight; half of it taken back at prediction scored CamVid +0.04 mean IoU
+    # (segcore/models/prior_correction.py, bench/RESULTS.md).
+    prior_correction: float = _option(
+        0.5, "with class weights: share of the log class weights taken off the logits at "
+        "prediction (0 = predict as trained, 1 = the unweighted prior)", range=_floats(0, 1),
+        widget=Widget("Prior correction (with class weights)", "optimization", "steps",
+                      steps=(0.0, 0.25, 0.5, 0.75, 1.0)))
     augment: AugmentConfig = field(
         default_factory=AugmentConfig, metadata={"help": "augmentations"}
     )

@@ -14,7 +14,7 @@ import numpy as np
 from segcore import runlock
 from segcore.errors import RunError
 from segcore.fileio import append_jsonl
-from segcore.losses import build_loss, compute_class_weights
+from segcore.losses import build_loss, compute_class_weights, correction_bias
 from segcore.metrics import json_safe
 from segcore.models.precision import emulation_warning
 from segcore.progress import few_steps_warning, print_epoch_progress
@@ -67,6 +67,7 @@ class Trainer:
                 self.model = build_model(
                     config.model, (None, None, self.input_spec.channels),
                     self.class_map.num_classes, input_norm=self.input_spec.normalization(),
+                    prior_bias=correction_bias(self.class_weights, config.prior_correction),
                     **hparams)
             self.optimizer = make_optimizer(config)
             # Over every variable, the encoder's too, before any freezing: the optimizer's

@@ -89,3 +89,10 @@ def test_an_unweighted_run_has_no_correction(workspace, demo_data):
     path = runs.create_run(workspace, config)
     assert loop.train(config, path, stream=io.StringIO()) == "finished"
     assert "prior_correction" not in [layer.name for layer in load_run_model(path).layers]
+
+
+def test_a_config_written_before_the_option_keeps_predicting_uncorrected():
+    assert RunConfig().prior_correction == 0.5
+    old = {k: v for k, v in RunConfig(data="d").to_json().items() if k != "prior_correction"}
+    assert RunConfig.from_json(old).prior_correction == 0.0
+    assert RunConfig.from_json(RunConfig(data="d").to_json()).prior_correction == 0.5

@@ -179,6 +179,8 @@ def config_from_values(values, data):
 ENCODER_ONLY = ("hp_encoder_weights", "hp_freeze_epochs", "hp_encoder_lr_scale")
 # Widgets of native-resolution patch training, shown once a patch size is chosen.
 PATCH_ONLY = ("scale", "oversample_rare")
+# Widgets that act with class weights only.
+WEIGHTS_ONLY = ("prior_correction",)
 
 
 def shown(key, values):
@@ -189,10 +191,13 @@ def shown(key, values):
         values: {widget key: value} of the widgets drawn so far.
 
     Returns:
-        False for encoder-only widgets without an encoder and patch-only ones without a patch.
+        False for encoder-only widgets without an encoder, patch-only ones without a patch
+        and the prior correction without class weights.
     """
     if key in PATCH_ONLY:
         return values.get("patch", "none") != "none"
+    if key in WEIGHTS_ONLY:
+        return values.get("class_weights", "none") != "none"
     return key not in ENCODER_ONLY or values.get("hp_encoder", "none") != "none"
 
 

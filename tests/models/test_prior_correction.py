@@ -96,3 +96,14 @@ def test_a_config_written_before_the_option_keeps_predicting_uncorrected():
     old = {k: v for k, v in RunConfig(data="d").to_json().items() if k != "prior_correction"}
     assert RunConfig.from_json(old).prior_correction == 0.0
     assert RunConfig.from_json(RunConfig(data="d").to_json()).prior_correction == 0.5
+
+
+def test_the_train_pages_widget_round_trips_and_hides_without_class_weights():
+    from segcore.training import settings
+
+    config = RunConfig(hparams=dict(TINY), class_weights="median", prior_correction=0.75)
+    values = settings.widget_values(settings.restore(config.validate().to_json()))
+    assert values["prior_correction"] == 0.75 and settings.shown("prior_correction", values)
+    assert settings.config_from_values(values, data="").prior_correction == 0.75
+    values["class_weights"] = "none"
+    assert not settings.shown("prior_correction", values)

@@ -1,7 +1,7 @@
 """Taking back part of class weighting's push toward rare classes, at prediction only.
 
 A cross-entropy weighted by w_c is minimised by a softmax proportional to w_c p(c | x): the
-trained model over-predicts each class in proportion to its weight. Median-frequency weights
+trained model over-predicts each rare class, the more the heavier its weight. Median-frequency weights
 (w up to ~15 on CamVid) teach rare classes well but leave them predicted 3-4x as often as
 they occur (Pedestrian, SignSymbol: precision 0.2), which costs IoU. Subtracting
 alpha * log(w_c) from the logits at prediction divides that share of the weight back out

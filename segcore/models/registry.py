@@ -244,9 +244,7 @@ def build_model(name, input_shape, num_classes, input_norm=None, prior_bias=None
         hparams.pop(key, None)
     if input_norm is not None:
         hparams["input_norm"] = input_norm
-    model = builder(tuple(input_shape), int(num_classes), **hparams)
-    if prior_bias is None:
-        return model
     from segcore.models.prior_correction import with_prior_correction
 
-    return with_prior_correction(model, prior_bias)
+    return with_prior_correction(builder(tuple(input_shape), int(num_classes), **hparams),
+                                 prior_bias)

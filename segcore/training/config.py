@@ -116,8 +116,8 @@ class RunConfig:
     class_weights: str = _option("none", "class weighting from training pixel counts",
                                  CLASS_WEIGHTINGS,
                                  widget=Widget("Class weighting", "optimization", "select"))
-    # Issue 17: a weighted loss leaves rare classes over-predicted in proportion to their
-    # weight; half of it taken back at prediction scored CamVid +0.03-0.045 mean IoU (2 seeds)
+    # Issue 17: a weighted loss leaves rare classes over-predicted, the more the heavier
+    # their weight; half of it taken back at prediction scored CamVid +0.03-0.045 mean IoU (2 seeds)
     # (segcore/models/prior_correction.py, bench/RESULTS.md).
     prior_correction: float = _option(
         0.5, "with class weights: share of the log class weights taken off the logits at "

@@ -228,3 +228,16 @@ def _doctor(path, signature):
 def dataset_report(path):
     """The doctor's (summary, problems), recomputed only when a file of the dataset changes."""
     return _doctor(str(path), appstate.folder_signature(path))
+
+
+def tta_choice(container, key):
+    """The Flip and Multi-scale TTA checkboxes; returns None, "flip" or "scales"."""
+    flip = container.checkbox("Flip TTA", key=f"{key}_tta",
+                              help="Average each prediction with that of the image's "
+                                   "left-right mirror (twice the compute; scored and cached "
+                                   "apart).")
+    scales = container.checkbox(
+        "Multi-scale TTA", key=f"{key}_tta_scales",
+        help="Flip TTA at 0.75, 1, 1.25 and 1.5 times the trained size, averaged: thin "
+             "structures gain from the larger sizes (about nine times the compute).")
+    return "scales" if scales else "flip" if flip else None

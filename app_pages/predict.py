@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import current_run, fail, finished_runs, set_run
+from app_pages.common import current_run, fail, finished_runs, set_run, tta_choice
 from segcore import predict_view
 from segcore.data.masks import read_mask
 from segcore.errors import SegcoreError
@@ -171,9 +171,7 @@ def predict_page():
                           format_func=lambda r: shown.get(r, r),
                           on_change=lambda: set_run(st.session_state["predict_run"]))
     run_path = available[ids.index(run_id)].path
-    tta = st.checkbox("Flip TTA", key="predict_tta",
-                      help="Average each prediction with that of the image's left-right mirror "
-                           "(twice the compute).")
+    tta = tta_choice(st, "predict")
     checkpoint = run_path / "best.keras"
     mtime = checkpoint.stat().st_mtime if checkpoint.is_file() else 0
     try:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import current_run, fail, finished_runs, set_run
+from app_pages.common import current_run, fail, finished_runs, set_run, tta_choice
 from app_pages.label_help import label_link
 from segcore import comparison, plots, runs
 from segcore.data import load_dataset
@@ -82,7 +82,7 @@ def worst_images(run, result, class_map, samples):
         try:
             image = to_uint8(predictor(str(run.path), mtime).read(sample.image))
             prediction = predicted(str(run.path), mtime, str(sample.image),
-                                   bool(result.get("tta")))
+                                   result.get("tta") or None)
         except SegcoreError as error:  # a damaged checkpoint behind a cached evaluation
             fail(error)
         iou = "n/a" if row["mean_iou"] is None else f"{row['mean_iou']:.3f}"
@@ -164,15 +164,14 @@ def results_page():
         return
     splits = [s for s in ("val", "test", "train") if dataset.samples(s)]
     split = right.selectbox("Split", splits, key="results_split")
-    tta = right.checkbox("Flip TTA", key="results_tta",
-                         help="Average each image's prediction with its left-right mirror's "
-                              "(twice the compute; scored and cached apart).")
+    tta = tta_choice(right, "results")
     result = evaluation(run, split, tta)
     st.markdown(f"**{run.label}** · {split} mean IoU **{result['mean_iou']:.3f}** · pixel "
                 f"accuracy {result['pixel_accuracy']:.3f} · mean class accuracy "
                 f"{result['mean_class_accuracy']:.3f} · {result['images']} images at full "
                 "resolution (the Train page scores at the training size)"
-                + (" · with flip TTA" if tta else ""))
+                + {None: "", "flip": " · with flip TTA",
+                   "scales": " · with multi-scale and flip TTA"}[tta])
     st.caption(f"Scores of the {comparison.score_source(run.status, result['checkpoint'])}.")
     left, right = st.columns(2)
     left.plotly_chart(plots.per_class_iou_bars(result["per_class_iou"], class_map.names,

@@ -40,8 +40,9 @@ def main(argv=None):
     quality_cmd = sub.choices["quality"]
     quality_cmd.add_argument("--seeds", default=None,
                              help="comma-separated seeds (0,1,2): one run each, mean and spread")
-    quality_cmd.add_argument("--tta", action="store_true",
-                             help="also score each run with flip test-time augmentation")
+    quality_cmd.add_argument("--tta", nargs="?", const="flip", default=None,
+                             help="also score each run with test-time augmentation: flip "
+                                  "(the default), scales, or both as flip,scales")
     batchnorm = sub.add_parser("batchnorm", help="training step: FusedBatchNorm vs Keras' layer")
     batchnorm.add_argument("--model", default="unet")
     batchnorm.add_argument("--rounds", type=int, default=3)
@@ -84,7 +85,8 @@ def main(argv=None):
 
             seeds = [int(s) for s in (args.seeds or "0").split(",")]
             print_json(run_quality_seeds(args.data, args.model, args.minutes, args.img_size,
-                                         seeds, extra, split_args=split, tta=args.tta))
+                                         seeds, extra, split_args=split,
+                                         tta=tuple(args.tta.split(",")) if args.tta else ()))
         else:
             print_json(run_quality(args.data, args.model, args.minutes, args.img_size, extra,
                                    split_args=split))

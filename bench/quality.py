@@ -20,7 +20,8 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
     Args:
         model: a family, or "auto" (`train --auto`: the family and the rest chosen by segcore).
         img_size: (H, W), or None to leave it to the run.
-        tta: also score with flip test-time augmentation (`mean_iou_tta`).
+        tta: also score with test-time augmentation: True or ("flip",) gives `mean_iou_tta`,
+            "scales" in it `mean_iou_tta_scales` (`evaluate --tta scales`).
 
     Returns:
         A dict with mean_iou, pixel_accuracy, per_class_iou, epochs, train_seconds, run.
@@ -50,10 +51,10 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         if '"kind": "epoch"' in line
     )
     scored = {}
-    if tta:
+    for mode in tta_modes(tta):
         stdout, _ = run_cli(["--workspace", str(workspace), "evaluate", "--run", str(run_dir),
-                             "--json", "--tta"])
-        scored = {"mean_iou_tta": json.loads(stdout)["mean_iou"]}
+                             "--json", "--tta", mode])
+        scored[tta_key(mode)] = json.loads(stdout)["mean_iou"]
     config = json.loads((run_dir / "config.json").read_text())["config"]
     return {
         **scored,
@@ -66,6 +67,16 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         "train_seconds": round(train_seconds, 1),
         "run": str(run_dir),
     }
+
+
+def tta_modes(tta):
+    """("flip",) for True, () for False, else the modes given."""
+    return ("flip",) if tta is True else () if not tta else tuple(tta)
+
+
+def tta_key(mode):
+    """The result key of a TTA mode's score: mean_iou_tta (flip), mean_iou_tta_scales."""
+    return "mean_iou_tta" if mode == "flip" else f"mean_iou_tta_{mode}"
 
 
 def spread(values):
@@ -82,7 +93,7 @@ def run_quality_seeds(data, model, minutes, img_size, seeds, extra_args=(), spli
 
     Returns:
         {"runs": [one `run_quality` dict per seed], "seeds", "mean_iou_mean", "mean_iou_std",
-        and with `tta` "mean_iou_tta_mean" and "mean_iou_tta_std"}.
+        and with `tta` "mean_iou_tta_mean" and "mean_iou_tta_std" (and so on per mode)}.
     """
     results = []
     for seed in seeds:
@@ -90,7 +101,7 @@ def run_quality_seeds(data, model, minutes, img_size, seeds, extra_args=(), spli
                              split_args=split_args, tta=tta)
         results.append({"seed": seed, **result})
     out = {"runs": results, "seeds": list(seeds)}
-    keys = ("mean_iou", "mean_iou_tta") if tta else ("mean_iou",)
+    keys = ("mean_iou", *map(tta_key, tta_modes(tta)))
     for key in keys:
         mean, std = spread([r.get(key) for r in results])
         out[f"{key}_mean"], out[f"{key}_std"] = mean, std

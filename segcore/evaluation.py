@@ -10,7 +10,7 @@ from segcore.data.dataset import load_dataset
 from segcore.data.masks import read_mask
 from segcore.errors import DataError, WorkspaceError
 from segcore.fileio import read_json, write_json_atomic
-from segcore.inference import RunPredictor
+from segcore.inference import RunPredictor, tta_mode
 from segcore.metrics import confusion_matrix, json_safe, scores
 from segcore.runs import read_config
 
@@ -26,8 +26,9 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
         which: "best" or "last" checkpoint.
         cache: reuse/write `<run>/eval_<split>_<which>.json` when the data is the run's own.
         on_image: optional callback(index, count) for progress.
-        tta: flip test-time augmentation (`inference.FlipAverage`); kept in its own cache,
-            `eval_<split>_<which>_tta.json`.
+        tta: test-time augmentation (`inference.RunPredictor`): "flip" (or True) or
+            "scales"; kept in caches of their own, `eval_<split>_<which>_tta.json` and
+            `eval_<split>_<which>_tta_scales.json`.
 
     Returns:
         A JSON-ready dict: the keys of `metrics.scores`, `class_names`, `per_image`
@@ -36,7 +37,9 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
     run_dir = Path(run_dir)
     config = read_config(run_dir)["config"]  # checked: a damaged config.json raises RunError
     own_data = data is None or Path(data).resolve() == Path(config["data"]).resolve()
-    cache_path = run_dir / f"eval_{split}_{which}{'_tta' if tta else ''}.json"
+    tta = tta_mode(tta)
+    suffix = {None: "", "flip": "_tta"}.get(tta, f"_tta_{tta}")
+    cache_path = run_dir / f"eval_{split}_{which}{suffix}.json"
     checkpoint = run_dir / f"{which}.keras"
     if (cache and own_data and cache_path.is_file() and checkpoint.is_file()
             and cache_path.stat().st_mtime >= checkpoint.stat().st_mtime):
@@ -67,7 +70,7 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
     result = scores(total, class_map.names)
     per_image.sort(key=lambda r: (np.nan_to_num(r["mean_iou"], nan=1.0), r["file"]))
     # `checkpoint` says which weights were scored: last.keras stands in while there is no best.
-    result.update(split=split, checkpoint=predictor.which, per_image=per_image, tta=bool(tta),
+    result.update(split=split, checkpoint=predictor.which, per_image=per_image, tta=tta or False,
                   confusion_matrix=total.tolist(), images=len(samples))
     result = json_safe(result)
     if cache and own_data and predictor.which == which:

@@ -94,6 +94,66 @@ class FlipAverage:
         return tf.math.log(tf.maximum(mean, 1e-12))
 
 
+# Multi-scale test-time augmentation: the input sizes, as factors of the trained one, whose
+# flip-averaged softmax is averaged (the usual set of DeepLab's and PSPNet's evaluations).
+TTA_SCALES = (0.75, 1.0, 1.25, 1.5)
+TTA_MODES = ("flip", "scales")
+
+
+def tta_mode(tta):
+    """The TTA mode: None, "flip" (True also means it) or "scales".
+
+    Raises:
+        ValueError: any other value.
+    """
+    if tta is None or tta is False:
+        return None
+    if tta is True:
+        return "flip"
+    if tta not in TTA_MODES:
+        raise ValueError(f"test-time augmentation {tta!r} is not one of {', '.join(TTA_MODES)}")
+    return tta
+
+
+class ScaleAverage:
+    """Multi-scale test-time augmentation: a model whose output averages several input sizes.
+
+    Each batch is resized to every factor of `scales` (sides rounded to the stride), the
+    model's softmax is resized back and the mean returned as log-probabilities, as
+    `FlipAverage` does; wrap a `FlipAverage` to flip at every scale. Thin structures gain
+    from the larger sizes, large regions from the smaller.
+
+    Attributes:
+        model: the wrapped model (a Keras model or `FlipAverage`).
+        scales: the factors.
+        stride: the model's stride.
+    """
+
+    def __init__(self, model, scales=TTA_SCALES, stride=1):
+        self.model = model
+        self.scales = tuple(scales)
+        self.stride = int(stride)
+        self.output_shape = model.output_shape
+        self.input_shape = model.input_shape
+
+    def __call__(self, images, training=False):
+        import tensorflow as tf
+
+        images = tf.convert_to_tensor(images)
+        height, width = int(images.shape[1]), int(images.shape[2])
+        total = 0.0
+        for scale in self.scales:
+            size = [max(self.stride, round(side * scale / self.stride) * self.stride)
+                    for side in (height, width)]
+            scaled = images if size == [height, width] else tf.image.resize(
+                images, size, method="bilinear", antialias=scale < 1)
+            probs = tf.nn.softmax(tf.cast(self.model(scaled, training=False), tf.float32), -1)
+            if size != [height, width]:
+                probs = tf.image.resize(probs, (height, width), method="bilinear")
+            total += probs
+        return tf.math.log(tf.maximum(total / len(self.scales), 1e-12))
+
+
 class RunPredictor:
     """What inference needs from a run: its model, class map, training size, scale and stride."""
 
@@ -101,8 +161,10 @@ class RunPredictor:
         """Args:
             run_dir: the run folder.
             which: "best" or "last" checkpoint.
-            tta: average each prediction with that of the left-right mirror (`FlipAverage`;
-                twice the compute).
+            tta: test-time augmentation: "flip" (or True) averages each prediction with
+                that of the left-right mirror (`FlipAverage`; twice the compute); "scales"
+                also averages over `TTA_SCALES` of the input size (`ScaleAverage`; about
+                nine times the compute); None or False: none.
         """
         from segcore.models import model_stride
         from segcore.runs import read_config
@@ -130,9 +192,11 @@ class RunPredictor:
                 f"output is {shape}, for {self.class_map.num_classes} classes); the file was "
                 "replaced or damaged, so train the run again."
             )
-        self.tta = bool(tta)
+        self.tta = tta_mode(tta)
         if self.tta:
             self.model = FlipAverage(self.model)
+        if self.tta == "scales":
+            self.model = ScaleAverage(self.model, TTA_SCALES, self.stride)
 
     def read(self, source, name=None, compact=False):
         """Reads an image as this run's model takes it (`segcore.data.channels.read_input`).

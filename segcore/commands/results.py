@@ -11,10 +11,13 @@ import sys
 from pathlib import Path
 
 from segcore.errors import DataError
+from segcore.inference import TTA_MODES
 from segcore.workspace import workspace_root
 
-_TTA_HELP = ("flip test-time augmentation: average the softmax of each image and of its "
-             "left-right mirror (twice the compute)")
+_TTA_HELP = ("test-time augmentation: --tta (or --tta flip) averages the softmax of each "
+             "image and of its left-right mirror (twice the compute); --tta scales does so at "
+             "0.75, 1, 1.25 and 1.5 times the trained size and averages those (about nine "
+             "times the compute)")
 
 
 def _run_command(subparsers, name, summary, handler):
@@ -32,7 +35,7 @@ def register(subparsers):
     evaluate.add_argument("--data", help="dataset folder (default: the run's)")
     evaluate.add_argument("--split", default="val", choices=("train", "val", "test"))
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--tta", action="store_true", help=_TTA_HELP)
+    evaluate.add_argument("--tta", nargs="?", const="flip", choices=TTA_MODES, help=_TTA_HELP)
 
     predict = _run_command(subparsers, "predict", "predict masks for images (tiled if large)",
                            predict_command)
@@ -40,7 +43,7 @@ def register(subparsers):
     predict.add_argument("--output", required=True, help="folder for masks and overlays")
     predict.add_argument("--overwrite", action="store_true",
                          help="replace masks and overlays left in --output by an earlier run")
-    predict.add_argument("--tta", action="store_true", help=_TTA_HELP)
+    predict.add_argument("--tta", nargs="?", const="flip", choices=TTA_MODES, help=_TTA_HELP)
 
     export = _run_command(subparsers, "export", "export a run's model", export_command)
     export.add_argument("--format", required=True, choices=("keras", "savedmodel", "tflite"))
@@ -61,7 +64,8 @@ def evaluate_command(args):
         print(json.dumps(result))
         return 0
     print(f"run {path.name}, {args.split} split, {result['images']} images, "
-          f"{result['checkpoint']} weights" + (", flip TTA" if args.tta else ""))
+          f"{result['checkpoint']} weights"
+          + {None: "", "flip": ", flip TTA", "scales": ", multi-scale and flip TTA"}[args.tta])
     print(f"mean IoU {result['mean_iou']:.4f}  pixel accuracy {result['pixel_accuracy']:.4f}  "
           f"mean class accuracy {result['mean_class_accuracy']:.4f}  fw IoU {result['fw_iou']:.4f}")
     for name, iou in zip(result["class_names"], result["per_class_iou"]):

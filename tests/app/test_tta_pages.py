@@ -1,4 +1,4 @@
-"""Results and Predict: the "Flip TTA" checkbox scores and predicts with flip TTA."""
+"""Results and Predict: the TTA checkboxes score and predict with flip or multi-scale TTA."""
 
 import io
 import json
@@ -30,11 +30,19 @@ def test_results_scores_with_flip_tta_apart(app_env):
     at.checkbox(key="results_tta").check().run()
     no_exceptions(at)
     cache = root / "runs" / run_id / "eval_val_best_tta.json"
-    assert cache.is_file() and json.loads(cache.read_text())["tta"] is True
+    assert cache.is_file() and json.loads(cache.read_text())["tta"] == "flip"
     shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
     assert shown and "with flip TTA" in shown[0]
     score = json.loads(cache.read_text())["mean_iou"]
     assert f"**{score:.3f}**" in shown[0]
+
+    at.checkbox(key="results_tta_scales").check().run()
+    no_exceptions(at)
+    cache = root / "runs" / run_id / "eval_val_best_tta_scales.json"
+    assert cache.is_file() and json.loads(cache.read_text())["tta"] == "scales"
+    shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
+    assert shown and "with multi-scale and flip TTA" in shown[0]
+    assert f"**{json.loads(cache.read_text())['mean_iou']:.3f}**" in shown[0]
 
 
 def test_predict_with_flip_tta_gives_the_tta_labels(app_env):

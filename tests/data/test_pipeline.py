@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from segcore.data.pipeline import AugmentConfig, epoch_order, train_dataset
+from segcore.data.pipeline import AugmentConfig, _warp, epoch_order, train_dataset
 
 
 def coded_pair(size=16, count=4):
@@ -17,6 +17,8 @@ def coded_pair(size=16, count=4):
     (AugmentConfig(hflip=True, vflip=True, rot90=True), None),
     (AugmentConfig(hflip=True, scale_min=0.5), (8, 8)),
     (AugmentConfig(hflip=True, vflip=True, rot90=True, scale_min=0.6), None),
+    (AugmentConfig(hflip=True, rot90=True, elastic=3.0), None),
+    (AugmentConfig(hflip=False, scale_min=0.5, elastic=1.0), (8, 8)),
 ])
 def test_every_mask_pixel_lines_up_with_its_image_pixel(augment, crop):
     images, masks = coded_pair()
@@ -37,3 +39,31 @@ def test_epochs_replay_exactly_and_differ_between_epochs():
     assert all((a == b).all() for a, b in zip(first, again))
     assert any((a != b).any() for a, b in zip(first, other))
     assert sorted(epoch_order(8, 1, 2)) == list(range(8))
+
+
+def test_elastic_deformation_moves_pixels_and_keeps_labels_whole():
+    images, masks = coded_pair(size=32, count=4)
+    plain = list(train_dataset(images, masks, 4, AugmentConfig(hflip=False), seed=5))
+    warped = list(train_dataset(images, masks, 4, AugmentConfig(hflip=False, elastic=4.0),
+                                seed=5))
+    again = list(train_dataset(images, masks, 4, AugmentConfig(hflip=False, elastic=4.0),
+                               seed=5))
+    moved = (plain[0][1].numpy() != warped[0][1].numpy()).mean()
+    assert 0.02 < moved < 0.6  # deformed, not scrambled
+    assert set(np.unique(warped[0][1].numpy())) <= set(np.unique(masks))  # never blended
+    assert (warped[0][0].numpy() == again[0][0].numpy()).all()  # replays exactly
+
+
+def test_warp_reads_mirrored_pixels_past_the_border():
+    import tensorflow as tf
+
+    image = np.arange(5, dtype=np.float32).reshape(1, 5, 1)
+    still = _warp(tf.constant(image), tf.zeros([1, 5, 2]), nearest=False).numpy()
+    assert (still == image).all()
+    field = np.zeros([1, 5, 2], np.float32)
+    field[..., 1] = -2.0  # every pixel reads two to its left
+    shifted = _warp(tf.constant(image), tf.constant(field), nearest=False).numpy()
+    assert shifted[0, :, 0].tolist() == [2, 1, 0, 1, 2]
+    field[..., 1] = 0.5
+    half = _warp(tf.constant(image), tf.constant(field), nearest=False).numpy()
+    assert half[0, :, 0].tolist() == [0.5, 1.5, 2.5, 3.5, 3.5]

@@ -1,4 +1,4 @@
-"""Flip test-time augmentation: the mean of the image's and its mirror's softmax."""
+"""Test-time augmentation: the mean softmax over mirrors (flip) and input sizes (scales)."""
 
 import io
 import json
@@ -10,7 +10,7 @@ import pytest
 
 from segcore import runs
 from segcore.cli import main
-from segcore.inference import FlipAverage, RunPredictor
+from segcore.inference import TTA_SCALES, FlipAverage, RunPredictor, ScaleAverage, tta_mode
 from segcore.training import loop
 from segcore.training.config import RunConfig
 
@@ -67,6 +67,60 @@ def test_predict_and_evaluate_take_tta(trained_run, demo_data, tmp_path, capsys)
     with_tta = json.loads(capsys.readouterr().out)
     assert main(["--workspace", str(root), "evaluate", "--run", path.name, "--json"]) == 0
     without = json.loads(capsys.readouterr().out)
-    assert with_tta["tta"] is True and without["tta"] is False
+    assert with_tta["tta"] == "flip" and without["tta"] is False
     assert (path / "eval_val_best_tta.json").is_file() and (path / "eval_val_best.json").is_file()
     assert with_tta["confusion_matrix"] != without["confusion_matrix"]
+
+
+def test_scale_average_is_the_mean_of_the_resized_passes():
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((None, None, 3)),
+                              keras.layers.Conv2D(4, 5, padding="same")])
+    images = np.random.default_rng(1).random((2, 8, 12, 3)).astype(np.float32)
+    plain = softmax(np.asarray(model(images)))
+    np.testing.assert_allclose(softmax(np.asarray(ScaleAverage(model, (1.0,), 4)(images))),
+                               plain, atol=1e-5)
+    big = tf.image.resize(images, (16, 24), method="bilinear")
+    larger = tf.image.resize(softmax(np.asarray(model(big))), (8, 12), method="bilinear")
+    averaged = softmax(np.asarray(ScaleAverage(model, (1.0, 2.0), 4)(images)))
+    np.testing.assert_allclose(averaged, (plain + np.asarray(larger)) / 2, atol=1e-5)
+    assert not np.allclose(plain, np.asarray(larger), atol=1e-3)  # the size does matter
+    # Sides are rounded to the stride: 0.75 x 12 = 9 is fed as 8 to a stride-4 model.
+    assert ScaleAverage(model, (0.75,), 4)(images).shape == (2, 8, 12, 4)
+
+
+def test_tta_modes():
+    assert [tta_mode(v) for v in (None, False, True, "flip", "scales")] == [
+        None, None, "flip", "flip", "scales"]
+    with pytest.raises(ValueError, match="sideways"):
+        tta_mode("sideways")
+
+
+def test_multi_scale_tta_predicts_evaluates_and_caches_apart(trained_run, demo_data, tmp_path,
+                                                            capsys):
+    root, path = trained_run
+    predictor = RunPredictor(path, tta="scales")
+    assert isinstance(predictor.model, ScaleAverage) and predictor.model.scales == TTA_SCALES
+    assert isinstance(predictor.model.model, FlipAverage)  # flips at every scale
+    image_path = sorted((demo_data / "images").iterdir())[0]
+    image = cv2.cvtColor(cv2.imread(str(image_path)), cv2.COLOR_BGR2RGB)
+    labels = predictor.predict(image)
+    assert labels.shape == image.shape[:2]
+    assert not np.array_equal(labels, RunPredictor(path, tta="flip").predict(image))
+
+    assert main(["--workspace", str(root), "evaluate", "--run", path.name, "--json",
+                 "--tta", "scales"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["tta"] == "scales"
+    assert json.loads((path / "eval_val_best_tta_scales.json").read_text())["tta"] == "scales"
+    out = tmp_path / "out"
+    assert main(["--workspace", str(root), "predict", "--run", str(path), "--input",
+                 str(image_path), "--output", str(out), "--tta", "scales"]) == 0
+    written = cv2.imread(str(out / f"{image_path.stem}_mask.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(written, labels)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        main(["--workspace", str(root), "evaluate", "--run", path.name, "--tta", "sideways"])
+    assert refused.value.code == 2

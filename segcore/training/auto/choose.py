@@ -320,6 +320,8 @@ def _augment(plan, fp, window):
     else:
         plan.set("augment.scale_min", 1.0, "no scale-crop: such data is usually imaged at one "
                  "scale")
+    plan.set("augment.elastic", 0.0, "no elastic deformation: it cost membrane a sixth of "
+             "its epochs in 4 min for no gain (0.785 against 0.791, bench/RESULTS.md)")
 
 
 def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True):

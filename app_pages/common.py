@@ -238,6 +238,7 @@ def tta_choice(container, key):
                                    "apart).")
     scales = container.checkbox(
         "Multi-scale TTA", key=f"{key}_tta_scales",
-        help="Flip TTA at 0.75, 1, 1.25 and 1.5 times the trained size, averaged: thin "
-             "structures gain from the larger sizes (about nine times the compute).")
+        help="Includes Flip TTA: the image and its mirror predicted at 0.75, 1, 1.25 and 1.5 "
+             "times the trained size, all averaged; thin structures gain from the larger "
+             "sizes (about nine times the compute).")
     return "scales" if scales else "flip" if flip else None

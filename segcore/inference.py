@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL, ClassMap
-from segcore.errors import RunError
+from segcore.errors import DataError, RunError
 
 WHICH = ("best", "last")
 
@@ -115,45 +115,6 @@ def tta_mode(tta):
     return tta
 
 
-class ScaleAverage:
-    """Multi-scale test-time augmentation: a model whose output averages several input sizes.
-
-    Each batch is resized to every factor of `scales` (sides rounded to the stride), the
-    model's softmax is resized back and the mean returned as log-probabilities, as
-    `FlipAverage` does; wrap a `FlipAverage` to flip at every scale. Thin structures gain
-    from the larger sizes, large regions from the smaller.
-
-    Attributes:
-        model: the wrapped model (a Keras model or `FlipAverage`).
-        scales: the factors.
-        stride: the model's stride.
-    """
-
-    def __init__(self, model, scales=TTA_SCALES, stride=1):
-        self.model = model
-        self.scales = tuple(scales)
-        self.stride = int(stride)
-        self.output_shape = model.output_shape
-        self.input_shape = model.input_shape
-
-    def __call__(self, images, training=False):
-        import tensorflow as tf
-
-        images = tf.convert_to_tensor(images)
-        height, width = int(images.shape[1]), int(images.shape[2])
-        total = 0.0
-        for scale in self.scales:
-            size = [max(self.stride, round(side * scale / self.stride) * self.stride)
-                    for side in (height, width)]
-            scaled = images if size == [height, width] else tf.image.resize(
-                images, size, method="bilinear", antialias=scale < 1)
-            probs = tf.nn.softmax(tf.cast(self.model(scaled, training=False), tf.float32), -1)
-            if size != [height, width]:
-                probs = tf.image.resize(probs, (height, width), method="bilinear")
-            total += probs
-        return tf.math.log(tf.maximum(total / len(self.scales), 1e-12))
-
-
 class RunPredictor:
     """What inference needs from a run: its model, class map, training size, scale and stride."""
 
@@ -163,8 +124,8 @@ class RunPredictor:
             which: "best" or "last" checkpoint.
             tta: test-time augmentation: "flip" (or True) averages each prediction with
                 that of the left-right mirror (`FlipAverage`; twice the compute); "scales"
-                also averages over `TTA_SCALES` of the input size (`ScaleAverage`; about
-                nine times the compute); None or False: none.
+                does so at each of `TTA_SCALES` times the trained scale and averages those
+                (`predict_multiscale`; about nine times the compute); None or False: none.
         """
         from segcore.models import model_stride
         from segcore.runs import read_config
@@ -195,8 +156,6 @@ class RunPredictor:
         self.tta = tta_mode(tta)
         if self.tta:
             self.model = FlipAverage(self.model)
-        if self.tta == "scales":
-            self.model = ScaleAverage(self.model, TTA_SCALES, self.stride)
 
     def read(self, source, name=None, compact=False):
         """Reads an image as this run's model takes it (`segcore.data.channels.read_input`).
@@ -216,6 +175,9 @@ class RunPredictor:
 
     def predict(self, image):
         """Returns uint8 labels at the image's own size."""
+        if self.tta == "scales":
+            return predict_multiscale(self.model, image, self.tile, self.stride, self.scale,
+                                      TTA_SCALES, self.class_map.num_classes)
         return predict_labels(self.model, image, self.tile, self.stride, self.scale,
                               self.class_map.num_classes)
 
@@ -338,6 +300,69 @@ def predict_labels(model, image, tile, stride, scale=(1.0, 1.0), num_classes=Non
         labels = predict_tiled(model, small, tile, stride, num_classes)
         return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
     return predict_tiled(model, image, tile, stride, num_classes)
+
+
+def _resize(image, size):
+    """cv2.resize to size=(W, H), area when shrinking, keeping a lone channel's axis."""
+    shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
+    out = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return out[..., None] if out.ndim < image.ndim else out
+
+
+def predict_probs(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None):
+    """Class probabilities float32 (H, W, classes) at the image's own size.
+
+    The image is resized from its native pixels by `scale`, predicted (in overlapping tiles
+    of `tile` blended as `predict_tiled` does, when larger) and the probabilities resized
+    back. It holds the whole image's probabilities, so it suits averaging, not huge images.
+    """
+    height, width = image.shape[:2]
+    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
+    num_classes = num_classes or model.output_shape[-1]
+    size = (max(stride, round(width * scale_x)), max(stride, round(height * scale_y)))
+    scaled = image if size == (width, height) else _resize(image, size)
+    acc = np.zeros((size[1] + tile[0], size[0] + tile[1], num_classes), np.float32)
+    weight = np.zeros(acc.shape[:2], np.float32)
+
+    def add(top, left, logits):
+        rows, cols = logits.shape[:2]
+        window = _window(rows)[:, None] * _window(cols)[None, :]
+        acc[top:top + rows, left:left + cols] += logits * window[..., None]
+        weight[top:top + rows, left:left + cols] += window
+
+    predict_tiled(model, scaled, tile, stride, num_classes, on_tile=add)
+    logits = acc[:size[1], :size[0]] / np.maximum(weight[:size[1], :size[0], None], 1e-6)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    return probs if size == (width, height) else _resize(probs, (width, height))
+
+
+# Class probabilities multi-scale TTA may hold for one image (float32: 2 GB).
+MULTISCALE_LIMIT = 2**29
+
+
+def predict_multiscale(model, image, tile, stride, scale, factors, num_classes):
+    """Labels from the probabilities averaged over `factors` times the trained `scale`.
+
+    Each size is resized from the image's native pixels (a model trained on shrunk images
+    sees real detail at the larger factors) and predicted in tiles grown by the factor, so
+    every tile holds the same share of the scene as in training.
+
+    Raises:
+        DataError: the image's probabilities would not fit `MULTISCALE_LIMIT`.
+    """
+    height, width = image.shape[:2]
+    if height * width * num_classes > MULTISCALE_LIMIT:
+        raise DataError(f"A {width}x{height} image with {num_classes} classes is too large "
+                        "for multi-scale TTA (it holds every pixel's probabilities); use "
+                        "flip TTA for images this large.")
+    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
+    total = 0.0
+    for factor in factors:
+        grown = tuple(max(stride, round(t * max(factor, 1.0) / stride) * stride) for t in tile)
+        total = total + predict_probs(model, image, grown, stride,
+                                      (scale_y * factor, scale_x * factor), num_classes)
+    return np.argmax(total, axis=-1).astype(np.uint8)
 
 
 def predict_image_file(model, path, tile=(256, 256), stride=None):

@@ -10,7 +10,15 @@ import pytest
 
 from segcore import runs
 from segcore.cli import main
-from segcore.inference import TTA_SCALES, FlipAverage, RunPredictor, ScaleAverage, tta_mode
+from segcore.errors import DataError
+from segcore.inference import (
+    FlipAverage,
+    RunPredictor,
+    predict_labels,
+    predict_multiscale,
+    predict_probs,
+    tta_mode,
+)
 from segcore.training import loop
 from segcore.training.config import RunConfig
 
@@ -72,23 +80,25 @@ def test_predict_and_evaluate_take_tta(trained_run, demo_data, tmp_path, capsys)
     assert with_tta["confusion_matrix"] != without["confusion_matrix"]
 
 
-def test_scale_average_is_the_mean_of_the_resized_passes():
-    import tensorflow as tf
-
+def test_multiscale_reads_native_pixels_and_tiles_like_a_whole_image():
     keras.utils.set_random_seed(2)
-    model = keras.Sequential([keras.Input((None, None, 3)),
-                              keras.layers.Conv2D(4, 5, padding="same")])
-    images = np.random.default_rng(1).random((2, 8, 12, 3)).astype(np.float32)
-    plain = softmax(np.asarray(model(images)))
-    np.testing.assert_allclose(softmax(np.asarray(ScaleAverage(model, (1.0,), 4)(images))),
-                               plain, atol=1e-5)
-    big = tf.image.resize(images, (16, 24), method="bilinear")
-    larger = tf.image.resize(softmax(np.asarray(model(big))), (8, 12), method="bilinear")
-    averaged = softmax(np.asarray(ScaleAverage(model, (1.0, 2.0), 4)(images)))
-    np.testing.assert_allclose(averaged, (plain + np.asarray(larger)) / 2, atol=1e-5)
-    assert not np.allclose(plain, np.asarray(larger), atol=1e-3)  # the size does matter
-    # Sides are rounded to the stride: 0.75 x 12 = 9 is fed as 8 to a stride-4 model.
-    assert ScaleAverage(model, (0.75,), 4)(images).shape == (2, 8, 12, 4)
+    pointwise = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 1)])
+    image = np.random.default_rng(1).random((16, 24, 3)).astype(np.float32)
+    whole = softmax(np.asarray(pointwise(image[None]))[0])
+    np.testing.assert_allclose(predict_probs(pointwise, image, (16, 24), 4), whole, atol=1e-5)
+    # Overlapping 8x8 tiles blend to the same probabilities for a per-pixel model.
+    np.testing.assert_allclose(predict_probs(pointwise, image, (8, 8), 4), whole, atol=1e-5)
+    assert (predict_multiscale(pointwise, image, (16, 24), 4, (1.0, 1.0), (1.0,), 4)
+            == predict_labels(pointwise, image, (16, 24), 4)).all()
+    # A model trained at half size, at factor 2: the native pixels, not a half-size blur.
+    native = predict_multiscale(pointwise, image, (8, 12), 4, (0.5, 0.5), (2.0,), 4)
+    assert (native == np.argmax(whole, axis=-1)).all()
+    both = predict_multiscale(pointwise, image, (8, 12), 4, (0.5, 0.5), (1.0, 2.0), 4)
+    half = predict_probs(pointwise, image, (8, 12), 4, (0.5, 0.5))
+    assert (both == np.argmax(half + whole, axis=-1)).all()
+    with pytest.raises(DataError, match="too large for multi-scale"):
+        predict_multiscale(pointwise, np.zeros((9000, 9000, 3), np.uint8), (8, 8), 4, 1.0,
+                           (1.0,), 20)
 
 
 def test_tta_modes():
@@ -102,8 +112,7 @@ def test_multi_scale_tta_predicts_evaluates_and_caches_apart(trained_run, demo_d
                                                             capsys):
     root, path = trained_run
     predictor = RunPredictor(path, tta="scales")
-    assert isinstance(predictor.model, ScaleAverage) and predictor.model.scales == TTA_SCALES
-    assert isinstance(predictor.model.model, FlipAverage)  # flips at every scale
+    assert isinstance(predictor.model, FlipAverage)  # flips at every scale
     image_path = sorted((demo_data / "images").iterdir())[0]
     image = cv2.cvtColor(cv2.imread(str(image_path)), cv2.COLOR_BGR2RGB)
     labels = predictor.predict(image)

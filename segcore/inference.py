@@ -334,7 +334,11 @@ def predict_probs(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None
     logits = acc[:size[1], :size[0]] / np.maximum(weight[:size[1], :size[0], None], 1e-6)
     probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
     probs /= probs.sum(axis=-1, keepdims=True)
-    return probs if size == (width, height) else _resize(probs, (width, height))
+    if size == (width, height):
+        return probs
+    # Linear, not area: OpenCV's area resize takes at most 4 channels.
+    back = cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
+    return back[..., None] if back.ndim < probs.ndim else back
 
 
 # Class probabilities multi-scale TTA may hold for one image (float32: 2 GB).

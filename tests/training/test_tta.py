@@ -96,6 +96,10 @@ def test_multiscale_reads_native_pixels_and_tiles_like_a_whole_image():
     both = predict_multiscale(pointwise, image, (8, 12), 4, (0.5, 0.5), (1.0, 2.0), 4)
     half = predict_probs(pointwise, image, (8, 12), 4, (0.5, 0.5))
     assert (both == np.argmax(half + whole, axis=-1)).all()
+    # Larger sizes of a native-scale model shrink the probabilities of many classes back.
+    many = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(11, 1)])
+    labels = predict_multiscale(many, image, (16, 24), 4, 1.0, (0.75, 1.0, 1.5), 11)
+    assert labels.shape == (16, 24) and labels.max() < 11
     with pytest.raises(DataError, match="too large for multi-scale"):
         predict_multiscale(pointwise, np.zeros((9000, 9000, 3), np.uint8), (8, 8), 4, 1.0,
                            (1.0,), 20)

@@ -14,7 +14,7 @@ def no_exceptions(at):
     assert not at.exception, [e.value for e in at.exception]
 
 
-def test_results_scores_with_flip_tta_apart(app_env):
+def test_results_scores_with_flip_and_multiscale_tta_apart(app_env):
     from streamlit.testing.v1 import AppTest
 
     from page_runner import REPO
@@ -27,22 +27,15 @@ def test_results_scores_with_flip_tta_apart(app_env):
     at.run()
     at.switch_page("app_pages/results.py").run()
     no_exceptions(at)
-    at.checkbox(key="results_tta").check().run()
-    no_exceptions(at)
-    cache = root / "runs" / run_id / "eval_val_best_tta.json"
-    assert cache.is_file() and json.loads(cache.read_text())["tta"] == "flip"
-    shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
-    assert shown and "with flip TTA" in shown[0]
-    score = json.loads(cache.read_text())["mean_iou"]
-    assert f"**{score:.3f}**" in shown[0]
-
-    at.checkbox(key="results_tta_scales").check().run()
-    no_exceptions(at)
-    cache = root / "runs" / run_id / "eval_val_best_tta_scales.json"
-    assert cache.is_file() and json.loads(cache.read_text())["tta"] == "scales"
-    shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
-    assert shown and "with multi-scale and flip TTA" in shown[0]
-    assert f"**{json.loads(cache.read_text())['mean_iou']:.3f}**" in shown[0]
+    for box, mode, said in (("results_tta", "flip", "with flip TTA"),
+                            ("results_tta_scales", "scales", "with multi-scale and flip TTA")):
+        at.checkbox(key=box).check().run()
+        no_exceptions(at)
+        cache = root / "runs" / run_id / f"eval_val_best_{'tta' if mode == 'flip' else 'tta_scales'}.json"
+        assert cache.is_file() and json.loads(cache.read_text())["tta"] == mode
+        shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
+        assert shown and said in shown[0]
+        assert f"**{json.loads(cache.read_text())['mean_iou']:.3f}**" in shown[0]
 
 
 def test_predict_with_flip_tta_gives_the_tta_labels(app_env):

@@ -10,9 +10,10 @@ from segcore.data.dataset import load_dataset
 from segcore.data.masks import read_mask
 from segcore.errors import DataError, WorkspaceError
 from segcore.fileio import read_json, write_json_atomic
-from segcore.inference import RunPredictor, tta_mode
+from segcore.inference import RunPredictor
 from segcore.metrics import confusion_matrix, json_safe, scores
 from segcore.runs import read_config
+from segcore.tta import tta_mode
 
 
 def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_image=None,

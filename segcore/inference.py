@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL, ClassMap
-from segcore.errors import DataError, RunError
+from segcore.errors import RunError
 
 WHICH = ("best", "last")
 
@@ -65,56 +65,6 @@ def load_run_model(run_dir, which="best"):
         ) from None
 
 
-class FlipAverage:
-    """Flip test-time augmentation: a model whose output averages an image and its mirror.
-
-    The softmax of the image and the mirrored softmax of its left-right flip are averaged
-    (one model call on both), and returned as log-probabilities: they are logits whose
-    softmax is that average, so tiling, resizing and argmax treat them as any model's.
-
-    Attributes:
-        model: the wrapped Keras model.
-        output_shape: the model's.
-    """
-
-    def __init__(self, model):
-        self.model = model
-        self.output_shape = model.output_shape
-        self.input_shape = model.input_shape
-
-    def __call__(self, images, training=False):
-        import tensorflow as tf
-
-        images = tf.convert_to_tensor(images)
-        count = tf.shape(images)[0]
-        both = tf.concat([images, tf.reverse(images, axis=[2])], axis=0)
-        probs = tf.nn.softmax(tf.cast(self.model(both, training=False), tf.float32), axis=-1)
-        mean = (probs[:count] + tf.reverse(probs[count:], axis=[2])) / 2.0
-        # The floor keeps log() finite where both passes give a class exactly zero.
-        return tf.math.log(tf.maximum(mean, 1e-12))
-
-
-# Multi-scale test-time augmentation: the input sizes, as factors of the trained one, whose
-# flip-averaged softmax is averaged (the usual set of DeepLab's and PSPNet's evaluations).
-TTA_SCALES = (0.75, 1.0, 1.25, 1.5)
-TTA_MODES = ("flip", "scales")
-
-
-def tta_mode(tta):
-    """The TTA mode: None, "flip" (True also means it) or "scales".
-
-    Raises:
-        ValueError: any other value.
-    """
-    if tta is None or tta is False:
-        return None
-    if tta is True:
-        return "flip"
-    if tta not in TTA_MODES:
-        raise ValueError(f"test-time augmentation {tta!r} is not one of {', '.join(TTA_MODES)}")
-    return tta
-
-
 class RunPredictor:
     """What inference needs from a run: its model, class map, training size, scale and stride."""
 
@@ -123,9 +73,10 @@ class RunPredictor:
             run_dir: the run folder.
             which: "best" or "last" checkpoint.
             tta: test-time augmentation: "flip" (or True) averages each prediction with
-                that of the left-right mirror (`FlipAverage`; twice the compute); "scales"
-                does so at each of `TTA_SCALES` times the trained scale and averages those
-                (`predict_multiscale`; about nine times the compute); None or False: none.
+                that of the left-right mirror (`segcore.tta.FlipAverage`; twice the
+                compute); "scales" does so at each of `TTA_SCALES` times the trained scale
+                and averages those (`segcore.tta.predict_multiscale`; about nine times the
+                compute); None or False: none.
         """
         from segcore.models import model_stride
         from segcore.runs import read_config
@@ -153,6 +104,8 @@ class RunPredictor:
                 f"output is {shape}, for {self.class_map.num_classes} classes); the file was "
                 "replaced or damaged, so train the run again."
             )
+        from segcore.tta import FlipAverage, tta_mode
+
         self.tta = tta_mode(tta)
         if self.tta:
             self.model = FlipAverage(self.model)
@@ -176,6 +129,8 @@ class RunPredictor:
     def predict(self, image):
         """Returns uint8 labels at the image's own size."""
         if self.tta == "scales":
+            from segcore.tta import TTA_SCALES, predict_multiscale
+
             return predict_multiscale(self.model, image, self.tile, self.stride, self.scale,
                                       TTA_SCALES, self.class_map.num_classes)
         return predict_labels(self.model, image, self.tile, self.stride, self.scale,
@@ -288,9 +243,7 @@ def predict_labels(model, image, tile, stride, scale=(1.0, 1.0), num_classes=Non
     num_classes = num_classes or model.output_shape[-1]
     if abs(scale_y - 1.0) > 1e-3 or abs(scale_x - 1.0) > 1e-3:
         size = (max(stride, round(width * scale_x)), max(stride, round(height * scale_y)))
-        shrink = scale_x * scale_y < 1
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        small = small[..., None] if small.ndim < image.ndim else small  # a lone channel kept
+        small = resize_image(image, size)
         if small.shape[0] <= tile[0] and small.shape[1] <= tile[1]:
             logits = predict_logits(model, small, stride)
             logits = cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -302,71 +255,11 @@ def predict_labels(model, image, tile, stride, scale=(1.0, 1.0), num_classes=Non
     return predict_tiled(model, image, tile, stride, num_classes)
 
 
-def _resize(image, size):
+def resize_image(image, size):
     """cv2.resize to size=(W, H), area when shrinking, keeping a lone channel's axis."""
     shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
     out = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return out[..., None] if out.ndim < image.ndim else out
-
-
-def predict_probs(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None):
-    """Class probabilities float32 (H, W, classes) at the image's own size.
-
-    The image is resized from its native pixels by `scale`, predicted (in overlapping tiles
-    of `tile` blended as `predict_tiled` does, when larger) and the probabilities resized
-    back. It holds the whole image's probabilities, so it suits averaging, not huge images.
-    """
-    height, width = image.shape[:2]
-    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
-    num_classes = num_classes or model.output_shape[-1]
-    size = (max(stride, round(width * scale_x)), max(stride, round(height * scale_y)))
-    scaled = image if size == (width, height) else _resize(image, size)
-    acc = np.zeros((size[1] + tile[0], size[0] + tile[1], num_classes), np.float32)
-    weight = np.zeros(acc.shape[:2], np.float32)
-
-    def add(top, left, logits):
-        rows, cols = logits.shape[:2]
-        window = _window(rows)[:, None] * _window(cols)[None, :]
-        acc[top:top + rows, left:left + cols] += logits * window[..., None]
-        weight[top:top + rows, left:left + cols] += window
-
-    predict_tiled(model, scaled, tile, stride, num_classes, on_tile=add)
-    logits = acc[:size[1], :size[0]] / np.maximum(weight[:size[1], :size[0], None], 1e-6)
-    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    probs /= probs.sum(axis=-1, keepdims=True)
-    if size == (width, height):
-        return probs
-    # Linear, not area: OpenCV's area resize takes at most 4 channels.
-    back = cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
-    return back[..., None] if back.ndim < probs.ndim else back
-
-
-# Class probabilities multi-scale TTA may hold for one image (float32: 2 GB).
-MULTISCALE_LIMIT = 2**29
-
-
-def predict_multiscale(model, image, tile, stride, scale, factors, num_classes):
-    """Labels from the probabilities averaged over `factors` times the trained `scale`.
-
-    Each size is resized from the image's native pixels (a model trained on shrunk images
-    sees real detail at the larger factors) and predicted in tiles grown by the factor, so
-    every tile holds the same share of the scene as in training.
-
-    Raises:
-        DataError: the image's probabilities would not fit `MULTISCALE_LIMIT`.
-    """
-    height, width = image.shape[:2]
-    if height * width * num_classes > MULTISCALE_LIMIT:
-        raise DataError(f"A {width}x{height} image with {num_classes} classes is too large "
-                        "for multi-scale TTA (it holds every pixel's probabilities); use "
-                        "flip TTA for images this large.")
-    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
-    total = 0.0
-    for factor in factors:
-        grown = tuple(max(stride, round(t * max(factor, 1.0) / stride) * stride) for t in tile)
-        total = total + predict_probs(model, image, grown, stride,
-                                      (scale_y * factor, scale_x * factor), num_classes)
-    return np.argmax(total, axis=-1).astype(np.uint8)
 
 
 def predict_image_file(model, path, tile=(256, 256), stride=None):

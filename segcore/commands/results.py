@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from segcore.errors import DataError
-from segcore.inference import TTA_MODES
+from segcore.tta import TTA_MODES
 from segcore.workspace import workspace_root
 
 _TTA_HELP = ("test-time augmentation: --tta (or --tta flip) averages the softmax of each "

@@ -11,16 +11,10 @@ import pytest
 from segcore import runs
 from segcore.cli import main
 from segcore.errors import DataError
-from segcore.inference import (
-    FlipAverage,
-    RunPredictor,
-    predict_labels,
-    predict_multiscale,
-    predict_probs,
-    tta_mode,
-)
+from segcore.inference import RunPredictor, predict_labels
 from segcore.training import loop
 from segcore.training.config import RunConfig
+from segcore.tta import FlipAverage, predict_multiscale, predict_probs, tta_mode
 
 
 def softmax(logits):

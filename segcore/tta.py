@@ -1,0 +1,121 @@
+"""Test-time augmentation: predictions averaged over mirrors (flip) and input sizes (scales).
+
+`RunPredictor(tta=...)` applies it; `evaluate`, `predict` and the Results and Predict pages
+take it from there.
+"""
+
+import cv2
+import numpy as np
+
+from segcore.errors import DataError
+from segcore.inference import _window, predict_tiled, resize_image
+
+
+class FlipAverage:
+    """Flip test-time augmentation: a model whose output averages an image and its mirror.
+
+    The softmax of the image and the mirrored softmax of its left-right flip are averaged
+    (one model call on both), and returned as log-probabilities: they are logits whose
+    softmax is that average, so tiling, resizing and argmax treat them as any model's.
+
+    Attributes:
+        model: the wrapped Keras model.
+        output_shape: the model's.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.output_shape = model.output_shape
+        self.input_shape = model.input_shape
+
+    def __call__(self, images, training=False):
+        import tensorflow as tf
+
+        images = tf.convert_to_tensor(images)
+        count = tf.shape(images)[0]
+        both = tf.concat([images, tf.reverse(images, axis=[2])], axis=0)
+        probs = tf.nn.softmax(tf.cast(self.model(both, training=False), tf.float32), axis=-1)
+        mean = (probs[:count] + tf.reverse(probs[count:], axis=[2])) / 2.0
+        # The floor keeps log() finite where both passes give a class exactly zero.
+        return tf.math.log(tf.maximum(mean, 1e-12))
+
+
+# Multi-scale test-time augmentation: the input sizes, as factors of the trained one, whose
+# flip-averaged softmax is averaged (the usual set of DeepLab's and PSPNet's evaluations).
+TTA_SCALES = (0.75, 1.0, 1.25, 1.5)
+TTA_MODES = ("flip", "scales")
+
+
+def tta_mode(tta):
+    """The TTA mode: None, "flip" (True also means it) or "scales".
+
+    Raises:
+        ValueError: any other value.
+    """
+    if tta is None or tta is False:
+        return None
+    if tta is True:
+        return "flip"
+    if tta not in TTA_MODES:
+        raise ValueError(f"test-time augmentation {tta!r} is not one of {', '.join(TTA_MODES)}")
+    return tta
+
+
+def predict_probs(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None):
+    """Class probabilities float32 (H, W, classes) at the image's own size.
+
+    The image is resized from its native pixels by `scale`, predicted (in overlapping tiles
+    of `tile` blended as `predict_tiled` does, when larger) and the probabilities resized
+    back. It holds the whole image's probabilities, so it suits averaging, not huge images.
+    """
+    height, width = image.shape[:2]
+    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
+    num_classes = num_classes or model.output_shape[-1]
+    size = (max(stride, round(width * scale_x)), max(stride, round(height * scale_y)))
+    scaled = image if size == (width, height) else resize_image(image, size)
+    acc = np.zeros((size[1] + tile[0], size[0] + tile[1], num_classes), np.float32)
+    weight = np.zeros(acc.shape[:2], np.float32)
+
+    def add(top, left, logits):
+        rows, cols = logits.shape[:2]
+        window = _window(rows)[:, None] * _window(cols)[None, :]
+        acc[top:top + rows, left:left + cols] += logits * window[..., None]
+        weight[top:top + rows, left:left + cols] += window
+
+    predict_tiled(model, scaled, tile, stride, num_classes, on_tile=add)
+    logits = acc[:size[1], :size[0]] / np.maximum(weight[:size[1], :size[0], None], 1e-6)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    if size == (width, height):
+        return probs
+    # Linear, not area: OpenCV's area resize takes at most 4 channels.
+    back = cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
+    return back[..., None] if back.ndim < probs.ndim else back
+
+
+# Class probabilities multi-scale TTA may hold for one image (float32: 2 GB).
+MULTISCALE_LIMIT = 2**29
+
+
+def predict_multiscale(model, image, tile, stride, scale, factors, num_classes):
+    """Labels from the probabilities averaged over `factors` times the trained `scale`.
+
+    Each size is resized from the image's native pixels (a model trained on shrunk images
+    sees real detail at the larger factors) and predicted in tiles grown by the factor, so
+    every tile holds the same share of the scene as in training.
+
+    Raises:
+        DataError: the image's probabilities would not fit `MULTISCALE_LIMIT`.
+    """
+    height, width = image.shape[:2]
+    if height * width * num_classes > MULTISCALE_LIMIT:
+        raise DataError(f"A {width}x{height} image with {num_classes} classes is too large "
+                        "for multi-scale TTA (it holds every pixel's probabilities); use "
+                        "flip TTA for images this large.")
+    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
+    total = 0.0
+    for factor in factors:
+        grown = tuple(max(stride, round(t * max(factor, 1.0) / stride) * stride) for t in tile)
+        total = total + predict_probs(model, image, grown, stride,
+                                      (scale_y * factor, scale_x * factor), num_classes)
+    return np.argmax(total, axis=-1).astype(np.uint8)

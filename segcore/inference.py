@@ -171,12 +171,12 @@ def _window(size):
     return (0.05 + ramp).astype(np.float32)
 
 
-def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4, on_tile=None):
-    """Labels of a large image from overlapping tiles blended with a smooth window.
+def blended_logits(model, image, tile, stride, num_classes, overlap=0.25, batch=4, on_tile=None):
+    """Logits of an image from overlapping tiles blended with a smooth window, band by band.
 
     Args:
         model: a model returning logits.
-        image: uint8 or float (H, W, 3).
+        image: uint8 or float (H, W, channels).
         tile: (h, w) tile size, multiples of `stride`.
         stride: the model's stride.
         num_classes: channels of the logits.
@@ -186,8 +186,10 @@ def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4
             (h, w, classes) array at (top, left) of the image padded to whole tiles); training's
             validation takes its loss from them.
 
-    Returns:
-        uint8 labels (H, W).
+    Yields:
+        (top, logits): the blended float32 logits (rows, W, classes) of the image's rows
+        [top, top + rows), top to bottom. Only one band (tile height x image width x classes)
+        is held at a time, so memory stays bounded for huge images.
     """
     height, width = image.shape[:2]
     tile_h, tile_w = (min(t, math.ceil(s / stride) * stride) for t, s in zip(tile, (height, width)))
@@ -195,15 +197,15 @@ def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4
         logits = predict_logits(model, image, stride)
         if on_tile is not None:
             on_tile(0, 0, logits)
-        return np.argmax(logits, axis=-1).astype(np.uint8)
+        yield 0, logits
+        return
     image = _pad_to(image, max(height, tile_h), max(width, tile_w))
     full_h, full_w = image.shape[:2]
     step_h = max(stride, int(tile_h * (1 - overlap)) // stride * stride)
     step_w = max(stride, int(tile_w * (1 - overlap)) // stride * stride)
     window = _window(tile_h)[:, None] * _window(tile_w)[None, :]
-    labels = np.zeros((full_h, full_w), dtype=np.uint8)
     # A band accumulator spanning rows [top, top + tile_h): rows above the next band's start
-    # are final once the band is added, so they are argmaxed and the accumulator shifts up.
+    # are final once the band is added, so they are yielded and the accumulator shifts up.
     acc = np.zeros((tile_h, full_w, num_classes), dtype=np.float32)
     weight = np.zeros((tile_h, full_w), dtype=np.float32)
     row_starts, col_starts = _starts(full_h, tile_h, step_h), _starts(full_w, tile_w, step_w)
@@ -226,10 +228,24 @@ def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4
                 acc[:, c:c + tile_w] += tile_logits * window[..., None]
                 weight[:, c:c + tile_w] += window
         next_row = row_starts[index + 1] if index + 1 < len(row_starts) else full_h
-        final = next_row - top
-        probs = acc[:final] / np.maximum(weight[:final, :, None], 1e-6)
-        labels[top:top + final] = np.argmax(probs, axis=-1)
-    return labels[:height, :width]
+        final = min(next_row, height) - top
+        if final > 0:
+            yield top, acc[:final, :width] / np.maximum(weight[:final, :width, None], 1e-6)
+
+
+def predict_tiled(model, image, tile, stride, num_classes, overlap=0.25, batch=4, on_tile=None):
+    """Labels of a large image from overlapping tiles blended with a smooth window.
+
+    Takes the arguments of `blended_logits` and argmaxes its bands.
+
+    Returns:
+        uint8 labels (H, W).
+    """
+    labels = np.zeros(image.shape[:2], dtype=np.uint8)
+    for top, logits in blended_logits(model, image, tile, stride, num_classes, overlap, batch,
+                                      on_tile):
+        labels[top:top + len(logits)] = np.argmax(logits, axis=-1)
+    return labels
 
 
 def predict_labels(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None):
@@ -239,26 +255,40 @@ def predict_labels(model, image, tile, stride, scale=(1.0, 1.0), num_classes=Non
         scale: (y, x) factors from the native image size to the training size.
     """
     height, width = image.shape[:2]
-    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
     num_classes = num_classes or model.output_shape[-1]
-    if abs(scale_y - 1.0) > 1e-3 or abs(scale_x - 1.0) > 1e-3:
-        size = (max(stride, round(width * scale_x)), max(stride, round(height * scale_y)))
-        small = resize_image(image, size)
-        if small.shape[0] <= tile[0] and small.shape[1] <= tile[1]:
-            logits = predict_logits(model, small, stride)
-            logits = cv2.resize(logits, (width, height), interpolation=cv2.INTER_LINEAR)
-            if logits.ndim == 2:
-                logits = logits[..., None]
-            return np.argmax(logits, axis=-1).astype(np.uint8)
-        labels = predict_tiled(model, small, tile, stride, num_classes)
-        return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
-    return predict_tiled(model, image, tile, stride, num_classes)
+    if all(abs(factor - 1.0) <= 1e-3 for factor in scale_pair(scale)):
+        return predict_tiled(model, image, tile, stride, num_classes)
+    small = resize_image(image, scaled_size(image.shape, scale, stride))
+    if small.shape[0] <= tile[0] and small.shape[1] <= tile[1]:
+        logits = resize_image(predict_logits(model, small, stride), (width, height),
+                              cv2.INTER_LINEAR)
+        return np.argmax(logits, axis=-1).astype(np.uint8)
+    labels = predict_tiled(model, small, tile, stride, num_classes)
+    return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
-def resize_image(image, size):
-    """cv2.resize to size=(W, H), area when shrinking, keeping a lone channel's axis."""
-    shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
-    out = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+def scale_pair(scale):
+    """(y, x) factors from one number or a pair."""
+    return (scale, scale) if isinstance(scale, (int, float)) else tuple(scale)
+
+
+def scaled_size(shape, scale, minimum=1):
+    """(W, H) of an image of `shape` (H, W, ...) resized by `scale`: at least `minimum` a side."""
+    scale_y, scale_x = scale_pair(scale)
+    return (max(minimum, round(shape[1] * scale_x)), max(minimum, round(shape[0] * scale_y)))
+
+
+def resize_image(image, size, interpolation=None):
+    """cv2.resize to size=(W, H), keeping a lone channel's axis.
+
+    Args:
+        interpolation: an OpenCV flag; by default area when shrinking, else linear (area
+            takes at most 4 channels: pass linear for class scores).
+    """
+    if interpolation is None:
+        shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    out = cv2.resize(image, size, interpolation=interpolation)
     return out[..., None] if out.ndim < image.ndim else out
 
 

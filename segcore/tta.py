@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from segcore.errors import DataError
-from segcore.inference import _window, predict_tiled, resize_image
+from segcore.inference import blended_logits, resize_image, scale_pair, scaled_size
 
 
 class FlipAverage:
@@ -65,32 +65,20 @@ def predict_probs(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None
     """Class probabilities float32 (H, W, classes) at the image's own size.
 
     The image is resized from its native pixels by `scale`, predicted (in overlapping tiles
-    of `tile` blended as `predict_tiled` does, when larger) and the probabilities resized
-    back. It holds the whole image's probabilities, so it suits averaging, not huge images.
+    of `tile` blended by `blended_logits`, when larger) and the probabilities resized back.
+    It holds the whole image's probabilities, so it suits averaging, not huge images.
     """
     height, width = image.shape[:2]
-    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
     num_classes = num_classes or model.output_shape[-1]
-    size = (max(stride, round(width * scale_x)), max(stride, round(height * scale_y)))
+    size = scaled_size(image.shape, scale, stride)
     scaled = image if size == (width, height) else resize_image(image, size)
-    acc = np.zeros((size[1] + tile[0], size[0] + tile[1], num_classes), np.float32)
-    weight = np.zeros(acc.shape[:2], np.float32)
-
-    def add(top, left, logits):
-        rows, cols = logits.shape[:2]
-        window = _window(rows)[:, None] * _window(cols)[None, :]
-        acc[top:top + rows, left:left + cols] += logits * window[..., None]
-        weight[top:top + rows, left:left + cols] += window
-
-    predict_tiled(model, scaled, tile, stride, num_classes, on_tile=add)
-    logits = acc[:size[1], :size[0]] / np.maximum(weight[:size[1], :size[0], None], 1e-6)
+    logits = np.concatenate([band for _, band in blended_logits(model, scaled, tile, stride,
+                                                                num_classes)])
     probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
     probs /= probs.sum(axis=-1, keepdims=True)
     if size == (width, height):
         return probs
-    # Linear, not area: OpenCV's area resize takes at most 4 channels.
-    back = cv2.resize(probs, (width, height), interpolation=cv2.INTER_LINEAR)
-    return back[..., None] if back.ndim < probs.ndim else back
+    return resize_image(probs, (width, height), cv2.INTER_LINEAR)
 
 
 # Class probabilities multi-scale TTA may hold for one image (float32: 2 GB).
@@ -112,7 +100,7 @@ def predict_multiscale(model, image, tile, stride, scale, factors, num_classes):
         raise DataError(f"A {width}x{height} image with {num_classes} classes is too large "
                         "for multi-scale TTA (it holds every pixel's probabilities); use "
                         "flip TTA for images this large.")
-    scale_y, scale_x = (scale, scale) if isinstance(scale, (int, float)) else scale
+    scale_y, scale_x = scale_pair(scale)
     total = 0.0
     for factor in factors:
         grown = tuple(max(stride, round(t * max(factor, 1.0) / stride) * stride) for t in tile)

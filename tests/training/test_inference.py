@@ -1,7 +1,8 @@
 import numpy as np
 
 from segcore.data.classes import ClassMap
-from segcore.inference import colorize, error_map, overlay, predict_logits, predict_tiled
+from segcore.inference import (_window, blended_logits, colorize, error_map, overlay,
+                               predict_logits, predict_tiled)
 from segcore.models import build_model
 
 
@@ -14,6 +15,28 @@ def test_tiles_agree_with_whole_image_prediction_and_odd_sizes_work():
     assert tiled.shape == (100, 70)
     # Tiles see less context at their borders: most labels agree, never all differ.
     assert (tiled == whole).mean() > 0.9
+
+
+def test_blended_bands_cover_the_image_once_and_equal_a_whole_image_blend():
+    model = build_model("unet", (None, None, 3), 3, depth=2, base_filters=8, batch_norm=False)
+    image = np.random.default_rng(1).integers(0, 255, (75, 50, 3), dtype=np.uint8)
+    tiles = []
+    bands = list(blended_logits(model, image, (32, 32), 4, 3,
+                                on_tile=lambda *tile: tiles.append(tile)))
+    tops = [top for top, _ in bands]
+    assert tops[0] == 0 and all(b > a for a, b in zip(tops, tops[1:]))
+    assert [top + len(band) for top, band in bands][:-1] == tops[1:]
+    logits = np.concatenate([band for _, band in bands])
+    assert logits.shape == (75, 50, 3)
+    # The same blend built on the whole image from the tiles the callback saw.
+    acc, weight = np.zeros((75, 50, 3), np.float32), np.zeros((75, 50), np.float32)
+    for top, left, tile in tiles:
+        window = _window(32)[:, None] * _window(32)[None, :]
+        acc[top:top + 32, left:left + 32] += tile * window[..., None]
+        weight[top:top + 32, left:left + 32] += window
+    np.testing.assert_allclose(logits, acc / weight[..., None], atol=1e-5)
+    np.testing.assert_array_equal(predict_tiled(model, image, (32, 32), 4, 3),
+                                  np.argmax(logits, axis=-1))
 
 
 def test_pictures():

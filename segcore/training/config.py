@@ -11,6 +11,7 @@ from segcore.losses import CLASS_WEIGHTINGS, LOSSES
 from segcore.models import MODELS, model_stride, resolve_hparams
 from segcore.models.precision import PRECISIONS
 from segcore.numeric_range import NumericRange
+from segcore.training.prior_fit import FITS
 from segcore.widget import Widget
 
 OPTIMIZERS = {
@@ -124,6 +125,13 @@ class RunConfig:
         "prediction (0 = predict as trained, 1 = as if trained unweighted)", range=_floats(0, 1),
         widget=Widget("Prior correction (with class weights)", "optimization", "steps",
                       steps=(0.0, 0.25, 0.5, 0.75, 1.0)))
+    # The share fitted to the run on its own training batches (segcore/training/prior_fit.py).
+    prior_fit: str = _option(
+        "fixed", "with class weights: keep --prior-correction (fixed) or, each epoch, put in "
+        "force the share that scores best on the epoch's training batches (train)", FITS,
+        widget=Widget("Prior correction set", "optimization", "select",
+                      help="fixed: the value above · train: fitted each epoch to the training "
+                           "batches (the value above until the first epoch ends)"))
     augment: AugmentConfig = field(
         default_factory=AugmentConfig, metadata={"help": "augmentations"}
     )

@@ -19,7 +19,7 @@ from segcore.metrics import json_safe
 from segcore.models.precision import emulation_warning
 from segcore.progress import few_steps_warning, print_epoch_progress
 from segcore.runs import now, write_status
-from segcore.training import checkpoint, ema, finetune
+from segcore.training import checkpoint, ema, finetune, prior_fit
 from segcore.training.data_source import RunData, cache_folder, recorded_input
 from segcore.training.schedules import (
     Plateau,
@@ -54,6 +54,13 @@ class Trainer:
         self.strategy = strategy or make_strategy(config.strategy)
         keras.utils.set_random_seed(config.seed)
         self._load_data()
+        # Issue 17: with --prior-fit train, the share of log(w_c) taken off the logits is
+        # fitted each epoch on the training batches (prior_fit); unit_bias is log(w_c).
+        fitting = config.prior_fit == "train" and self.class_weights is not None
+        self.unit_bias = correction_bias(self.class_weights, 1.0) if fitting else None
+        prior_bias = correction_bias(self.class_weights, config.prior_correction)
+        if fitting and prior_bias is None:  # a share of 0 to start from: the layer is needed
+            prior_bias = [0.0] * self.class_map.num_classes
         if resume and run_dir:
             self.input_spec = recorded_input(run_dir, self.input_spec)
         with self.strategy.scope():
@@ -67,7 +74,7 @@ class Trainer:
                 self.model = build_model(
                     config.model, (None, None, self.input_spec.channels),
                     self.class_map.num_classes, input_norm=self.input_spec.normalization(),
-                    prior_bias=correction_bias(self.class_weights, config.prior_correction),
+                    prior_bias=prior_bias,
                     **hparams)
             self.optimizer = make_optimizer(config)
             # Over every variable, the encoder's too, before any freezing: the optimizer's
@@ -88,6 +95,9 @@ class Trainer:
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
                       "train_seconds": 0.0}
+        if fitting:
+            self.state["prior_correction"] = config.prior_correction
+        self.share_counts = None  # this epoch's confusion matrices under each share
         self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
         self.encoder_frozen = False
 
@@ -117,12 +127,18 @@ class Trainer:
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
             gradients = tape.gradient(loss, self.model.trainable_variables)
             self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
-            return loss
+            if self.unit_bias is None:
+                return loss
+            # The step's own logits, counted under each share: no extra model call.
+            return loss, prior_fit.share_confusions(masks, logits, self.unit_bias,
+                                                    self.class_map.num_classes)
 
-        losses = self.strategy.run(step, args=(images, masks))
+        outputs = self.strategy.run(step, args=(images, masks))
         if self.average is not None:
             self.average.update()
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+        return tf.nest.map_structure(
+            lambda value: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
+            outputs)
 
     # Checkpoints -----------------------------------------------------------------------------
 
@@ -252,10 +268,14 @@ class Trainer:
         self._set_phase(epoch)
         skip = self.state["step_in_epoch"]
         losses, started = [], time.perf_counter()
-        pending = []
+        pending, pending_counts = [], []
         for images, masks in self._distributed_epoch(epoch, skip):
             rate = self._set_lr()
-            pending.append(self._train_step(images, masks))
+            outputs = self._train_step(images, masks)
+            if self.unit_bias is not None:
+                outputs, counts = outputs
+                pending_counts.append(counts)
+            pending.append(outputs)
             if self.trace_seconds is None:
                 self.trace_seconds = time.perf_counter() - started
             self.state["step"] += 1
@@ -264,6 +284,7 @@ class Trainer:
                 values = [float(v) for v in pending]
                 losses.extend(values)
                 pending = []
+                self._count_shares(pending_counts)
                 self._record({"kind": "step", "step": self.state["step"], "epoch": epoch,
                               "loss": float(np.mean(values)), "lr": rate, "time": time.time()})
                 print_epoch_progress(epoch, self.planned_epochs(),
@@ -271,10 +292,34 @@ class Trainer:
                           float(np.mean(losses)), started, stream)
             if stop:
                 losses.extend(float(v) for v in pending)
+                self._count_shares(pending_counts)
                 return (float(np.mean(losses)) if losses else float("nan"),
                         (self.state["step_in_epoch"] - skip) * config.batch_size, True)
         images_seen = (self.state["step_in_epoch"] - skip) * config.batch_size
         return float(np.mean(losses)) if losses else float("nan"), images_seen, False
+
+    def _count_shares(self, pending_counts):
+        """Adds the steps' confusion matrices under each share to the epoch's; empties the list."""
+        if pending_counts:
+            total = np.sum([np.asarray(c, np.int64) for c in pending_counts], axis=0)
+            self.share_counts = total if self.share_counts is None else self.share_counts + total
+            pending_counts.clear()
+
+    def _put_share(self, share):
+        """Puts a prior-correction share in force (validation traces again with it)."""
+        self.state["prior_correction"] = share
+        prior_fit.set_correction(self.model, [share * u for u in self.unit_bias])
+        self.batch_validator = self.tiled_validator = None
+
+    def _fit_share(self):
+        """With --prior-fit train: the share that scored best on this epoch's batches, in force."""
+        if self.unit_bias is None:
+            return
+        share = prior_fit.best_share(self.share_counts) if self.share_counts is not None else None
+        self.share_counts = None
+        if share is not None and share != self.state["prior_correction"]:
+            log.info("prior correction: share %g (fitted on the epoch's training batches)", share)
+            self._put_share(share)
 
     def fit(self, stream=None):
         """Trains until the epochs, the time budget, early stopping or a stop request end it.
@@ -304,6 +349,8 @@ class Trainer:
                 log.warning(warning)
                 stream.write(f"warning: {warning}\n")
         epoch_durations = []
+        if self.unit_bias is not None:  # a resumed run goes on with the share it had
+            self._put_share(float(self.state.get("prior_correction", config.prior_correction)))
         while self.state["epoch"] < config.epochs:
             epoch = self.state["epoch"]
             epoch_start = time.perf_counter()
@@ -315,6 +362,7 @@ class Trainer:
                 self._status(state="stopped", ended=now(), epoch=epoch, step=self.state["step"],
                              message="Stopped on request; resume to continue.")
                 return "stopped"
+            self._fit_share()
             with ema.applied(self.average):
                 val_loss, result, cm = self.validate()
             mean_iou = result["mean_iou"] if np.isfinite(result["mean_iou"]) else 0.0
@@ -338,6 +386,8 @@ class Trainer:
                 "val_mean_class_accuracy": result["mean_class_accuracy"],
                 "per_class_iou": result["per_class_iou"],
                 "lr": float(self.optimizer.learning_rate.numpy()),
+                **({"prior_correction": self.state["prior_correction"]}
+                   if self.unit_bias is not None else {}),
                 "schedule_epochs": self.planned_epochs(),
                 "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
                 "train_images": images_seen, "time": time.time(),

@@ -180,7 +180,7 @@ ENCODER_ONLY = ("hp_encoder_weights", "hp_freeze_epochs", "hp_encoder_lr_scale")
 # Widgets of native-resolution patch training, shown once a patch size is chosen.
 PATCH_ONLY = ("scale", "oversample_rare")
 # Widgets that act with class weights only.
-WEIGHTS_ONLY = ("prior_correction",)
+WEIGHTS_ONLY = ("prior_correction", "prior_fit")
 
 
 def shown(key, values):

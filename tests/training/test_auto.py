@@ -151,10 +151,11 @@ def test_extreme_imbalance_gets_median_weights_and_a_dice_term():
     assert choices["loss"].value == "ce+dice"
     assert "d" in choices["class_weights"].reason  # names the rarest class
     # Half of the weights' push toward rare classes is taken back at prediction.
-    assert choices["prior_correction"].value == 0.5
+    # and the share is then fitted each epoch on the training batches.
+    assert choices["prior_correction"].value == 0.5 and choices["prior_fit"].value == "train"
     mild = chosen(made_up(class_shares=(0.4, 0.3, 0.2, 0.1)))
     assert mild["class_weights"].value == "none" and mild["loss"].value == "ce"
-    assert "prior_correction" not in mild
+    assert "prior_correction" not in mild and "prior_fit" not in mild
 
 
 def test_many_colour_classes_get_reseg_and_absent_classes_are_named():

@@ -1,8 +1,15 @@
 import numpy as np
 
 from segcore.data.classes import ClassMap
-from segcore.inference import (_window, blended_logits, colorize, error_map, overlay,
-                               predict_logits, predict_tiled)
+from segcore.inference import (
+    _window,
+    blended_logits,
+    colorize,
+    error_map,
+    overlay,
+    predict_logits,
+    predict_tiled,
+)
 from segcore.models import build_model
 
 

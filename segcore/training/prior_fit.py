@@ -1,0 +1,68 @@
+"""Fitting the prior correction's share to the run, from its own training batches.
+
+The share of the log class weights that `PriorCorrection` takes off the logits trades rare
+classes' misses against their false alarms, and the best trade depends on the data and on
+how long the model trained (CamVid val: 0.5 best after 15 minutes at half size, 0.75 after
+60 minutes at full size; bench/RESULTS.md). With `--prior-fit train` every training step also
+counts, for each share of `SHARES`, the confusion matrix its corrected argmax would give on
+that step's batch (the logits the step computes anyway: no extra model call), and each epoch
+ends by putting in force the share whose matrices score the best mean IoU. Validation, and so
+the choice of `best.keras`, then sees the fitted share; the validation set never chooses it.
+"""
+
+import numpy as np
+
+from segcore.data.classes import IGNORE_LABEL
+from segcore.metrics import confusion_matrix_tf, scores
+
+# The shares tried: eighths from none (predict as trained) to all (as if trained unweighted).
+SHARES = tuple(i / 8 for i in range(9))
+FITS = ("fixed", "train")
+
+
+def share_confusions(masks, logits, unit_bias, num_classes):
+    """int64 [len(SHARES), C, C]: the batch's confusion matrix under each share (in a tf.function).
+
+    Args:
+        masks: int labels [B, H, W] (void `IGNORE_LABEL`).
+        logits: the uncorrected logits [B, H, W, C] (training mode).
+        unit_bias: log(w_c) per class (`losses.correction_bias(weights, 1.0)`).
+        num_classes: C.
+    """
+    import tensorflow as tf
+
+    logits = tf.cast(logits, tf.float32)
+    unit = tf.constant(unit_bias, tf.float32)
+    return tf.stack([
+        confusion_matrix_tf(masks, tf.argmax(logits - share * unit, axis=-1, output_type=tf.int32),
+                            num_classes, IGNORE_LABEL)
+        for share in SHARES])
+
+
+def best_share(confusions):
+    """The share whose confusion matrix has the best mean IoU; None when nothing was counted.
+
+    Ties go to the smaller share (the less the prediction departs from training).
+
+    Example: matrices where share 0.75 scores 0.64 and every other share less -> 0.75.
+    """
+    confusions = np.asarray(confusions)
+    if confusions.sum() == 0:
+        return None
+    means = [scores(cm)["mean_iou"] for cm in confusions]
+    means = [m if np.isfinite(m) else -1.0 for m in means]
+    return SHARES[int(np.argmax(means))]
+
+
+def set_correction(model, bias):
+    """Puts `bias` in force in the model's `prior_correction` layer; False if it has none.
+
+    The bias is a constant of the layer (its config): a function that called the model
+    before holds the old one until it is traced again.
+    """
+    try:
+        layer = model.get_layer("prior_correction")
+    except ValueError:
+        return False
+    layer.bias = [float(b) for b in bias]
+    return True

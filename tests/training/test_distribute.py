@@ -8,11 +8,12 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 
 from helpers import REPO
+from segcore.models import load_model
+from segcore.runs import read_metrics
 
 pytestmark = pytest.mark.slow
 TINY = ["--model", "unet", "--depth", "2", "--base-filters", "8", "--batch-norm", "false",
@@ -34,15 +35,20 @@ def finish(process, timeout=300):
 def test_mirrored_over_two_cpus_matches_one_device(demo_data, tmp_path):
     runs = {}
     for strategy, replicas in (("one", "1"), ("mirrored", "2")):
+        # With the prior correction's share fitted: its counts are summed over replicas too.
         code, out, err = finish(train(demo_data, tmp_path / strategy, "--epochs", "2",
-                                      "--strategy", strategy,
+                                      "--strategy", strategy, "--class-weights", "median",
+                                      "--prior-fit", "train",
                                       env={"SEGCORE_CPU_REPLICAS": replicas}))
         assert code == 0, err[-2000:]
         runs[strategy] = out.strip().splitlines()[-1]
-    one = keras.saving.load_model(f"{runs['one']}/last.keras").get_weights()
-    mirrored = keras.saving.load_model(f"{runs['mirrored']}/last.keras").get_weights()
+    one = load_model(f"{runs['one']}/last.keras").get_weights()
+    mirrored = load_model(f"{runs['mirrored']}/last.keras").get_weights()
     for a, b in zip(one, mirrored):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
+    shares = {strategy: [e.get("prior_correction") for e in read_metrics(run)[0]]
+              for strategy, run in runs.items()}
+    assert shares["one"] == shares["mirrored"] and None not in shares["one"]
 
 
 def free_ports(count):

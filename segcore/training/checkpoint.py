@@ -123,6 +123,10 @@ def parse_state(path, record):
             ok = math.isfinite(value) and (value >= 0 or key == "best_mean_iou")
         if not ok:
             raise RunError(f"{path}: field {key!r} is missing or invalid; the run cannot resume.")
+    share = state.get("prior_correction", 0.0)  # present with --prior-fit train only
+    if not (isinstance(share, (int, float)) and not isinstance(share, bool)
+            and 0.0 <= share <= 1.0):
+        raise RunError(f"{path}: field 'prior_correction' is invalid; the run cannot resume.")
     plateau = state["plateau"]
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in plateau.values()) or (
             set(plateau) - {"best", "stall", "scale", "patience", "factor", "min_scale"}):

@@ -8,6 +8,8 @@ counts, for each share of `SHARES`, the confusion matrix its corrected argmax wo
 that step's batch (the logits the step computes anyway: no extra model call), and each epoch
 ends by putting in force the share whose matrices score the best mean IoU. Validation, and so
 the choice of `best.keras`, then sees the fitted share; the validation set never chooses it.
+The share in force is part of the checkpoint's loop state; the counts are not, so a run
+resumed mid-epoch fits that epoch's share on the steps after the resume.
 """
 
 import numpy as np

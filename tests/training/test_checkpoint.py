@@ -169,8 +169,16 @@ def reshape_first_array(path):
     np.savez(path, **arrays)
 
 
+def set_share(path, share):
+    record = json.loads(path.read_text())
+    record["state"]["prior_correction"] = share
+    path.write_text(json.dumps(record))
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda gen: (gen / "state.json").write_text("garbage"), "state.json: unreadable"),
+    (lambda gen: set_share(gen / "state.json", "half"), "'prior_correction'"),
+    (lambda gen: set_share(gen / "state.json", 7.5), "'prior_correction'"),
     (lambda gen: (gen / "state.json").write_text('{"state": {"epoch": "x"}}'), "'epoch'"),
     (lambda gen: (gen / "state.npz").write_bytes(b"PK\x03\x04 torn"), "state.npz: damaged"),
     (lambda gen: reshape_first_array(gen / "state.npz"), "does not fit"),

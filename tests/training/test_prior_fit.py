@@ -66,3 +66,32 @@ def test_without_class_weights_there_is_nothing_to_fit(workspace, demo_data):
     assert loop.train(config, path, stream=io.StringIO()) == "finished"
     assert "prior_correction" not in runs.read_metrics(path)[0][0]
     assert "prior_correction" not in [layer.name for layer in load_run_model(path).layers]
+
+
+def test_a_resumed_run_goes_on_with_the_share_it_had(workspace, demo_data, monkeypatch):
+    config = RunConfig(data=str(demo_data), model="unet", hparams=dict(TINY), img_size=(32, 32),
+                       epochs=2, batch_size=4, seed=3, lr=1e-2, class_weights="median",
+                       prior_correction=0.0, prior_fit="train")
+    path = runs.create_run(workspace, config)
+    calls = {"n": 0}  # asked after each of 4 steps and at the epoch's end: stop after epoch 1
+
+    def stop_after_the_first_epoch(self):
+        calls["n"] += 1
+        return calls["n"] == 5
+
+    monkeypatch.setattr(loop.StopRequest, "__bool__", stop_after_the_first_epoch)
+    assert loop.train(config, path, stream=io.StringIO()) == "stopped"
+    monkeypatch.undo()
+    first = runs.read_metrics(path)[0][0]["prior_correction"]
+    put = []
+    monkeypatch.setattr(loop.Trainer, "_put_share",
+                        lambda self, share: put.append(share) or PUT_SHARE(self, share))
+    assert loop.train(config, path, resume=True, stream=io.StringIO()) == "finished"
+    assert put[0] == first  # in force again before the second epoch trains
+    second = runs.read_metrics(path)[0][-1]["prior_correction"]
+    log_weights = [math.log(w) if w > 0 else 0.0 for w in runs.read_config(path)["class_weights"]]
+    bias = load_run_model(path, "last").get_layer("prior_correction").bias
+    np.testing.assert_allclose(bias, [second * u for u in log_weights], rtol=1e-6, atol=1e-9)
+
+
+PUT_SHARE = loop.Trainer._put_share

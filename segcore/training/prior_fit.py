@@ -19,11 +19,16 @@ from segcore.metrics import confusion_matrix_tf, scores
 
 # The shares tried: eighths from none (predict as trained) to all (as if trained unweighted).
 SHARES = tuple(i / 8 for i in range(9))
+# Every SAMPLE-th pixel along each axis is counted: over every pixel of a 4x360x480x11 batch,
+# the counts cost 0.37 s against 0.03 s over 1/16 of them (two busy cores; ReSeg's step there
+# is about 0.9 s), and a CamVid epoch still counts 3.9 million pixels.
+SAMPLE = 4
 FITS = ("fixed", "train")
 
 
 def share_confusions(masks, logits, unit_bias, num_classes):
-    """int64 [len(SHARES), C, C]: the batch's confusion matrix under each share (in a tf.function).
+    """int64 [len(SHARES), C, C]: the batch's confusion matrices under each share, counted on
+    every `SAMPLE`-th pixel along each axis (in a tf.function).
 
     Args:
         masks: int labels [B, H, W] (void `IGNORE_LABEL`).
@@ -33,7 +38,8 @@ def share_confusions(masks, logits, unit_bias, num_classes):
     """
     import tensorflow as tf
 
-    logits = tf.cast(logits, tf.float32)
+    masks = masks[:, ::SAMPLE, ::SAMPLE]
+    logits = tf.cast(logits[:, ::SAMPLE, ::SAMPLE], tf.float32)
     unit = tf.constant(unit_bias, tf.float32)
     return tf.stack([
         confusion_matrix_tf(masks, tf.argmax(logits - share * unit, axis=-1, output_type=tf.int32),

@@ -10,7 +10,7 @@ from segcore.inference import load_run_model
 from segcore.metrics import confusion_matrix
 from segcore.training import loop
 from segcore.training.config import RunConfig
-from segcore.training.prior_fit import SHARES, best_share, share_confusions
+from segcore.training.prior_fit import SAMPLE, SHARES, best_share, share_confusions
 
 TINY = {"depth": 2, "base_filters": 8}
 
@@ -26,19 +26,20 @@ def test_best_share_picks_the_best_mean_iou_and_the_smaller_share_on_ties():
     assert best_share(np.zeros((len(SHARES), 2, 2), np.int64)) is None
 
 
-def test_share_confusions_count_each_shares_corrected_argmax():
+def test_share_confusions_count_each_shares_corrected_argmax_on_a_pixel_grid():
     rng = np.random.default_rng(0)
-    logits = rng.normal(size=(2, 6, 5, 3)).astype(np.float32)
-    masks = rng.integers(0, 3, (2, 6, 5)).astype(np.int32)
+    logits = rng.normal(size=(2, 4 * SAMPLE, 3 * SAMPLE, 3)).astype(np.float32)
+    masks = rng.integers(0, 3, (2, 4 * SAMPLE, 3 * SAMPLE)).astype(np.int32)
     masks[0, 0, :] = 255  # void is not counted
     unit = [math.log(0.5), 0.0, math.log(4.0)]
     counts = np.asarray(share_confusions(masks, logits, unit, 3))
     assert counts.shape == (len(SHARES), 3, 3)
+    grid = (slice(None), slice(None, None, SAMPLE), slice(None, None, SAMPLE))
     for share, matrix in zip(SHARES, counts):
         predicted = np.argmax(logits - share * np.asarray(unit, np.float32), axis=-1)
-        np.testing.assert_array_equal(matrix, confusion_matrix(masks, predicted, 3,
+        np.testing.assert_array_equal(matrix, confusion_matrix(masks[grid], predicted[grid], 3,
                                                                ignore_index=255))
-    assert counts[0].sum() == 2 * 6 * 5 - 5
+    assert counts[0].sum() == 2 * 4 * 3 - 3  # the grid's pixels, less the void row's
 
 
 def test_a_fitted_run_records_its_share_and_its_checkpoints_carry_it(workspace, demo_data):

@@ -154,7 +154,8 @@ def test_demo_train_results_predict(server):
         page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
         page.set_default_timeout(60_000)
         page.goto(url)
-        expect(page.get_by_text("48 images, 4 classes")).to_be_visible()
+        # The first visit writes the demo dataset: on a busy machine that outlasts expect's 5 s.
+        expect(page.get_by_text("48 images, 4 classes")).to_be_visible(timeout=60_000)
         expect(page.locator(".st-key-class_shares .plot-container")).to_be_visible()
         expect(page.get_by_test_id("stImage").first).to_be_visible()
         wait_idle(page)

@@ -2,10 +2,11 @@
 
 The share of the log class weights that `PriorCorrection` takes off the logits trades rare
 classes' misses against their false alarms, and the best trade depends on the data and on
-how long the model trained (CamVid val: 0.5 best after 15 minutes at half size, 0.75 after
-60 minutes at full size; bench/RESULTS.md). With `--prior-fit train` every training step also
-counts, for each share of `SHARES`, the confusion matrix its corrected argmax would give on
-that step's batch (the logits the step computes anyway: no extra model call), and each epoch
+how long the model trained (CamVid val: 0.5 and 0.75 tie after 15 minutes at half size, 0.75
+is best after 60 minutes at full size; bench/RESULTS.md). With `--prior-fit train` every
+training step also counts, for each share of `SHARES`, the confusion matrix its corrected
+argmax would give on a grid of that step's pixels (the logits the step computes anyway: no
+extra model call), and each epoch
 ends by putting in force the share whose matrices score the best mean IoU. Validation, and so
 the choice of `best.keras`, then sees the fitted share; the validation set never chooses it.
 The share in force is part of the checkpoint's loop state; the counts are not, so a run

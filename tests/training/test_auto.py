@@ -151,11 +151,11 @@ def test_extreme_imbalance_gets_median_weights_and_a_dice_term():
     assert choices["loss"].value == "ce+dice"
     assert "d" in choices["class_weights"].reason  # names the rarest class
     # Half of the weights' push toward rare classes is taken back at prediction.
-    # and the share is then fitted each epoch on the training batches.
-    assert choices["prior_correction"].value == 0.5 and choices["prior_fit"].value == "train"
+    # The share stays fixed: fitting it (--prior-fit train) was not shown to help (RESULTS.md).
+    assert choices["prior_correction"].value == 0.5 and "prior_fit" not in choices
     mild = chosen(made_up(class_shares=(0.4, 0.3, 0.2, 0.1)))
     assert mild["class_weights"].value == "none" and mild["loss"].value == "ce"
-    assert "prior_correction" not in mild and "prior_fit" not in mild
+    assert "prior_correction" not in mild
 
 
 def test_many_colour_classes_get_reseg_and_absent_classes_are_named():

@@ -290,10 +290,6 @@ def _balance(plan, fp):
                  "half of the weights' push toward rare classes taken back at prediction: "
                  "weighted training leaves them predicted 3-4x as often as they occur "
                  "(CamVid val, 15 min: +0.045 and +0.027 mean IoU on two seeds, bench/RESULTS.md)")
-        plan.set("prior_fit", "train",
-                 "the share then fitted each epoch on the training batches: the best share "
-                 "grows with training (CamVid val: 0.5 ties 0.75 at 15 min, 0.75 is best at 60, "
-                 "bench/RESULTS.md)")
     else:
         plan.set("class_weights", "none",
                  f"classes are balanced within {ratio:.1f}x (rarest {rarest[1]} "

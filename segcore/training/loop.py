@@ -55,9 +55,8 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         self._load_data()
         # Issue 17: with --prior-fit train, the share of log(w_c) taken off the logits is
-        # fitted each epoch on the training batches (prior_fit); unit_bias is log(w_c).
+        # fitted each epoch on the training batches (prior_fit.ShareFit).
         fitting = config.prior_fit == "train" and self.class_weights is not None
-        self.unit_bias = correction_bias(self.class_weights, 1.0) if fitting else None
         prior_bias = correction_bias(self.class_weights, config.prior_correction)
         if fitting and prior_bias is None:  # a share of 0 to start from: the layer is needed
             prior_bias = [0.0] * self.class_map.num_classes
@@ -82,6 +81,9 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
             # Issue 17: averaged weights for validation and checkpoints (None when off).
             self.average = ema.WeightAverage(self.model, config.ema) if config.ema else None
+            self.share_fit = (prior_fit.ShareFit(self.model, self.class_weights,
+                                                 self.class_map.num_classes)
+                              if fitting else None)
             self.encoder = finetune.encoder_of(self.model)
             if self.encoder is not None:
                 finetune.scale_encoder_rate(self.optimizer, self.encoder.trainable_variables,
@@ -97,7 +99,6 @@ class Trainer:
                       "train_seconds": 0.0}
         if fitting:
             self.state["prior_correction"] = config.prior_correction
-        self.share_counts = None  # this epoch's confusion matrices under each share
         self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
         self.encoder_frozen = False
 
@@ -127,11 +128,10 @@ class Trainer:
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
             gradients = tape.gradient(loss, self.model.trainable_variables)
             self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
-            if self.unit_bias is None:
+            if self.share_fit is None:
                 return loss
             # The step's own logits, counted under each share: no extra model call.
-            return loss, prior_fit.share_confusions(masks, logits, self.unit_bias,
-                                                    self.class_map.num_classes)
+            return loss, self.share_fit.step_counts(masks, logits)
 
         outputs = self.strategy.run(step, args=(images, masks))
         if self.average is not None:
@@ -272,7 +272,7 @@ class Trainer:
         for images, masks in self._distributed_epoch(epoch, skip):
             rate = self._set_lr()
             outputs = self._train_step(images, masks)
-            if self.unit_bias is not None:
+            if self.share_fit is not None:
                 outputs, counts = outputs
                 pending_counts.append(counts)
             pending.append(outputs)
@@ -299,27 +299,14 @@ class Trainer:
         return float(np.mean(losses)) if losses else float("nan"), images_seen, False
 
     def _count_shares(self, pending_counts):
-        """Adds the steps' confusion matrices under each share to the epoch's; empties the list."""
-        if pending_counts:
-            total = np.sum([np.asarray(c, np.int64) for c in pending_counts], axis=0)
-            self.share_counts = total if self.share_counts is None else self.share_counts + total
-            pending_counts.clear()
+        if self.share_fit is not None:
+            self.share_fit.add(pending_counts)
 
     def _put_share(self, share):
         """Puts a prior-correction share in force (validation traces again with it)."""
         self.state["prior_correction"] = share
-        prior_fit.set_correction(self.model, [share * u for u in self.unit_bias])
+        self.share_fit.put(share)
         self.batch_validator = self.tiled_validator = None
-
-    def _fit_share(self):
-        """With --prior-fit train: the share that scored best on this epoch's batches, in force."""
-        if self.unit_bias is None:
-            return
-        share = prior_fit.best_share(self.share_counts) if self.share_counts is not None else None
-        self.share_counts = None
-        if share is not None and share != self.state["prior_correction"]:
-            log.info("prior correction: share %g (fitted on the epoch's training batches)", share)
-            self._put_share(share)
 
     def fit(self, stream=None):
         """Trains until the epochs, the time budget, early stopping or a stop request end it.
@@ -349,7 +336,7 @@ class Trainer:
                 log.warning(warning)
                 stream.write(f"warning: {warning}\n")
         epoch_durations = []
-        if self.unit_bias is not None:  # a resumed run goes on with the share it had
+        if self.share_fit is not None:  # a resumed run goes on with the share it had
             self._put_share(float(self.state.get("prior_correction", config.prior_correction)))
         while self.state["epoch"] < config.epochs:
             epoch = self.state["epoch"]
@@ -362,7 +349,10 @@ class Trainer:
                 self._status(state="stopped", ended=now(), epoch=epoch, step=self.state["step"],
                              message="Stopped on request; resume to continue.")
                 return "stopped"
-            self._fit_share()
+            if self.share_fit is not None:
+                share = self.share_fit.fit(self.state["prior_correction"])
+                if share is not None:
+                    self._put_share(share)
             with ema.applied(self.average):
                 val_loss, result, cm = self.validate()
             mean_iou = result["mean_iou"] if np.isfinite(result["mean_iou"]) else 0.0
@@ -387,7 +377,7 @@ class Trainer:
                 "per_class_iou": result["per_class_iou"],
                 "lr": float(self.optimizer.learning_rate.numpy()),
                 **({"prior_correction": self.state["prior_correction"]}
-                   if self.unit_bias is not None else {}),
+                   if self.share_fit is not None else {}),
                 "schedule_epochs": self.planned_epochs(),
                 "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
                 "train_images": images_seen, "time": time.time(),

@@ -13,10 +13,15 @@ The share in force is part of the checkpoint's loop state; the counts are not, s
 resumed mid-epoch fits that epoch's share on the steps after the resume.
 """
 
+import logging
+
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
+from segcore.losses import correction_bias
 from segcore.metrics import confusion_matrix_tf, scores
+
+log = logging.getLogger("segcore.train")
 
 # The shares tried: eighths from none (predict as trained) to all (as if trained unweighted).
 SHARES = tuple(i / 8 for i in range(9))
@@ -75,3 +80,44 @@ def set_correction(model, bias):
         return False
     layer.bias = [float(b) for b in bias]
     return True
+
+
+class ShareFit:
+    """`--prior-fit train` over one run: counts each step's matrices, fits the share per epoch.
+
+    Args:
+        model: the run's model (built with a `prior_correction` layer).
+        class_weights: the run's class weights; the unit bias is their log.
+        num_classes: C.
+    """
+
+    def __init__(self, model, class_weights, num_classes):
+        self.model = model
+        self.unit_bias = correction_bias(class_weights, 1.0)
+        self.num_classes = num_classes
+        self.counts = None  # this epoch's confusion matrices under each share
+
+    def step_counts(self, masks, logits):
+        """The step's matrices under each share (inside the step's tf.function)."""
+        return share_confusions(masks, logits, self.unit_bias, self.num_classes)
+
+    def add(self, pending):
+        """Adds the steps' matrices (tensors) to the epoch's; empties the list."""
+        if pending:
+            total = np.sum([np.asarray(c, np.int64) for c in pending], axis=0)
+            self.counts = total if self.counts is None else self.counts + total
+            pending.clear()
+
+    def put(self, share):
+        """Puts `share` of the unit bias in force in the model."""
+        set_correction(self.model, [share * u for u in self.unit_bias])
+
+    def fit(self, current):
+        """Ends the epoch: the share its steps scored best with, when it differs from
+        `current` (else None); the counts start again."""
+        share = best_share(self.counts) if self.counts is not None else None
+        self.counts = None
+        if share is None or share == current:
+            return None
+        log.info("prior correction: share %g (fitted on the epoch's training batches)", share)
+        return share

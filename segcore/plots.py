@@ -107,6 +107,7 @@ METRIC_LABELS = {
     "train_loss": "train loss",
     "val_pixel_accuracy": "validation pixel accuracy",
     "lr": "learning rate",
+    "prior_correction": "prior correction share (--prior-fit train)",
 }
 
 
@@ -116,7 +117,8 @@ def compare_runs(curves, metric="val_mean_iou"):
     for index, (label, epochs) in enumerate(curves.items()):
         figure.add_scatter(x=[e["epoch"] for e in epochs], y=[e.get(metric) for e in epochs],
                            mode="lines+markers", name=label, line=dict(color=run_color(index)))
-    axes = {"yaxis_range": [0, 1]} if "iou" in metric or "accuracy" in metric else {}
+    bounded = "iou" in metric or "accuracy" in metric or metric == "prior_correction"
+    axes = {"yaxis_range": [0, 1]} if bounded else {}
     if metric == "lr":
         axes = {"yaxis_type": "log"}
     label = METRIC_LABELS.get(metric, metric)

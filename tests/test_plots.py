@@ -75,6 +75,11 @@ def test_compare_runs_draws_one_line_per_run_for_the_chosen_metric():
     assert list(loss.data[0].y) == [1.2, 0.6]
     assert loss.layout.yaxis.range is None  # losses are not clamped to [0, 1]
     assert plots.compare_runs(curves, "lr").layout.yaxis.type == "log"
+    shares = plots.compare_runs({"fitted": [{"epoch": 1, "prior_correction": 0.75}],
+                                 "fixed": [{"epoch": 1}]}, "prior_correction")
+    assert list(shares.data[0].y) == [0.75] and list(shares.data[1].y) == [None]
+    assert list(shares.layout.yaxis.range) == [0, 1]
+    assert shares.layout.title.text.startswith("Prior correction share")
 
 
 def test_epoch_axes_tick_whole_epochs_and_titles_keep_iou_spelled_right():

@@ -130,8 +130,11 @@ class RunConfig:
         "fixed", "with class weights: keep --prior-correction (fixed) or, each epoch, put in "
         "force the share that scores best on the epoch's training batches (train)", FITS,
         widget=Widget("Prior correction set", "optimization", "select",
-                      help="fixed: the value above · train: fitted each epoch to the training "
-                           "batches (the value above until the first epoch ends)"))
+                      help="How the prior correction's share is set. fixed: the value "
+                           "above, for the whole run. train: after each epoch, the share (0 to "
+                           "1 in eighths) whose predictions scored the best mean IoU on that "
+                           "epoch's training batches; the value above only starts the run. "
+                           "The fitted share is in each epoch's record (Results: Metric)."))
     augment: AugmentConfig = field(
         default_factory=AugmentConfig, metadata={"help": "augmentations"}
     )

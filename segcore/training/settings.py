@@ -265,7 +265,20 @@ def run_summary(config):
     return (f"{config.get('model', '?')} {hparams} · {size} · "
             f"{plural(config.get('epochs'), 'epoch')} · "
             f"batch {config.get('batch_size')} · lr {config.get('lr'):g} "
-            f"{config.get('optimizer')}/{config.get('schedule')} · loss {config.get('loss')}")
+            f"{config.get('optimizer')}/{config.get('schedule')} · loss {config.get('loss')}"
+            f"{_weighting(config)}")
+
+
+def _weighting(config):
+    """' · class weights median, prior correction 0.5' (or 'fitted from 0.5'); '' without."""
+    weights = config.get("class_weights") or "none"
+    if weights == "none":
+        return ""
+    share = config.get("prior_correction")
+    if share is None:
+        return f" · class weights {weights}"
+    fitted = "fitted from " if config.get("prior_fit") == "train" else ""
+    return f" · class weights {weights}, prior correction {fitted}{share:g}"
 
 
 def fit(setting, value, options=None):

@@ -66,3 +66,13 @@ def test_run_summary_reads_like_the_settings():
               "loss": "ce"}
     assert run_summary(config) == (
         "unet depth=2 · 32x32 · 2 epochs · batch 8 · lr 0.003 adam/cosine · loss ce")
+
+
+def test_run_summary_names_the_class_weighting_and_how_the_correction_is_set():
+    config = {"model": "unet", "hparams": {}, "img_size": [32, 32], "epochs": 2,
+              "batch_size": 8, "lr": 0.003, "optimizer": "adam", "schedule": "cosine",
+              "loss": "ce", "class_weights": "median", "prior_correction": 0.5}
+    assert run_summary(config).endswith("loss ce · class weights median, prior correction 0.5")
+    fitted = run_summary({**config, "prior_fit": "train"})
+    assert fitted.endswith("class weights median, prior correction fitted from 0.5")
+    assert run_summary({**config, "class_weights": "none"}).endswith("· loss ce")

@@ -27,7 +27,7 @@ import numpy as np
 
 from segcore.data.masks import raw_to_labels, read_pair
 from segcore.data.patches import rescale_pair, sample_patch
-from segcore.data.pipeline import AugmentConfig, augment_sample, epoch_order, resize_pair
+from segcore.data.pipeline import AugmentConfig, augment_sample, epoch_samples, resize_pair
 from segcore.errors import ConfigError, SegcoreError
 
 log = logging.getLogger("segcore.data")
@@ -247,21 +247,22 @@ def _save_atomic(path, array):
 
 
 def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=None,
-                   patch=None, oversample=0.0, value_range=(0.0, 1.0)):
-    """One epoch of shuffled, augmented training batches from a `MemorySource`/`DiskSource`.
+                   patch=None, oversample=0.0, value_range=(0.0, 1.0), epochs=1):
+    """Shuffled, augmented training batches of `epochs` epochs from a `MemorySource`/`DiskSource`.
 
     The sample order and the augmentation seeds are those of `pipeline.train_dataset`, so with
     whole images resized in memory both give the same batches.
 
     Args:
         source: the training samples.
-        batch_size: the global batch size; the last partial batch is dropped.
+        batch_size: the global batch size; each epoch's last partial batch is dropped.
         augment: an `AugmentConfig` (None: no augmentation).
-        seed, epoch: fix order, patches and augmentation.
+        seed, epoch: fix order, patches and augmentation (`epoch`: the first one).
         out_size: (h, w) of the batches (a random crop of resized images), default their size.
         patch: (h, w) to cut a random patch from each native-size sample (see `patches`).
         oversample: share of patches centred on a class present.
         value_range: where brightness/contrast jitter clips pixels (None: no clipping).
+        epochs: how many epochs the dataset holds, one after another.
 
     Returns:
         A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]).
@@ -272,9 +273,8 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
     in_size = tuple(patch) if patch else tuple(source.prep.size)
     out_size = tuple(out_size or in_size)
     needs_map = augment.enabled or out_size != in_size
-    order = epoch_order(len(source), seed, epoch)
 
-    def fetch(index):
+    def fetch(sample_epoch, index):
         try:
             image, mask = source.get(int(index))
         except SegcoreError as error:
@@ -282,21 +282,22 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
             source.failure = error
             raise
         if patch:
-            image, mask = sample_patch(image, mask, patch, seed, epoch, index, oversample)
+            image, mask = sample_patch(image, mask, patch, seed, sample_epoch, index, oversample)
         return expand(image), np.asarray(mask, dtype=np.uint8)
 
-    def take(index):
+    def take(sample_epoch, index):
         # Decoding (a cache miss) and reading run in tf.data's parallel map threads.
-        image, mask = tf.numpy_function(fetch, [index], (tf.float32, tf.uint8), stateful=False)
+        image, mask = tf.numpy_function(fetch, [sample_epoch, index], (tf.float32, tf.uint8),
+                                        stateful=False)
         image = tf.ensure_shape(image, (*in_size, source.channels))
         mask = tf.ensure_shape(mask, in_size)
         if needs_map:
-            image, mask = augment_sample(image, mask, seed, epoch, index, augment, out_size,
-                                         value_range)
+            image, mask = augment_sample(image, mask, seed, sample_epoch, index, augment,
+                                         out_size, value_range)
         return image, tf.cast(mask, tf.int32)
 
-    indices = tf.data.Dataset.from_tensor_slices(order.astype(np.int64))
-    dataset = indices.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    samples = epoch_samples(len(source), batch_size, seed, epoch, epoch + epochs)
+    dataset = samples.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 

@@ -132,16 +132,18 @@ class RunData:
         """
         return getattr(getattr(self, "train_source", None), "failure", None)
 
-    def epoch_dataset(self, epoch):
-        """One epoch of training batches (see `pipeline.train_dataset`, `streaming.source_dataset`)."""
+    def batches(self, first_epoch):
+        """Training batches of every epoch from `first_epoch` to the config's last, in one
+        dataset (see `pipeline.train_dataset`, `streaming.source_dataset`)."""
         config = self.config
+        epochs = max(config.epochs - first_epoch, 1)
         if not self.tiled:
             return train_dataset(self.train_images, self.train_masks, config.batch_size,
-                                 config.augment, config.seed, epoch, config.crop,
-                                 self.input_spec.value_range)
+                                 config.augment, config.seed, first_epoch, config.crop,
+                                 self.input_spec.value_range, epochs)
         return source_dataset(self.train_source, config.batch_size, config.augment, config.seed,
-                              epoch, config.crop, config.patch, config.oversample_rare,
-                              self.input_spec.value_range)
+                              first_epoch, config.crop, config.patch, config.oversample_rare,
+                              self.input_spec.value_range, epochs)
 
 
 def recorded_input(run_dir, spec):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from segcore.data.pipeline import AugmentConfig, _warp, epoch_order, train_dataset
+from segcore.data.pipeline import AugmentConfig, _warp, epoch_order, epoch_samples, train_dataset
 
 
 def coded_pair(size=16, count=4):
@@ -39,6 +39,27 @@ def test_epochs_replay_exactly_and_differ_between_epochs():
     assert all((a == b).all() for a, b in zip(first, again))
     assert any((a != b).any() for a, b in zip(first, other))
     assert sorted(epoch_order(8, 1, 2)) == list(range(8))
+
+
+def test_a_run_long_dataset_gives_each_epochs_own_batches_in_turn():
+    # 10 samples in batches of 4: each epoch drops its own last 2, so no batch straddles two.
+    images, masks = coded_pair(count=10)
+    augment = AugmentConfig(hflip=True, scale_min=0.7, brightness=0.1)
+    run = [(b[0].numpy(), b[1].numpy())
+           for b in train_dataset(images, masks, 4, augment, seed=7, epoch=2, epochs=3)]
+    alone = [(b[0].numpy(), b[1].numpy()) for epoch in (2, 3, 4)
+             for b in train_dataset(images, masks, 4, augment, seed=7, epoch=epoch)]
+    assert len(run) == len(alone) == 6
+    for (image, mask), (image_alone, mask_alone) in zip(run, alone):
+        assert (image == image_alone).all() and (mask == mask_alone).all()
+
+
+def test_epoch_samples_follow_each_epochs_order_without_its_partial_batch():
+    pairs = [tuple(int(v) for v in pair) for pair in epoch_samples(7, 3, 5, 4, 6)]
+    expected = [(epoch, int(i)) for epoch in (4, 5) for i in epoch_order(7, 5, epoch)[:6]]
+    assert pairs == expected
+    with pytest.raises(ValueError, match="do not fill one batch"):
+        epoch_samples(3, 4, 0, 0, 1)
 
 
 def test_elastic_deformation_moves_pixels_and_keeps_labels_whole():

@@ -110,6 +110,9 @@ def test_disk_and_memory_sources_give_the_same_patch_batches(data, tmp_path):
     assert_same_batches(on_disk, batches(source_dataset(disk_source(data, tmp_path), **args)))
     other_epoch = batches(source_dataset(disk_source(data, tmp_path), **{**args, "epoch": 2}))
     assert not np.array_equal(other_epoch[0][0], on_disk[0][0])
+    # A dataset of several epochs gives each one's batches in turn (the patches too).
+    both = batches(source_dataset(disk_source(data, tmp_path), **args, epochs=2))
+    assert_same_batches(both, on_disk + other_epoch)
 
 
 def test_streamed_resized_images_give_the_in_memory_pipelines_batches(data, tmp_path):

@@ -11,6 +11,8 @@ from segcore.commands.run import AUTO_FILE
 from segcore.errors import SegcoreError
 from segcore.fileio import write_json_atomic
 from segcore.training import auto, settings
+from segcore.training.auto.speed import MachineSpeed
+from segcore.workspace import workspace_root
 
 
 def touched(key):
@@ -32,10 +34,12 @@ def suggest_settings(data):
         st.session_state["train_suggestion_error"] = f"Cannot suggest settings: {error}"
         return
     cores = len(os.sched_getaffinity(0))
+    # Timed once per machine (about 20 s of training steps), then read from the cache.
+    speed = MachineSpeed(workspace_root() / "cache" / "speed.json", cores)
     # The page's scale slider starts at 0.25, below the scale a huge dataset may need: images
     # too many for memory are shrunk to fit here instead of streamed as patches.
     choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given,
-                                   patches=False)
+                                   patches=False, speed=speed)
     suggested = settings.apply_choices(form, choices)
     if suggested is None:
         st.session_state["train_suggestion_error"] = (
@@ -45,7 +49,7 @@ def suggest_settings(data):
         del st.session_state[key]  # another model's hyperparameters
     st.session_state["train_settings"] = suggested
     st.session_state.update(settings.widget_values(suggested))
-    st.session_state["train_suggestion"] = auto.record(fp, choices, cores)
+    st.session_state["train_suggestion"] = auto.record(fp, choices, cores, speed)
 
 
 def suggestion_section(data):
@@ -53,8 +57,9 @@ def suggestion_section(data):
     left, right = st.columns([1, 4])
     left.button("Suggest settings", key="suggest", on_click=suggest_settings, args=(str(data),),
                 help="Chooses every setting you have not changed from this dataset (sizes, "
-                     "channels, class balance, thin classes) and the time budget (15 minutes "
-                     "unless you set one); change anything before Start.")
+                     "channels, class balance, thin classes), the time budget (15 minutes "
+                     "unless you set one) and this machine's training speed (timed once, "
+                     "about 20 seconds); change anything before Start.")
     problem = st.session_state.pop("train_suggestion_error", None)
     if problem:
         right.error(problem)

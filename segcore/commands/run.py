@@ -138,7 +138,9 @@ def auto_settings(args, stream=None):
         val_fraction=given.get("val_fraction", defaults.val_fraction),
         seed=given.get("seed", defaults.seed))
     cores = len(os.sched_getaffinity(0))
-    choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given)
+    speed = machine_speed(workspace_root(args.workspace), cores, stream)
+    choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given,
+                                   speed=speed)
     stream.write(f"--auto: {fp.train_images} training images, median "
                  f"{fp.median_size[0]}x{fp.median_size[1]}, {fp.channels} channel(s), "
                  f"{fp.num_classes} classes, {cores} cores\n")
@@ -153,7 +155,25 @@ def auto_settings(args, stream=None):
             value = auto.format_value(value)
         setattr(args, dest, value)
     stream.flush()
-    return auto.record(fp, choices, cores)
+    return auto.record(fp, choices, cores, speed)
+
+
+def machine_speed(workspace, cores, stream):
+    """This machine's measured training speed, kept in `<workspace>/cache/speed.json`; None
+    (the constant rates) on a cluster, whose workers must all choose the same settings."""
+    from segcore.training.auto.speed import MachineSpeed
+
+    if os.environ.get("TF_CONFIG"):
+        stream.write("--auto: a cluster's workers must choose alike: the training speed is "
+                     "assumed, not measured\n")
+        return None
+
+    def telling(model, precision):
+        stream.write(f"--auto: timing a few {model} training steps ({precision}) on this "
+                     "machine, once: its speed sizes the images to the budget\n")
+        stream.flush()
+
+    return MachineSpeed(Path(workspace) / "cache" / "speed.json", cores, on_measure=telling)
 
 
 def _check_encoder_weights(hparams):

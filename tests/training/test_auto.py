@@ -24,8 +24,8 @@ def made_up(**fields):
     return Fingerprint(**base)
 
 
-def chosen(fp, minutes=15, cores=2, given=None):
-    return {c.path: c for c in choose_settings(fp, minutes, cores, given)}
+def chosen(fp, minutes=15, cores=2, given=None, speed=None):
+    return {c.path: c for c in choose_settings(fp, minutes, cores, given, speed=speed)}
 
 
 def as_config(choices):
@@ -217,6 +217,28 @@ def test_more_time_or_cores_train_at_a_larger_size():
     assert small[0] < large[0] and small[0] < more_cores[0]
 
 
+def test_a_measured_slower_machine_trains_smaller_images_and_says_it_measured():
+    asked = []
+
+    def slow(model, precision):
+        asked.append((model, precision))
+        return 1.5e5  # training px/s of the whole machine: a third of the constants' 2 cores
+
+    scenes = dict(num_classes=11, class_names=tuple("abcdefghijk"),
+                  class_shares=(0.1,) * 10 + (0.0,))
+    assumed, measured = chosen(made_up(**scenes)), chosen(made_up(**scenes), speed=slow)
+    assert asked == [("reseg", "float32")]
+    small, large = measured["img_size"].value, assumed["img_size"].value
+    assert small[0] * small[1] < 0.5 * large[0] * large[1]
+    assert "measured 1.5e+05 training px/s" in measured["img_size"].reason
+    assert "measured" not in assumed["img_size"].reason
+    fast = chosen(made_up(**scenes), speed=lambda model, precision: 1e9)
+    assert fast["img_size"].value == (360, 480)  # the budget allows the native size
+    given = chosen(made_up(**scenes), given={"img_size": (96, 128)}, speed=slow)
+    assert given["img_size"].value == (96, 128) and given["img_size"].given
+    assert as_config(measured).img_size == small
+
+
 def test_thin_share_counts_the_pixels_near_an_edge():
     mask = np.zeros((40, 40), np.uint8)
     mask[10, 5:35] = 1  # a 1-pixel line: all of it near its edge
@@ -290,6 +312,15 @@ def test_cli_auto_prints_each_choice_trains_and_keeps_them(tmp_path, capsys):
     assert choices["batch_size"]["given"] and not choices["model"]["given"]
     assert choices["img_size"]["value"] == config["img_size"]
     assert 1 in record["fingerprint"]["thin_classes"]
+    # The machine's speed was timed (a real probe) once, kept in the workspace, and recorded.
+    assert sum("timing a few unet training steps" in line for line in out) == 1
+    assert record["speed"]["unet|float32"] > 0
+    kept = json.loads((workspace / "cache" / "speed.json").read_text())
+    assert [rates["unet|float32"] for rates in kept.values()] == [record["speed"]["unet|float32"]]
+    assert main(["--workspace", str(workspace), "train", "--data", str(data), "--auto",
+                 "--time-budget", "0.2", "--epochs", "1", "--batch-size", "3",
+                 "--split", "contiguous"]) == 0
+    assert "timing a few" not in capsys.readouterr().out  # measured once per machine
 
 
 def test_cli_auto_refuses_a_missing_folder_and_a_resume(tmp_path, capsys):

@@ -175,17 +175,33 @@ def _precision(plan, fp):
     return BFLOAT16_SPEEDUP if chosen == "bfloat16" and fp.native_bfloat16 else 1.0
 
 
-def _on(cores, speedup):
-    """'on 2 cores', or 'on 2 cores in bfloat16' when the arithmetic speeds them up."""
-    return f"on {cores} cores" + (" in bfloat16" if speedup > 1 else "")
+@dataclass(frozen=True)
+class _Rate:
+    """Training pixels per second of the whole machine, and whether it was measured here."""
+
+    pixels: float
+    measured: bool
+    cores: int
+    bfloat16: bool
+
+    def on(self):
+        """'on 2 cores (measured 1.6e+05 px/s)', '... in bfloat16', for the reasons."""
+        return (f"on {self.cores} cores" + (" in bfloat16" if self.bfloat16 else "")
+                + (f" (measured {self.pixels:.2g} training px/s)" if self.measured else ""))
+
+    def budget_pixels(self, minutes):
+        """Training pixels a budget buys (validation and checkpoints take the rest)."""
+        return minutes * 60 * self.pixels * TRAIN_SHARE
 
 
-def _budget_pixels(model, minutes, cores, speedup):
-    """Training pixels the budget buys: the family's rate, the cores, bfloat16's speed-up."""
-    return minutes * 60 * PIXEL_RATE.get(model, 2.5e5) * cores * speedup * TRAIN_SHARE
+def _rate(model, precision, cores, speedup, speed):
+    """The machine's rate for the family: `speed`'s measurement, else the constants."""
+    if speed is not None:
+        return _Rate(float(speed(model, precision)), True, cores, speedup > 1)
+    return _Rate(PIXEL_RATE.get(model, 2.5e5) * cores * speedup, False, cores, speedup > 1)
 
 
-def _size(plan, fp, model, minutes, cores, speedup=1.0, patches=True):
+def _size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     """Training size (and crop, or patch) from the budget, memory and thin classes."""
     hparams = {k.split(".", 1)[1]: v for k, v in
                ([*plan.given.items()] + [(c.path, c.value) for c in plan.choices])
@@ -193,7 +209,7 @@ def _size(plan, fp, model, minutes, cores, speedup=1.0, patches=True):
     hparams = {k: v for k, v in hparams.items() if k in {p for p in resolve_hparams(model)}}
     stride = model_stride(model, **hparams)
     height, width = fp.median_size
-    budget_pixels = _budget_pixels(model, minutes, cores, speedup)
+    budget_pixels = rate.budget_pixels(minutes)
     native_epoch = max(fp.train_images, 1) * height * width
     # Recurrent families spend bfloat16's speed-up on epochs, convolutional ones on pixels
     # (CamVid, ReSeg, 15 min: 168x224 with 51 epochs 0.582 against 208x280 with 39 epochs
@@ -221,11 +237,11 @@ def _size(plan, fp, model, minutes, cores, speedup=1.0, patches=True):
                      f"resized by {scale:.2f}, which would thin them away")
             plan.set("crop", (side, side), f"random {side}x{side} crops at that size: as many "
                      f"pixels per step as a {scale:.2f}x resize, about {epochs:.0f} epochs "
-                     f"in {minutes:g} min {_on(cores, speedup)}")
+                     f"in {minutes:g} min {rate.on()}")
             return size, (side, side)
     if (patches and memory_scale < scale
             and not {"img_size", "crop", "patch", "scale"} & set(plan.given)):
-        return _patches(plan, fp, stride, scale, minutes, _on(cores, speedup), epochs)
+        return _patches(plan, fp, stride, scale, minutes, rate.on(), epochs)
     factor = min(scale, memory_scale)
     factor = 1.0 if factor >= 0.9 else factor  # a 10% resize saves little and blurs every edge
     size = (_round_to(height * factor, stride, low), _round_to(width * factor, stride, low))
@@ -235,7 +251,7 @@ def _size(plan, fp, model, minutes, cores, speedup=1.0, patches=True):
     more = (" (a recurrent family: the speed-up buys epochs rather than pixels)"
             if epochs > TARGET_EPOCHS else "")
     why = (f"{factor:.2f}x the median {height}x{width}: about {epochs:.0f} epochs fit in "
-           f"{minutes:g} min {_on(cores, speedup)}{more}" if factor < 1 else
+           f"{minutes:g} min {rate.on()}{more}" if factor < 1 else
            f"the median {height}x{width} (a multiple of {stride}): the budget allows the "
            "native size")
     if factor < 1 and memory_scale < scale:
@@ -324,7 +340,7 @@ def _augment(plan, fp, window):
              "its epochs in 4 min for no gain (0.785 against 0.791, bench/RESULTS.md)")
 
 
-def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True):
+def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=None):
     """Chooses training settings for a dataset, a time budget and a machine.
 
     Args:
@@ -335,6 +351,8 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True):
             paths as in `Choice.path`. They are kept and the rest chosen around them.
         patches: may choose `--patch`/`--scale` (the Train page does not: its scale slider
             cannot show every scale, so it shrinks the images instead).
+        speed: fn(model, precision) -> this machine's training pixels per second for the
+            family (`speed.MachineSpeed`); None assumes `PIXEL_RATE` per core.
 
     Returns:
         A list of `Choice`s, one per setting, in the order they are decided.
@@ -347,11 +365,12 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True):
     model = _model(plan, fp)
     _hparams(plan, fp, model)
     speedup = _precision(plan, fp)
-    size, crop = _size(plan, fp, model, float(minutes), cores, speedup, patches)
+    rate = _rate(model, plan.get("precision"), cores, speedup, speed)
+    size, crop = _size(plan, fp, model, float(minutes), rate, speedup, patches)
     window = tuple(crop or size)
     batch = _batch(plan, fp, window)
     per_epoch = max(fp.train_images // max(batch, 1), 1) * batch * window[0] * window[1]
-    epochs = _budget_pixels(model, float(minutes), cores, speedup) / per_epoch
+    epochs = rate.budget_pixels(float(minutes)) / per_epoch
     pretrained = plan.get("hparams.encoder_weights") == "imagenet"
     rate = 1e-3 if pretrained or batch <= 2 else 3e-3
     plan.set("lr", rate, "Adam at 1e-3: " + ("fine-tuning pretrained weights" if pretrained

@@ -1,0 +1,144 @@
+"""How fast this machine trains a family: a short timed probe, kept per machine.
+
+`--auto` sizes images from the pixels a budget buys. A constant rate (`choose.PIXEL_RATE`,
+measured on one machine) was 3.4x too high on a slower CPU with AVX2 only, where membrane's
+whole slices then trained 7 epochs in 4 minutes instead of the ~30 planned. The probe times a
+few training steps of the family on random 256x256 images (the size the constants were
+measured at) and the result is kept in the workspace's cache, keyed by the CPU, the cores and
+the TensorFlow version, so a machine is measured once per family and precision.
+"""
+
+import json
+import logging
+import os
+import platform
+import time
+
+from segcore.fileio import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+PROBE_SIZE = 256
+PROBE_BATCH = 4
+PROBE_STEPS = 3
+PROBE_CLASSES = 8
+# Bumped when the probe changes, so rates measured another way are measured again.
+PROBE_VERSION = 1
+
+
+def cpu_name(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name ('AMD EPYC', ...), or the platform's processor string."""
+    try:
+        with open(cpuinfo, errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_key(cores):
+    """What a measured rate holds for: the CPU, the cores training may use, TensorFlow."""
+    import tensorflow as tf
+
+    return f"{cpu_name()}|{cores} cores|tf {tf.__version__}|probe {PROBE_VERSION}"
+
+
+def measure_rate(model, precision="float32", steps=PROBE_STEPS):
+    """Training pixels per second of `model` (default hyperparameters) on this machine.
+
+    One step to trace, then the median of `steps` timed steps of batch `PROBE_BATCH` at
+    `PROBE_SIZE` a side, with cross-entropy and Adam as training uses them.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from segcore.models import build_model
+    from segcore.models.precision import policy
+
+    side = PROBE_SIZE
+    with policy(precision):
+        net = build_model(model, (side, side, 3), PROBE_CLASSES)
+    optimizer = keras.optimizers.Adam(1e-3)
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.random((PROBE_BATCH, side, side, 3), dtype=np.float32))
+    masks = tf.constant(rng.integers(0, PROBE_CLASSES, (PROBE_BATCH, side, side)), tf.int32)
+
+    @tf.function
+    def step(images, masks):
+        with tf.GradientTape() as tape:
+            logits = net(images, training=True)
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                masks, logits, from_logits=True))
+        grads = tape.gradient(loss, net.trainable_variables)
+        optimizer.apply(grads, net.trainable_variables)
+        return loss
+
+    step(images, masks).numpy()
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        step(images, masks).numpy()
+        times.append(time.perf_counter() - started)
+    return PROBE_BATCH * side * side / float(np.median(times))
+
+
+class MachineSpeed:
+    """Measured training rates of this machine, read from and kept in a JSON file.
+
+    Called as `speed(model, precision)` it returns pixels per second, measuring on the first
+    call for a family and precision (`measure_rate`) and keeping the figure. A damaged file is
+    measured over (and rewritten) rather than trusted.
+
+    Args:
+        path: the JSON file (`<workspace>/cache/speed.json`); None keeps rates in memory only.
+        cores: the cores training may use (part of the key).
+        measure: fn(model, precision) -> pixels per second (`measure_rate`).
+        on_measure: fn(model, precision) called before a measurement (to tell the user).
+    """
+
+    def __init__(self, path=None, cores=None, measure=measure_rate, on_measure=None):
+        self.path = path
+        self.cores = cores or len(os.sched_getaffinity(0))
+        self.measure = measure
+        self.on_measure = on_measure
+        self.measured = {}  # {"model|precision": rate} used by this process
+
+    def _read(self):
+        if self.path is None:
+            return {}
+        try:
+            with open(self.path) as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            log.warning("%s: unreadable (%s); the machine's speed is measured again",
+                        self.path, error)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def __call__(self, model, precision="float32"):
+        machine = machine_key(self.cores)
+        name = f"{model}|{precision}"
+        data = self._read()
+        rates = data.get(machine) if isinstance(data.get(machine), dict) else {}
+        rate = rates.get(name)
+        if not (isinstance(rate, (int, float)) and rate > 0):
+            if self.on_measure is not None:
+                self.on_measure(model, precision)
+            rate = float(self.measure(model, precision))
+            data[machine] = {**rates, name: rate}
+            if self.path is not None:
+                try:
+                    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                    write_json_atomic(self.path, data)
+                except OSError as error:  # a read-only workspace still trains
+                    log.warning("%s: cannot keep the measured speed (%s)", self.path, error)
+        self.measured[name] = float(rate)
+        return float(rate)
+
+
+__all__ = ["MachineSpeed", "cpu_name", "machine_key", "measure_rate"]

@@ -1,0 +1,58 @@
+"""The machine's measured training speed: kept per machine, measured once, never trusted
+when damaged."""
+
+import json
+
+from segcore.training.auto.speed import MachineSpeed, machine_key
+
+
+class Timer:
+    """A measurement function that counts its calls (the probe itself is timed in
+    test_auto's CLI test)."""
+
+    def __init__(self, rate):
+        self.rate, self.calls = rate, []
+
+    def __call__(self, model, precision):
+        self.calls.append((model, precision))
+        return self.rate
+
+
+def test_a_rate_is_measured_once_per_family_and_precision_and_kept(tmp_path):
+    path = tmp_path / "cache" / "speed.json"
+    timer, told = Timer(1.5e5), []
+    speed = MachineSpeed(path, cores=2, measure=timer, on_measure=lambda *a: told.append(a))
+    assert speed("unet") == 1.5e5 and speed("unet") == 1.5e5
+    assert speed("reseg", "bfloat16") == 1.5e5
+    assert timer.calls == told == [("unet", "float32"), ("reseg", "bfloat16")]
+    kept = json.loads(path.read_text())
+    assert kept == {machine_key(2): {"unet|float32": 1.5e5, "reseg|bfloat16": 1.5e5}}
+    again = MachineSpeed(path, cores=2, measure=Timer(9.0))
+    assert again("unet") == 1.5e5 and again.measured == {"unet|float32": 1.5e5}
+    other_cores = Timer(7.0e4)
+    assert MachineSpeed(path, cores=1, measure=other_cores)("unet") == 7.0e4
+    assert other_cores.calls == [("unet", "float32")]
+    assert set(json.loads(path.read_text())) == {machine_key(2), machine_key(1)}
+
+
+def test_a_damaged_file_or_a_nonsense_rate_is_measured_again(tmp_path, caplog):
+    path = tmp_path / "speed.json"
+    path.write_text("{not json")
+    timer = Timer(2.0e5)
+    assert MachineSpeed(path, cores=2, measure=timer)("unet") == 2.0e5
+    assert "unreadable" in caplog.text and str(path) in caplog.text
+    assert json.loads(path.read_text())[machine_key(2)]["unet|float32"] == 2.0e5
+    path.write_text(json.dumps({machine_key(2): {"unet|float32": -1, "reseg|float32": "x"}}))
+    timer = Timer(3.0e5)
+    speed = MachineSpeed(path, cores=2, measure=timer)
+    assert speed("unet") == 3.0e5 and speed("reseg") == 3.0e5 and len(timer.calls) == 2
+    path.write_text(json.dumps([1, 2]))
+    assert MachineSpeed(path, cores=2, measure=Timer(4.0e5))("unet") == 4.0e5
+
+
+def test_a_read_only_cache_still_gives_the_rate(tmp_path, caplog):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would be")
+    speed = MachineSpeed(blocked / "speed.json", cores=2, measure=Timer(1.0e5))
+    assert speed("unet") == 1.0e5
+    assert "cannot keep the measured speed" in caplog.text

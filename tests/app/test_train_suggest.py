@@ -4,6 +4,7 @@ kept), encoder-only widgets appear only with an encoder, and "1 epoch" in the si
 from page_runner import page
 from segcore import comparison
 from segcore.training import auto, settings
+from segcore.training.auto.speed import MachineSpeed
 from segcore.training.settings import ENCODER_ONLY
 
 
@@ -32,7 +33,11 @@ def test_suggest_fills_the_widgets_and_keeps_what_the_user_changed(app_env):
     at.button(key="suggest").click().run()
     no_exceptions(at)
     fp = auto.fingerprint_folder(root / "datasets" / "demo")
-    choices = {c.path: c for c in auto.choose_settings(fp, 0, given={"lr": 1e-4})}
+    # The page timed this machine once and kept it in the workspace: read back, not measured.
+    speed = MachineSpeed(root / "cache" / "speed.json", measure=None)
+    choices = {c.path: c for c in auto.choose_settings(fp, 0, given={"lr": 1e-4}, speed=speed)}
+    assert at.session_state["train_suggestion"]["speed"][f"{choices['model'].value}|"
+                                                        f"{choices['precision'].value}"] > 0
     assert widget(at, "lr").value == 1e-4  # the user's own value stays
     assert widget(at, "model").value == choices["model"].value
     assert widget(at, "class_weights").value == choices["class_weights"].value

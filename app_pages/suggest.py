@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from segcore.commands.run import AUTO_FILE
+from segcore.commands.run import AUTO_FILE, training_in
 from segcore.errors import SegcoreError
 from segcore.fileio import write_json_atomic
 from segcore.training import auto, settings
@@ -35,7 +35,8 @@ def suggest_settings(data):
         return
     cores = len(os.sched_getaffinity(0))
     # Timed once per machine (about 20 s of training steps), then read from the cache.
-    speed = MachineSpeed(workspace_root() / "cache" / "speed.json", cores)
+    speed = MachineSpeed(workspace_root() / "cache" / "speed.json", cores,
+                         busy=training_in(workspace_root()))
     # The page's scale slider starts at 0.25, below the scale a huge dataset may need: images
     # too many for memory are shrunk to fit here instead of streamed as patches.
     choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given,

@@ -173,7 +173,15 @@ def machine_speed(workspace, cores, stream):
                      "machine, once: its speed sizes the images to the budget\n")
         stream.flush()
 
-    return MachineSpeed(Path(workspace) / "cache" / "speed.json", cores, on_measure=telling)
+    return MachineSpeed(Path(workspace) / "cache" / "speed.json", cores, on_measure=telling,
+                        busy=training_in(workspace))
+
+
+def training_in(workspace):
+    """fn() -> the run training in `workspace` or None: a busy machine is not timed."""
+    from segcore import runlock, runs
+
+    return lambda: runlock.workspace_holder(runs.runs_dir(workspace))
 
 
 def _check_encoder_weights(hparams):

@@ -234,6 +234,9 @@ def test_a_measured_slower_machine_trains_smaller_images_and_says_it_measured():
     assert "measured" not in assumed["img_size"].reason
     fast = chosen(made_up(**scenes), speed=lambda model, precision: 1e9)
     assert fast["img_size"].value == (360, 480)  # the budget allows the native size
+    untimed = chosen(made_up(**scenes), speed=lambda model, precision: None)  # machine busy
+    assert untimed["img_size"].value == large
+    assert "a run was training, so this machine was not timed" in untimed["img_size"].reason
     given = chosen(made_up(**scenes), given={"img_size": (96, 128)}, speed=slow)
     assert given["img_size"].value == (96, 128) and given["img_size"].given
     assert as_config(measured).img_size == small

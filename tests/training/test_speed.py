@@ -56,3 +56,12 @@ def test_a_read_only_cache_still_gives_the_rate(tmp_path, caplog):
     speed = MachineSpeed(blocked / "speed.json", cores=2, measure=Timer(1.0e5))
     assert speed("unet") == 1.0e5
     assert "cannot keep the measured speed" in caplog.text
+
+
+def test_a_busy_machine_is_not_timed_and_its_cached_rate_still_serves(tmp_path):
+    path = tmp_path / "speed.json"
+    timer = Timer(1.0e5)
+    busy = MachineSpeed(path, cores=2, measure=timer, busy=lambda: "20261204-run")
+    assert busy("unet") is None and timer.calls == [] and not path.exists()
+    MachineSpeed(path, cores=2, measure=timer)("unet")
+    assert busy("unet") == 1.0e5 and len(timer.calls) == 1

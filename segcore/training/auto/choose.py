@@ -1,12 +1,14 @@
-"""From a dataset fingerprint, a time budget and the cores: training settings, each with why.
+"""From a dataset fingerprint, a time budget, the cores and the machine's training speed:
+training settings, each with why.
 
-A pure function: the same fingerprint, budget and cores give the same settings, so it is
-tested on made-up fingerprints. Settings the user gave (`given`) are kept as they are and
-the rest are chosen around them (an image size that suits a given model's stride, a batch
-that suits a given size).
+A pure function: the same fingerprint, budget, cores and training speed give the same
+settings, so it is tested on made-up fingerprints and speeds. Settings the user gave
+(`given`) are kept as they are and the rest are chosen around them (an image size that suits
+a given model's stride, a batch that suits a given size).
 
 The figures it rests on are this project's measurements (bench/RESULTS.md, 2 cores):
-U-Net trains about 9 images of 256x256 per second (~2.8e5 pixels per core-second); ReSeg
+U-Net trains about 9 images of 256x256 per second on an AMD EPYC Zen 4 (~2.8e5 pixels per
+core-second; `PIXEL_RATE`, assumed where the speed is not timed: `speed.py` times it); ReSeg
 led U-Net on CamVid (0.563 vs 0.512 in 15 min, 0.602 vs 0.589 in 30); the families tie on
 membrane (0.78); half-resolution training with median-frequency weights, flips and a 0.75
 scale-crop made CamVid's best recipe.
@@ -183,11 +185,14 @@ class _Rate:
     measured: bool
     cores: int
     bfloat16: bool
+    untimed: bool = False  # a speed was asked for but not timed (the machine was busy)
 
     def on(self):
         """'on 2 cores (measured 1.6e+05 px/s)', '... in bfloat16', for the reasons."""
         return (f"on {self.cores} cores" + (" in bfloat16" if self.bfloat16 else "")
-                + (f" (measured {self.pixels:.2g} training px/s)" if self.measured else ""))
+                + (f" (measured {self.pixels:.2g} training px/s)" if self.measured else "")
+                + (" (speed assumed: a run was training, so this machine was not timed)"
+                   if self.untimed else ""))
 
     def budget_pixels(self, minutes):
         """Training pixels a budget buys (validation and checkpoints take the rest)."""
@@ -196,9 +201,11 @@ class _Rate:
 
 def _rate(model, precision, cores, speedup, speed):
     """The machine's rate for the family: `speed`'s measurement, else the constants."""
-    if speed is not None:
-        return _Rate(float(speed(model, precision)), True, cores, speedup > 1)
-    return _Rate(PIXEL_RATE.get(model, 2.5e5) * cores * speedup, False, cores, speedup > 1)
+    measured = speed(model, precision) if speed is not None else None
+    if measured is not None:
+        return _Rate(float(measured), True, cores, speedup > 1)
+    return _Rate(PIXEL_RATE.get(model, 2.5e5) * cores * speedup, False, cores, speedup > 1,
+                 untimed=speed is not None)
 
 
 def _size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
@@ -352,7 +359,8 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=No
         patches: may choose `--patch`/`--scale` (the Train page does not: its scale slider
             cannot show every scale, so it shrinks the images instead).
         speed: fn(model, precision) -> this machine's training pixels per second for the
-            family (`speed.MachineSpeed`); None assumes `PIXEL_RATE` per core.
+            family (`speed.MachineSpeed`), or None; None (or no `speed`) assumes `PIXEL_RATE`
+            per core.
 
     Returns:
         A list of `Choice`s, one per setting, in the order they are decided.

@@ -97,13 +97,18 @@ class MachineSpeed:
         cores: the cores training may use (part of the key).
         measure: fn(model, precision) -> pixels per second (`measure_rate`).
         on_measure: fn(model, precision) called before a measurement (to tell the user).
+        busy: fn() -> what keeps the machine busy (a run training in the workspace), or
+            None. A busy machine is not timed (the figure would stay too low for good):
+            the call returns None, and `choose_settings` assumes the constant rates.
     """
 
-    def __init__(self, path=None, cores=None, measure=measure_rate, on_measure=None):
+    def __init__(self, path=None, cores=None, measure=measure_rate, on_measure=None,
+                 busy=None):
         self.path = path
         self.cores = cores or len(os.sched_getaffinity(0))
         self.measure = measure
         self.on_measure = on_measure
+        self.busy = busy
         self.measured = {}  # {"model|precision": rate} used by this process
 
     def _read(self):
@@ -127,6 +132,9 @@ class MachineSpeed:
         rates = data.get(machine) if isinstance(data.get(machine), dict) else {}
         rate = rates.get(name)
         if not (isinstance(rate, (int, float)) and rate > 0):
+            if self.busy is not None and self.busy():
+                log.info("not timing %s: %s is training", name, self.busy())
+                return None
             if self.on_measure is not None:
                 self.on_measure(model, precision)
             rate = float(self.measure(model, precision))

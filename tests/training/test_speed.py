@@ -65,3 +65,12 @@ def test_a_busy_machine_is_not_timed_and_its_cached_rate_still_serves(tmp_path):
     assert busy("unet") is None and timer.calls == [] and not path.exists()
     MachineSpeed(path, cores=2, measure=timer)("unet")
     assert busy("unet") == 1.0e5 and len(timer.calls) == 1
+
+
+def test_a_failed_probe_gives_no_rate_and_keeps_nothing(tmp_path, caplog):
+    def broken(model, precision):
+        raise RuntimeError("out of memory")
+
+    path = tmp_path / "speed.json"
+    assert MachineSpeed(path, cores=2, measure=broken)("unet") is None
+    assert "timing unet|float32 failed (out of memory)" in caplog.text and not path.exists()

@@ -90,7 +90,7 @@ class MachineSpeed:
 
     Called as `speed(model, precision)` it returns pixels per second, measuring on the first
     call for a family and precision (`measure_rate`) and keeping the figure. A damaged file is
-    measured over (and rewritten) rather than trusted.
+    measured over (and rewritten) rather than trusted; a probe that fails returns None.
 
     Args:
         path: the JSON file (`<workspace>/cache/speed.json`); None keeps rates in memory only.
@@ -137,7 +137,11 @@ class MachineSpeed:
                 return None
             if self.on_measure is not None:
                 self.on_measure(model, precision)
-            rate = float(self.measure(model, precision))
+            try:
+                rate = float(self.measure(model, precision))
+            except Exception as error:  # noqa: BLE001  (the constants still give settings)
+                log.warning("timing %s failed (%s): the constant rates are assumed", name, error)
+                return None
             data[machine] = {**rates, name: rate}
             if self.path is not None:
                 try:

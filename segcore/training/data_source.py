@@ -146,6 +146,38 @@ class RunData:
                               self.input_spec.value_range, epochs)
 
 
+class BatchStream:
+    """A run's training batches through one distributed iterator, epoch after epoch.
+
+    `epoch(e, skip)` yields epoch `e`'s batches from step `skip` on. When the last epoch was
+    read to its end the same iterator goes on, so the next epoch's first batches are made
+    while the last one is validated; otherwise (the first epoch of a process, after a stop)
+    a new one starts at `e`, `skip`.
+
+    Args:
+        data: the `RunData`. strategy: the run's `tf.distribute` strategy.
+        steps_per_epoch: batches in an epoch.
+    """
+
+    def __init__(self, data, strategy, steps_per_epoch):
+        self.data, self.strategy, self.steps = data, strategy, steps_per_epoch
+        self.at, self.iterator = None, None  # the (epoch, step) the iterator stands at
+
+    def epoch(self, epoch, skip):
+        import tensorflow as tf
+
+        if self.at != (epoch, skip):
+            data = self.data.batches(epoch)
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+            data = data.with_options(options).skip(skip)
+            self.iterator = iter(self.strategy.experimental_distribute_dataset(data))
+        self.at = None  # inside an epoch until it is read to its end
+        for _ in range(self.steps - skip):
+            yield next(self.iterator)
+        self.at = (epoch + 1, 0)
+
+
 def recorded_input(run_dir, spec):
     """The input description the run trained with (its config.json's), for a resume.
 

@@ -20,7 +20,7 @@ from segcore.models.precision import emulation_warning
 from segcore.progress import few_steps_warning, print_epoch_progress
 from segcore.runs import now, write_status
 from segcore.training import checkpoint, ema, finetune, prior_fit
-from segcore.training.data_source import RunData, cache_folder, recorded_input
+from segcore.training.data_source import BatchStream, RunData, cache_folder, recorded_input
 from segcore.training.schedules import (
     Plateau,
     epochs_within_budget,
@@ -93,7 +93,7 @@ class Trainer:
         self.trace_seconds = None  # the first steps of this process: tracing and compiling
         self.eval_traced = False
         self.tiled_validator = self.batch_validator = None
-        self.batch_stream = None  # [(epoch, step) it is at, the distributed iterator]
+        self.batches = BatchStream(self.data, self.strategy, self.steps_per_epoch)
         self.budget_marks = []  # the budget's clock at each epoch end of this process
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
@@ -191,20 +191,6 @@ class Trainer:
         self.optimizer.learning_rate.assign(rate)
         return rate
 
-    def _batches(self, epoch, skip):
-        """The run's batches from step `skip` of `epoch` on: one input pipeline for every epoch
-        left, so the next epoch's first batches are made while this one is validated."""
-        import tensorflow as tf
-
-        if self.batch_stream is None or self.batch_stream[0] != (epoch, skip):
-            data = self.data.batches(epoch)
-            options = tf.data.Options()
-            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-            data = data.with_options(options).skip(skip)
-            self.batch_stream = [(epoch, skip),
-                                 iter(self.strategy.experimental_distribute_dataset(data))]
-        return self.batch_stream[1]
-
     def planned_epochs(self):
         """The epochs this run expects: those that fit in its time budget, else --epochs."""
         return self.state.get("schedule_epochs", self.config.epochs)
@@ -275,9 +261,7 @@ class Trainer:
         skip = self.state["step_in_epoch"]
         losses, started = [], time.perf_counter()
         pending, pending_counts = [], []
-        batches = self._batches(epoch, skip)
-        for _ in range(self.steps_per_epoch - skip):
-            images, masks = next(batches)
+        for images, masks in self.batches.epoch(epoch, skip):
             rate = self._set_lr()
             outputs = self._train_step(images, masks)
             if self.share_fit is not None:
@@ -303,7 +287,6 @@ class Trainer:
                 self._count_shares(pending_counts)
                 return (float(np.mean(losses)) if losses else float("nan"),
                         (self.state["step_in_epoch"] - skip) * config.batch_size, True)
-        self.batch_stream[0] = (epoch + 1, 0)
         images_seen = (self.state["step_in_epoch"] - skip) * config.batch_size
         return float(np.mean(losses)) if losses else float("nan"), images_seen, False
 

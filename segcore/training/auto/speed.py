@@ -132,8 +132,9 @@ class MachineSpeed:
         rates = data.get(machine) if isinstance(data.get(machine), dict) else {}
         rate = rates.get(name)
         if not (isinstance(rate, (int, float)) and rate > 0):
-            if self.busy is not None and self.busy():
-                log.info("not timing %s: %s is training", name, self.busy())
+            holder = self.busy() if self.busy is not None else None
+            if holder:
+                log.info("not timing %s: %s is training", name, holder)
                 return None
             if self.on_measure is not None:
                 self.on_measure(model, precision)

@@ -172,12 +172,15 @@ def live_view(run_id):
     else:
         where = f"{done}/{settings.plural(total, 'epoch')}"
     st.progress(progress["fraction"], text=f"{run_id} · {state} · {where}")
-    if state == "queued":
-        st.info("Starting: loading TensorFlow and the data…")
-    if progress["message"]:
-        (st.error if state == "failed" else st.info)(progress["message"])
-    if state == "failed":
-        st.caption(f"Details in {path / 'train.log'}.")
+    # One slot for the notices, drawn on every poll: as they come and go the charts below
+    # keep their place, so the browser never holds an old copy of a chart beside the new one.
+    with st.empty().container():
+        if state == "queued":
+            st.info("Starting: loading TensorFlow and the data…")
+        if progress["message"]:
+            (st.error if state == "failed" else st.info)(progress["message"])
+        if state == "failed":
+            st.caption(f"Details in {path / 'train.log'}.")
     best = progress["best_mean_iou"]
     st.markdown(f"Run state: **{state}** · best val mean IoU: "
                 f"**{'—' if best is None or best < 0 else f'{best:.3f}'}**")

@@ -20,6 +20,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-gpu"]
 OUT = REPO / "test-output" / "e2e"
+# The live chart as drawn now: during a poll the browser may still hold the last copy (stale).
+LIVE_LOSS = '.st-key-live_loss:not([data-stale="true"])'
 pytestmark = [pytest.mark.e2e, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium missing")]
 
@@ -67,14 +69,14 @@ def live_point_counts(page, until, timeout=180, on_first_point=None):
     `on_first_point` once, when the chart first draws a line mid-run."""
     counts, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
-        counts.append(page.locator(".st-key-live_loss .scatterlayer .point").count())
-        drawn = page.locator(".st-key-live_loss .scatterlayer .trace").count()
+        counts.append(page.locator(f"{LIVE_LOSS} .scatterlayer .point").count())
+        drawn = page.locator(f"{LIVE_LOSS} .scatterlayer .trace").count()
         if on_first_point and drawn and not page.get_by_text(until).count():
             on_first_point()
             on_first_point = None
         if page.get_by_text(until).count():
             page.wait_for_timeout(2500)
-            counts.append(page.locator(".st-key-live_loss .scatterlayer .point").count())
+            counts.append(page.locator(f"{LIVE_LOSS} .scatterlayer .point").count())
             return counts
         page.wait_for_timeout(500)
     raise AssertionError(f"{until!r} never appeared; marker counts {counts}")
@@ -100,7 +102,7 @@ def shot(page, name):
 
 def quick_shot(page, name):
     """The live view as it is now: no viewport change, so the run cannot finish meanwhile."""
-    page.locator(".st-key-live_loss").scroll_into_view_if_needed()
+    page.locator(LIVE_LOSS).first.scroll_into_view_if_needed()
     page.screenshot(path=str(OUT / f"{name}.png"))
 
 
@@ -194,7 +196,7 @@ def test_demo_train_results_predict(server):
         points = live_point_counts(page, until="Run state: finished",
                                    on_first_point=lambda: quick_shot(page, "2a-train-live"))
         assert points[0] < points[-1], points  # the live chart gained points while we watched
-        expect(page.locator(".st-key-live_iou .plot-container")).to_be_visible()
+        expect(page.locator('.st-key-live_iou:not([data-stale="true"]) .plot-container')).to_be_visible()
         wait_idle(page)
         assert_clean(page)
         shot(page, "2b-train-finished")

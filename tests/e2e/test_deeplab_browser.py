@@ -66,7 +66,7 @@ def test_train_page_trains_a_tiny_deeplabv3plus(server):  # noqa: F811
         assert_clean(page)
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_text("Run state: finished")).to_be_visible(timeout=300_000)
-        expect(page.locator(".st-key-live_iou .plot-container")).to_be_visible()
+        expect(page.locator('.st-key-live_iou:not([data-stale="true"]) .plot-container')).to_be_visible()
         wait_idle(page)
         assert_clean(page)
         shot(page, "deeplab-train-finished")

@@ -12,7 +12,8 @@ precision trained the weights.
 """
 
 import contextlib
-from pathlib import Path
+
+from segcore.cpuinfo import CPUINFO, cpu_flags
 
 PRECISIONS = {
     "float32": "float32 arithmetic throughout",
@@ -24,20 +25,12 @@ _POLICY = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 NATIVE_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def native_bfloat16(cpuinfo="/proc/cpuinfo"):
+def native_bfloat16(cpuinfo=CPUINFO):
     """Whether this machine's CPU computes bfloat16 natively (False when it cannot tell).
 
     Without such instructions oneDNN emulates bfloat16 and training gets slower, not faster.
     """
-    try:
-        text = Path(cpuinfo).read_text(errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[-1].split())
-            return any(flag in flags for flag in NATIVE_FLAGS)
-    return False
+    return bool(cpu_flags(cpuinfo) & set(NATIVE_FLAGS))
 
 
 def emulation_warning(precision):

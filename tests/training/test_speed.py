@@ -3,7 +3,7 @@ when damaged."""
 
 import json
 
-from segcore.training.auto.speed import MachineSpeed, machine_key
+from segcore.training.auto.speed import MachineSpeed, cpu_name, machine_key
 
 
 class Timer:
@@ -74,3 +74,12 @@ def test_a_failed_probe_gives_no_rate_and_keeps_nothing(tmp_path, caplog):
     path = tmp_path / "speed.json"
     assert MachineSpeed(path, cores=2, measure=broken)("unet") is None
     assert "timing unet|float32 failed (out of memory)" in caplog.text and not path.exists()
+
+
+def test_the_cpu_is_named_from_cpuinfo_or_else_the_platform(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+                       "model name\t: AMD EPYC 9R14 96-Core Processor\nflags\t\t: fpu avx2\n\n"
+                       "processor\t: 1\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n")
+    assert cpu_name(cpuinfo) == "AMD EPYC 9R14 96-Core Processor"
+    assert cpu_name(tmp_path / "missing")  # the platform's own name: never empty in the key

@@ -14,6 +14,7 @@ import os
 import platform
 import time
 
+from segcore.cpuinfo import CPUINFO, cpuinfo_field
 from segcore.fileio import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -26,16 +27,10 @@ PROBE_CLASSES = 8
 PROBE_VERSION = 1
 
 
-def cpu_name(cpuinfo="/proc/cpuinfo"):
+def cpu_name(cpuinfo=CPUINFO):
     """The CPU's model name ('AMD EPYC', ...), or the platform's processor string."""
-    try:
-        with open(cpuinfo, errors="replace") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return (cpuinfo_field("model name", cpuinfo) or platform.processor()
+            or platform.machine())
 
 
 def machine_key(cores):

@@ -162,16 +162,15 @@ def config_from_values(values, data):
     form = default_form()
     form["hparams"] = {}
     for setting in settings_for(values["model"]):
-        value = values[setting.key]
+        # A hidden widget's kept value does not reach the run: its default does.
+        value = values[setting.key] if shown(setting.key, values) else setting.default
         if setting.widget.kind == "crop":
-            form[setting.key] = None if value == "none" else [value, value]
+            form[setting.key] = None if value in ("none", None) else [value, value]
             continue
         target = form
         for part in setting.path[:-1]:
             target = target[part]
         target[setting.path[-1]] = value
-    if form.get("patch") is None:  # hidden without a patch, where they do not apply
-        form.update(scale=1.0, oversample_rare=0.0)
     return RunConfig.from_json({**form, "data": data})
 
 

@@ -105,5 +105,9 @@ def test_the_train_pages_widget_round_trips_and_hides_without_class_weights():
     values = settings.widget_values(settings.restore(config.validate().to_json()))
     assert values["prior_correction"] == 0.75 and settings.shown("prior_correction", values)
     assert settings.config_from_values(values, data="").prior_correction == 0.75
-    values["class_weights"] = "none"
+    values.update(class_weights="none", prior_fit="train")
     assert not settings.shown("prior_correction", values)
+    assert not settings.shown("prior_fit", values)
+    # Hidden, what they kept does not reach the run: its settings show the defaults.
+    unweighted = settings.config_from_values(values, data="")
+    assert (unweighted.prior_correction, unweighted.prior_fit) == (0.5, "fixed")

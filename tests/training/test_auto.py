@@ -117,6 +117,26 @@ def test_huge_images_with_thin_classes_keep_native_pixels_in_crops_when_the_budg
     assert as_config(choices).crop == (side, side)
 
 
+def test_gray_images_on_a_slow_machine_keep_native_pixels_in_small_crops_and_scenes_do_not():
+    gray = dict(train_images=25, val_images=5, median_size=(512, 512), min_size=(512, 512),
+                max_size=(512, 512), num_classes=2, class_names=("membrane", "cell"),
+                class_shares=(0.22, 0.78), thin_classes=(0,))
+
+    def slow(model, precision):
+        return 1.6e5  # a budget of about 0.4x the native side for 30 epochs in 4 min
+
+    texture = chosen(made_up(channels=1, **gray), minutes=4, speed=slow)
+    side = texture["crop"].value[0]
+    assert texture["img_size"].value == (512, 512) and 128 <= side < 256
+    assert "texture more than scene" in texture["crop"].reason
+    assert as_config(texture).crop == (side, side)
+    scene = chosen(made_up(channels=3, **gray), minutes=4, speed=slow)
+    assert scene["model"].value == "unet" and scene["crop"].value is None
+    assert scene["img_size"].value[0] < 256 and "little of each scene" in scene["crop"].reason
+    tiny = chosen(made_up(channels=1, **gray), minutes=1, speed=slow)  # under a quarter
+    assert tiny["crop"].value is None and tiny["img_size"].value[0] < 128
+
+
 def test_thin_classes_in_scenes_for_recurrent_sweeps_are_resized_not_cropped():
     scenes = made_up(num_classes=11, class_names=tuple("abcdefghijk"),
                      class_shares=(0.1,) * 10 + (0.0,), thin_classes=(2, 9), train_images=367,

@@ -31,8 +31,9 @@ TARGET_EPOCHS = 30
 # of each image (ReSeg's sweeps and U-Net's bottleneck want the scene).
 CROP_SCALE = 0.5
 # Gray or multi-band images (microscopy, scans) are texture more than scene: crops down to
-# this scale still see enough (membrane, U-Net, 4 min on a slow CPU: native 208x208 crops
-# 0.785 and 0.787 against a resize to 208x208: 0.769, 0.778, 0.759; bench/RESULTS.md).
+# this scale still see enough (membrane, U-Net, 4 min on a slow CPU: native crops of
+# 192-208 px 0.784 over four runs against whole slices resized to 208-224 px 0.774 over
+# two; bench/RESULTS.md).
 TEXTURE_CROP_SCALE = 0.25
 # Share of the budget left for training steps (validation and checkpoints take the rest).
 TRAIN_SHARE = 0.8
@@ -249,7 +250,7 @@ def _size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
                      f"{2} px of their edges: kept at the native size{memory} rather than "
                      f"resized by {scale:.2f}, which would thin them away")
             small = (" (gray or multi-band images are texture more than scene: crops this "
-                     "small still see enough; membrane 0.786 against 0.769 resized)"
+                     "small still see enough; membrane 0.784 against 0.774 resized)"
                      if scale < CROP_SCALE else "")
             plan.set("crop", (side, side), f"random {side}x{side} crops at that size: as many "
                      f"pixels per step as a {scale:.2f}x resize, about {epochs:.0f} epochs "

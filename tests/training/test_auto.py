@@ -1,6 +1,7 @@
 """--auto: the fingerprint of a dataset, and the settings chosen from it (a pure function)."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,32 @@ def test_thin_classes_in_scenes_for_recurrent_sweeps_are_resized_not_cropped():
     assert choices["img_size"].value[0] < 360  # resized by the budget instead
     cnn = chosen(scenes, minutes=15, given={"model": "unet"})
     assert cnn["crop"].value is not None and cnn["img_size"].value[1] == 480  # native
+
+
+def test_thin_classes_keep_a_third_of_the_side_for_a_recurrent_family_while_epochs_allow():
+    scenes = made_up(num_classes=11, class_names=tuple("abcdefghijk"),
+                     class_shares=(0.1,) * 10 + (0.0,), thin_classes=(2, 9), train_images=367,
+                     val_images=101)
+
+    def rate(pixels):
+        return lambda model, precision: pixels
+
+    def plain(pixels):  # the epochs rule alone
+        return chosen(replace(scenes, thin_classes=()), speed=rate(pixels))["img_size"].value
+
+    assert plain(1.9e5) == (96, 128)  # ~0.27 of the side
+    thin = chosen(scenes, speed=rate(1.9e5))
+    assert thin["model"].value == "reseg" and thin["img_size"].value == (120, 160)
+    assert "keep a third of the side" in thin["img_size"].reason
+    assert "about 19 epochs" in thin["img_size"].reason
+    slower = chosen(scenes, speed=rate(1.4e5))["img_size"].value  # 18 epochs bound it
+    assert plain(1.4e5)[0] < slower[0] < 120
+    assert chosen(scenes, minutes=60, speed=rate(1.9e5))["img_size"].value[0] > 120
+    given = chosen(scenes, given={"img_size": (96, 128)}, speed=rate(1.9e5))
+    assert given["img_size"].value == (96, 128)
+    unet = chosen(scenes, given={"model": "unet"}, speed=rate(1.9e5))
+    assert "third" not in unet["img_size"].reason  # convolutional families crop or resize
+    assert as_config(thin).img_size == (120, 160)
 
 
 def test_a_recurrent_family_spends_the_bfloat16_speed_up_on_epochs_not_pixels():

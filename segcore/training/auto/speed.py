@@ -1,6 +1,6 @@
 """How fast this machine trains a family: a short timed probe, kept per machine.
 
-`--auto` sizes images from the pixels a budget buys. A constant rate (`choose.PIXEL_RATE`,
+`--auto` sizes images from the pixels a budget buys. A constant rate (`size.PIXEL_RATE`,
 measured on one machine) was 3.4x too high on a slower CPU with AVX2 only, where membrane's
 whole slices then trained 7 epochs in 4 minutes instead of the ~30 planned. The probe times a
 few training steps of the family on random 256x256 images (the size the constants were

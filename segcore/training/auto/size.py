@@ -151,6 +151,8 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     factor = min(scale, memory_scale)
     factor = 1.0 if factor >= 0.9 else factor  # a 10% resize saves little and blurs every edge
     lifted = _thin_floor(plan, model, thin, scale, memory_scale, epochs)
+    planned = epochs * (scale / lifted) ** 2 if lifted > factor else None
+    factor = max(factor, lifted)
     size = (round_to(height * factor, stride, low), round_to(width * factor, stride, low))
     crop = plan.given.get("crop")
     if crop:  # a given crop needs an image at least as large
@@ -164,9 +166,7 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     if factor < 1 and memory_scale < scale:
         why = (f"{factor:.2f}x the median {height}x{width}: {fp.train_images + fp.val_images} "
                f"images fit in {MEMORY_PIXELS / 1e6:.0f} M pixels of memory at this size")
-    if lifted > factor:
-        factor, planned = lifted, epochs * (scale / lifted) ** 2
-        size = (round_to(height * factor, stride, low), round_to(width * factor, stride, low))
+    if planned is not None:
         keep = ("a third of the side" if factor >= THIN_SCALE else
                 f"as much of the side as {THIN_MIN_EPOCHS} epochs allow (a third is the aim)")
         why = (f"{factor:.2f}x the median {height}x{width}: the thin classes "

@@ -15,7 +15,7 @@ from segcore.progress import (
     poll_interval,
     run_progress,
 )
-from segcore.training.loop import Trainer
+from segcore.training.schedules import EpochPlan, Plateau
 
 HELD = []  # run locks this process holds: its runs read as alive while the tests run
 
@@ -126,18 +126,16 @@ def test_few_steps_per_epoch_warn_in_the_progress_message(tmp_path):
 
 
 def budget_plans(seconds, trace_seconds, budget_min=3.0, epochs=30, checkpoint=0.0):
-    """The trainer's planned epochs after each epoch of `seconds` (validation included), each
+    """The run's planned epochs after each epoch of `seconds` (validation included), each
     followed by a checkpoint of `checkpoint` seconds."""
-    fake = SimpleNamespace(config=SimpleNamespace(time_budget_min=budget_min, epochs=epochs),
-                           state={"epoch": 0, "train_seconds": 0.0},
-                           trace_seconds=trace_seconds, budget_marks=[])
-    durations, plans = [], []
+    config = SimpleNamespace(time_budget_min=budget_min, epochs=epochs)
+    state = {"epoch": 0, "train_seconds": 0.0, "plateau": Plateau().state()}
+    plan, plans = EpochPlan(config, state, steps_per_epoch=10), []
     for duration in seconds:
-        durations.append(duration)
-        fake.state["epoch"] += 1
-        fake.state["train_seconds"] += duration + checkpoint
-        Trainer._fit_epochs_to_budget(fake, durations)
-        plans.append(fake.state["schedule_epochs"])
+        state["epoch"] += 1
+        state["train_seconds"] += duration + checkpoint
+        plan.epoch_ended(0.5, duration, trace_seconds)
+        plans.append(plan.epochs())
     return plans
 
 

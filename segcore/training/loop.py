@@ -21,12 +21,7 @@ from segcore.progress import few_steps_warning, print_epoch_progress
 from segcore.runs import now, write_status
 from segcore.training import checkpoint, ema, finetune, prior_fit
 from segcore.training.data_source import BatchStream, RunData, cache_folder, recorded_input
-from segcore.training.schedules import (
-    Plateau,
-    epochs_within_budget,
-    learning_rate,
-    make_optimizer,
-)
+from segcore.training.schedules import EpochPlan, Plateau, make_optimizer
 from segcore.training.stopping import StopRequest
 from segcore.training.strategy import is_chief, make_strategy
 from segcore.training.validation import BatchValidator, TiledValidator
@@ -94,10 +89,10 @@ class Trainer:
         self.eval_traced = False
         self.tiled_validator = self.batch_validator = None
         self.batches = BatchStream(self.data, self.strategy, self.steps_per_epoch)
-        self.budget_marks = []  # the budget's clock at each epoch end of this process
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
                       "train_seconds": 0.0}
+        self.plan = EpochPlan(config, self.state, self.steps_per_epoch)
         if fitting:
             self.state["prior_correction"] = config.prior_correction
         self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
@@ -184,39 +179,6 @@ class Trainer:
         if self.run_dir is not None:
             write_status(self.run_dir, **fields)
 
-    def _set_lr(self):
-        plateau = self.state["plateau"]["scale"]
-        rate = learning_rate(self.config, self.state["step"], self.steps_per_epoch, plateau,
-                             self.planned_epochs())
-        self.optimizer.learning_rate.assign(rate)
-        return rate
-
-    def planned_epochs(self):
-        """The epochs this run expects: those that fit in its time budget, else --epochs."""
-        return self.state.get("schedule_epochs", self.config.epochs)
-
-    def _fit_epochs_to_budget(self, epoch_durations):
-        """With a time budget, the epochs that fit in it: the cosine's horizon and the progress."""
-        config = self.config
-        if not config.time_budget_min:
-            return
-        # An epoch costs what lies between two epoch ends (its checkpoint included, or the plan
-        # drifts down). The first epoch of a process also traces the step functions: alone,
-        # it is taken without its first steps, else the plan jumps (9 epochs, then 30).
-        self.budget_marks.append(self.state["train_seconds"])
-        cycles = np.diff(self.budget_marks)
-        typical = (float(np.median(cycles)) if len(cycles)
-                   else max(epoch_durations[0] - (self.trace_seconds or 0.0),
-                            0.05 * epoch_durations[0]))
-        plan = epochs_within_budget(
-            config.time_budget_min * 60, self.state["train_seconds"], self.state["epoch"],
-            typical, config.epochs)
-        # A busy machine or one slow validation moves the estimate a little every epoch; the
-        # plan (the total shown and the cosine's horizon) follows only a move of a fifth.
-        current = self.state.get("schedule_epochs")
-        if current is None or abs(plan - current) > 0.2 * current:
-            self.state["schedule_epochs"] = plan
-
     def validate(self):
         """Runs the validation set; returns (val loss, scores dict, confusion matrix).
 
@@ -262,7 +224,8 @@ class Trainer:
         losses, started = [], time.perf_counter()
         pending, pending_counts = [], []
         for images, masks in self.batches.epoch(epoch, skip):
-            rate = self._set_lr()
+            rate = self.plan.rate()
+            self.optimizer.learning_rate.assign(rate)
             outputs = self._train_step(images, masks)
             if self.share_fit is not None:
                 outputs, counts = outputs
@@ -279,7 +242,7 @@ class Trainer:
                 self._count_shares(pending_counts)
                 self._record({"kind": "step", "step": self.state["step"], "epoch": epoch,
                               "loss": float(np.mean(values)), "lr": rate, "time": time.time()})
-                print_epoch_progress(epoch, self.planned_epochs(),
+                print_epoch_progress(epoch, self.plan.epochs(),
                           self.state["step_in_epoch"], self.steps_per_epoch,
                           float(np.mean(losses)), started, stream)
             if stop:
@@ -316,18 +279,7 @@ class Trainer:
         writer = (tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
                   if self.run_dir is not None else None)
         budget_start = time.perf_counter() - self.state["train_seconds"]
-        self._status(state="running", started=now(), epochs=config.epochs,
-                     steps_per_epoch=self.steps_per_epoch, **runlock.identity())
-        log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas%s",
-                 config.model, self.data.train_count, self.data.val_count, self.steps_per_epoch,
-                 self.strategy.num_replicas_in_sync, ", streaming" if self.data.streaming else "")
-        for warning in (few_steps_warning(self.steps_per_epoch, self.data.train_count,
-                                          config.batch_size),
-                        emulation_warning(config.precision)):
-            if warning:
-                log.warning(warning)
-                stream.write(f"warning: {warning}\n")
-        epoch_durations = []
+        self._announce(stream)
         if self.share_fit is not None:  # a resumed run goes on with the share it had
             self._put_share(float(self.state.get("prior_correction", config.prior_correction)))
         while self.state["epoch"] < config.epochs:
@@ -341,26 +293,9 @@ class Trainer:
                 self._status(state="stopped", ended=now(), epoch=epoch, step=self.state["step"],
                              message="Stopped on request; resume to continue.")
                 return "stopped"
-            if self.share_fit is not None:
-                share = self.share_fit.fit(self.state["prior_correction"])
-                if share is not None:
-                    self._put_share(share)
-            with ema.applied(self.average):
-                val_loss, result, cm = self.validate()
-            mean_iou = result["mean_iou"] if np.isfinite(result["mean_iou"]) else 0.0
-            improved = mean_iou > self.state["best_mean_iou"]
-            self.state.update(epoch=epoch + 1, step_in_epoch=0)
+            val_loss, result, mean_iou, improved, cm = self._validate_epoch(epoch)
             self.state["train_seconds"] = time.perf_counter() - budget_start
-            if improved:
-                self.state.update(best_mean_iou=mean_iou, best_epoch=epoch + 1,
-                                  epochs_without_improvement=0)
-            else:
-                self.state["epochs_without_improvement"] += 1
-            epoch_durations.append(time.perf_counter() - epoch_start)
-            self._fit_epochs_to_budget(epoch_durations)
-            plateau = Plateau(**self.state["plateau"])
-            plateau.update(mean_iou)
-            self.state["plateau"] = plateau.state()
+            self.plan.epoch_ended(mean_iou, time.perf_counter() - epoch_start, self.trace_seconds)
             record = {
                 "kind": "epoch", "epoch": epoch + 1, "step": self.state["step"],
                 "train_loss": train_loss, "val_loss": val_loss, "val_mean_iou": result["mean_iou"],
@@ -370,28 +305,22 @@ class Trainer:
                 "lr": float(self.optimizer.learning_rate.numpy()),
                 **({"prior_correction": self.state["prior_correction"]}
                    if self.share_fit is not None else {}),
-                "schedule_epochs": self.planned_epochs(),
+                "schedule_epochs": self.plan.epochs(),
                 "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
                 "train_images": images_seen, "time": time.time(),
             }
             self._record(record)
-            if writer is not None:
-                with writer.as_default(step=epoch + 1):
-                    for key in ("train_loss", "val_loss", "val_mean_iou", "val_pixel_accuracy", "lr"):
-                        tf.summary.scalar(key, record[key])
-                writer.flush()
+            _summarise(writer, record)
             self.save_state(improved, cm)
             # With a budget the run ends after the epochs that fit, which progress and ETA show.
-            self._status(epoch=epoch + 1, step=self.state["step"],
-                         epochs=self.planned_epochs(),
+            self._status(epoch=epoch + 1, step=self.state["step"], epochs=self.plan.epochs(),
                          best_mean_iou=self.state["best_mean_iou"], last_mean_iou=mean_iou)
             stream.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
                          f"val mIoU {mean_iou:.4f}  ({record['seconds']:.1f}s)\n")
             if config.patience and self.state["epochs_without_improvement"] >= config.patience:
                 self._status(message=f"Early stop: no better val mean IoU for {config.patience} epochs.")
                 break
-            budget = config.time_budget_min * 60
-            if budget and time.perf_counter() - budget_start >= budget:
+            if self.plan.over_budget(time.perf_counter() - budget_start):
                 self._status(message=f"Time budget of {config.time_budget_min:g} min reached.",
                              epochs=self.state["epoch"])
                 break
@@ -402,12 +331,62 @@ class Trainer:
         stream.write(f"weights fingerprint: {self.fingerprint()}\n")
         return "finished"
 
+    def _announce(self, stream):
+        """Marks the run as running, and logs what it trains and any warning about it."""
+        config = self.config
+        self._status(state="running", started=now(), epochs=config.epochs,
+                     steps_per_epoch=self.steps_per_epoch, **runlock.identity())
+        log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas%s",
+                 config.model, self.data.train_count, self.data.val_count, self.steps_per_epoch,
+                 self.strategy.num_replicas_in_sync, ", streaming" if self.data.streaming else "")
+        for warning in (few_steps_warning(self.steps_per_epoch, self.data.train_count,
+                                          config.batch_size),
+                        emulation_warning(config.precision)):
+            if warning:
+                log.warning(warning)
+                stream.write(f"warning: {warning}\n")
+
+    def _validate_epoch(self, epoch):
+        """After epoch `epoch`'s steps: the prior share's fit, validation with the averaged
+        weights, and the state's epoch and best score moved on.
+
+        Returns:
+            (val loss, scores dict, mean IoU (0 when undefined), improved, confusion matrix).
+        """
+        if self.share_fit is not None:
+            share = self.share_fit.fit(self.state["prior_correction"])
+            if share is not None:
+                self._put_share(share)
+        with ema.applied(self.average):
+            val_loss, result, cm = self.validate()
+        mean_iou = result["mean_iou"] if np.isfinite(result["mean_iou"]) else 0.0
+        improved = mean_iou > self.state["best_mean_iou"]
+        self.state.update(epoch=epoch + 1, step_in_epoch=0)
+        if improved:
+            self.state.update(best_mean_iou=mean_iou, best_epoch=epoch + 1,
+                              epochs_without_improvement=0)
+        else:
+            self.state["epochs_without_improvement"] += 1
+        return val_loss, result, mean_iou, improved, cm
+
     def fingerprint(self):
         """A short hash of every weight: equal on all workers of a synchronous run."""
         digest = hashlib.sha256()
         for variable in self.model.weights:
             digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
         return digest.hexdigest()[:16]
+
+
+def _summarise(writer, record):
+    """Writes an epoch's scalars to TensorBoard (no writer on a non-chief worker)."""
+    if writer is None:
+        return
+    import tensorflow as tf
+
+    with writer.as_default(step=record["epoch"]):
+        for key in ("train_loss", "val_loss", "val_mean_iou", "val_pixel_accuracy", "lr"):
+            tf.summary.scalar(key, record[key])
+    writer.flush()
 
 
 # The run's lifecycle (locks, config.json, resume) is segcore/training/run.py; its names stay

@@ -1,6 +1,8 @@
-"""Optimizers, and learning-rate schedules as pure functions of the training position (resume-safe)."""
+"""Optimizers, learning-rate schedules as pure functions of the training position
+(resume-safe), and a run's epoch plan under a time budget (`EpochPlan`)."""
 
 import math
+import statistics
 
 
 def make_optimizer(config):
@@ -84,3 +86,75 @@ class Plateau:
 
     def state(self):
         return {"best": self.best, "stall": self.stall, "scale": self.scale}
+
+
+class EpochPlan:
+    """The epochs a run plans for and its learning rate at each step.
+
+    Without a time budget the plan is `--epochs`. With one, it is the epochs that fit in the
+    budget, re-estimated after every epoch: the cosine's horizon and the total that progress
+    and ETA show. Everything a resume needs ("schedule_epochs", "plateau", "step", "epoch",
+    "train_seconds") lives in the run's state dict, which the plan reads and updates in place
+    and the checkpoint keeps.
+
+    Args:
+        config: the `RunConfig` (lr, schedule, warmup_epochs, epochs, time_budget_min).
+        state: the run's state dict (shared with the trainer).
+        steps_per_epoch: training steps in one epoch.
+    """
+
+    def __init__(self, config, state, steps_per_epoch):
+        self.config, self.state, self.steps_per_epoch = config, state, steps_per_epoch
+        self.marks = []  # the budget's clock at each epoch end of this process
+        self.first_seconds = None  # the first epoch of this process, validation included
+
+    def epochs(self):
+        """The epochs this run expects: those that fit in its time budget, else --epochs."""
+        return self.state.get("schedule_epochs", self.config.epochs)
+
+    def rate(self):
+        """The learning rate for the state's current step."""
+        return learning_rate(self.config, self.state["step"], self.steps_per_epoch,
+                             self.state["plateau"]["scale"], self.epochs())
+
+    def epoch_ended(self, mean_iou, seconds, trace_seconds=None):
+        """Moves the plan on after an epoch; `state["train_seconds"]` must be current.
+
+        Args:
+            mean_iou: the epoch's validation mean IoU (reduce-on-plateau follows it).
+            seconds: the epoch's length, validation included.
+            trace_seconds: the part of this process's first steps spent tracing and
+                compiling (None when unknown).
+        """
+        plateau = Plateau(**self.state["plateau"])
+        plateau.update(mean_iou)
+        self.state["plateau"] = plateau.state()
+        if self.first_seconds is None:
+            self.first_seconds = seconds
+        self._fit_to_budget(trace_seconds)
+
+    def _fit_to_budget(self, trace_seconds):
+        config = self.config
+        if not config.time_budget_min:
+            return
+        # An epoch costs what lies between two epoch ends (its checkpoint included, or the plan
+        # drifts down). The first epoch of a process also traces the step functions: alone,
+        # it is taken without its first steps, else the plan jumps (9 epochs, then 30).
+        self.marks.append(self.state["train_seconds"])
+        cycles = [later - earlier for earlier, later in zip(self.marks, self.marks[1:])]
+        typical = (statistics.median(cycles) if cycles
+                   else max(self.first_seconds - (trace_seconds or 0.0),
+                            0.05 * self.first_seconds))
+        plan = epochs_within_budget(
+            config.time_budget_min * 60, self.state["train_seconds"], self.state["epoch"],
+            typical, config.epochs)
+        # A busy machine or one slow validation moves the estimate a little every epoch; the
+        # plan (the total shown and the cosine's horizon) follows only a move of a fifth.
+        current = self.state.get("schedule_epochs")
+        if current is None or abs(plan - current) > 0.2 * current:
+            self.state["schedule_epochs"] = plan
+
+    def over_budget(self, elapsed_seconds):
+        """Whether a run with a time budget has used it up."""
+        budget = self.config.time_budget_min * 60
+        return bool(budget) and elapsed_seconds >= budget

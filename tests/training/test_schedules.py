@@ -1,9 +1,9 @@
-"""Learning-rate schedules and the time-budget horizon, as pure functions."""
+"""Learning-rate schedules, the time-budget horizon, and a run's epoch plan."""
 
 import pytest
 
 from segcore.training.config import RunConfig
-from segcore.training.schedules import Plateau, epochs_within_budget, learning_rate
+from segcore.training.schedules import EpochPlan, Plateau, epochs_within_budget, learning_rate
 
 
 def _config(**overrides):
@@ -49,3 +49,30 @@ def test_constant_and_plateau():
 )
 def test_epochs_within_budget(budget, elapsed, done, epoch_seconds, max_epochs, expected):
     assert epochs_within_budget(budget, elapsed, done, epoch_seconds, max_epochs) == expected
+
+
+def _plan(**overrides):
+    state = {"epoch": 0, "step": 0, "train_seconds": 0.0, "plateau": Plateau().state()}
+    return EpochPlan(_config(**overrides), state, steps_per_epoch=10), state
+
+
+def test_the_epoch_plan_without_a_budget_is_the_epoch_count_and_follows_the_plateau():
+    plan, state = _plan(schedule="plateau", epochs=7)
+    for epoch, score in enumerate((0.5, 0.4, 0.4), start=1):
+        state.update(epoch=epoch, step=10 * epoch, train_seconds=5.0 * epoch)
+        plan.epoch_ended(score, 5.0)
+    assert plan.epochs() == 7 and "schedule_epochs" not in state
+    assert state["plateau"]["scale"] == 0.5 and plan.rate() == pytest.approx(5e-3)
+    assert not plan.over_budget(1e9)
+
+
+def test_the_epoch_plan_ends_the_cosine_with_the_budget_and_is_kept_in_the_state():
+    plan, state = _plan(epochs=100000, time_budget_min=1.0)
+    state.update(epoch=1, step=10, train_seconds=10.0)
+    plan.epoch_ended(0.3, 10.0, trace_seconds=4.0)  # 6 s an epoch: 1 + ceil(50 / 6) = 10
+    assert plan.epochs() == 10 == state["schedule_epochs"]
+    state["step"] = 100  # the tenth epoch's end: the cosine's floor
+    assert plan.rate() == pytest.approx(1e-4)
+    resumed = EpochPlan(plan.config, dict(state), steps_per_epoch=10)
+    assert resumed.epochs() == 10 and resumed.rate() == pytest.approx(1e-4)
+    assert plan.over_budget(60.0) and not plan.over_budget(59.9)

@@ -364,9 +364,11 @@ def test_cli_auto_prints_each_choice_trains_and_keeps_them(tmp_path, capsys):
     assert 1 in record["fingerprint"]["thin_classes"]
     # The machine's speed was timed (a real probe) once, kept in the workspace, and recorded.
     assert sum("timing a few unet training steps" in line for line in out) == 1
-    assert record["speed"]["unet|float32"] > 0
+    # Timed in the precision --auto chose: bfloat16 on a CPU that computes it natively.
+    name = f"unet|{config['precision']}"
+    assert config["precision"] in ("float32", "bfloat16") and record["speed"][name] > 0
     kept = json.loads((workspace / "cache" / "speed.json").read_text())
-    assert [rates["unet|float32"] for rates in kept.values()] == [record["speed"]["unet|float32"]]
+    assert [rates[name] for rates in kept.values()] == [record["speed"][name]]
     assert main(["--workspace", str(workspace), "train", "--data", str(data), "--auto",
                  "--time-budget", "0.2", "--epochs", "1", "--batch-size", "3",
                  "--split", "contiguous"]) == 0

@@ -3,7 +3,8 @@ when damaged."""
 
 import json
 
-from segcore.training.auto.speed import MachineSpeed, cpu_name, machine_key
+from segcore.training.auto.size import machine_rate
+from segcore.training.auto.speed import MachineSpeed, Probe, cpu_name, machine_key
 
 
 class Timer:
@@ -65,6 +66,21 @@ def test_a_busy_machine_is_not_timed_and_its_cached_rate_still_serves(tmp_path):
     assert busy("unet") is None and timer.calls == [] and not path.exists()
     MachineSpeed(path, cores=2, measure=timer)("unet")
     assert busy("unet") == 1.0e5 and len(timer.calls) == 1
+
+
+def test_a_probe_slowed_by_another_program_serves_its_run_but_is_not_kept(tmp_path, caplog):
+    path = tmp_path / "speed.json"
+    crowded = Timer(Probe(0.9e5, 0.45))  # the probe's process got 45% of its cores' time
+    speed = MachineSpeed(path, cores=2, measure=crowded)
+    assert speed("unet") == 0.9e5 and not path.exists()
+    assert speed.unkept == {"unet|float32": 0.45} and "45% of its cores' time" in caplog.text
+    rate = machine_rate("unet", "float32", 2, 1.0, speed)
+    assert "while another program ran: not kept for later runs" in rate.on()
+    idle = Timer(Probe(2.0e5, 0.93))
+    assert MachineSpeed(path, cores=2, measure=idle)("unet") == 2.0e5  # timed again, kept
+    assert json.loads(path.read_text())[machine_key(2)]["unet|float32"] == 2.0e5
+    assert "not kept" not in machine_rate("unet", "float32", 2, 1.0,
+                                          MachineSpeed(path, cores=2, measure=idle)).on()
 
 
 def test_a_failed_probe_gives_no_rate_and_keeps_nothing(tmp_path, caplog):

@@ -66,11 +66,15 @@ class _Rate:
     cores: int
     bfloat16: bool
     untimed: bool = False  # a speed was asked for but not timed (the machine was busy)
+    unkept: bool = False  # timed while another program ran: used for this run only
 
     def on(self):
         """'on 2 cores (measured 1.6e+05 px/s)', '... in bfloat16', for the reasons."""
-        return (f"on {self.cores} cores" + (" in bfloat16" if self.bfloat16 else "")
-                + (f" (measured {self.pixels:.2g} training px/s)" if self.measured else "")
+        timed = ""
+        if self.measured:
+            busy = " while another program ran: not kept for later runs" if self.unkept else ""
+            timed = f" (measured {self.pixels:.2g} training px/s{busy})"
+        return (f"on {self.cores} cores" + (" in bfloat16" if self.bfloat16 else "") + timed
                 + (" (speed assumed: a run was training, so this machine was not timed)"
                    if self.untimed else ""))
 
@@ -83,7 +87,8 @@ def machine_rate(model, precision, cores, speedup, speed):
     """The machine's rate for the family: `speed`'s measurement, else the constants."""
     measured = speed(model, precision) if speed is not None else None
     if measured is not None:
-        return _Rate(float(measured), True, cores, speedup > 1)
+        unkept = f"{model}|{precision}" in getattr(speed, "unkept", {})
+        return _Rate(float(measured), True, cores, speedup > 1, unkept=unkept)
     return _Rate(PIXEL_RATE.get(model, 2.5e5) * cores * speedup, False, cores, speedup > 1,
                  untimed=speed is not None)
 

@@ -5,7 +5,8 @@ measured on one machine) was 3.4x too high on a slower CPU with AVX2 only, where
 whole slices then trained 7 epochs in 4 minutes instead of the ~30 planned. The probe times a
 few training steps of the family on random 256x256 images (the size the constants were
 measured at) and the result is kept in the workspace's cache, keyed by the CPU, the cores and
-the TensorFlow version, so a machine is measured once per family and precision.
+the TensorFlow version, so a machine is measured once per family and precision, unless
+another program took the cores meanwhile (`BUSY_SHARE`): that rate serves one run only.
 """
 
 import json
@@ -13,6 +14,7 @@ import logging
 import os
 import platform
 import time
+from typing import NamedTuple
 
 from segcore.cpuinfo import CPUINFO, cpuinfo_field
 from segcore.fileio import write_json_atomic
@@ -25,6 +27,18 @@ PROBE_STEPS = 3
 PROBE_CLASSES = 8
 # Bumped when the probe changes, so rates measured another way are measured again.
 PROBE_VERSION = 1
+# A probe whose process got less than this share of its cores' time was slowed by another
+# program: its rate serves the run at hand but is not kept, or it would size every later run
+# for a slower machine than this one. On 2 cores the probe got 0.92-0.97 of them alone and
+# 0.54-0.57 beside one busy loop, which cut its rate by 40% (bench/RESULTS.md).
+BUSY_SHARE = 0.7
+
+
+class Probe(NamedTuple):
+    """A timed rate, and the share of its cores' time the probe's process got meanwhile."""
+
+    rate: float
+    cpu_share: float
 
 
 def cpu_name(cpuinfo=CPUINFO):
@@ -45,6 +59,10 @@ def measure_rate(model, precision="float32", steps=PROBE_STEPS):
 
     One step to trace, then the median of `steps` timed steps of batch `PROBE_BATCH` at
     `PROBE_SIZE` a side, with cross-entropy and Adam as training uses them.
+
+    Returns:
+        A `Probe`: the rate, and the process's CPU time over the timed steps' wall time on
+        every core it may use (near 1 on an idle machine, lower when another program ran).
     """
     import keras
     import numpy as np
@@ -72,12 +90,13 @@ def measure_rate(model, precision="float32", steps=PROBE_STEPS):
         return loss
 
     step(images, masks).numpy()
-    times = []
+    times, cpu = [], time.process_time()
     for _ in range(steps):
         started = time.perf_counter()
         step(images, masks).numpy()
         times.append(time.perf_counter() - started)
-    return PROBE_BATCH * side * side / float(np.median(times))
+    share = (time.process_time() - cpu) / (sum(times) * len(os.sched_getaffinity(0)))
+    return Probe(PROBE_BATCH * side * side / float(np.median(times)), share)
 
 
 class MachineSpeed:
@@ -90,7 +109,7 @@ class MachineSpeed:
     Args:
         path: the JSON file (`<workspace>/cache/speed.json`); None keeps rates in memory only.
         cores: the cores training may use (part of the key).
-        measure: fn(model, precision) -> pixels per second (`measure_rate`).
+        measure: fn(model, precision) -> pixels per second, or a `Probe` (`measure_rate`).
         on_measure: fn(model, precision) called before a measurement (to tell the user).
         busy: fn() -> what keeps the machine busy (a run training in the workspace), or
             None. A busy machine is not timed (the figure would stay too low for good):
@@ -105,6 +124,7 @@ class MachineSpeed:
         self.on_measure = on_measure
         self.busy = busy
         self.measured = {}  # {"model|precision": rate} used by this process
+        self.unkept = {}  # {"model|precision": CPU share} of probes slowed by another program
 
     def _read(self):
         if self.path is None:
@@ -134,10 +154,19 @@ class MachineSpeed:
             if self.on_measure is not None:
                 self.on_measure(model, precision)
             try:
-                rate = float(self.measure(model, precision))
+                probe = self.measure(model, precision)
             except Exception as error:  # noqa: BLE001  (the constants still give settings)
                 log.warning("timing %s failed (%s): the constant rates are assumed", name, error)
                 return None
+            rate, share = probe if isinstance(probe, tuple) else (probe, None)
+            rate = float(rate)
+            if share is not None and share < BUSY_SHARE:
+                log.warning("timing %s: the probe got %.0f%% of its cores' time (another "
+                            "program was running); its %.2g px/s serve this run and are not "
+                            "kept", name, 100 * share, rate)
+                self.unkept[name] = share
+                self.measured[name] = rate
+                return rate
             data[machine] = {**rates, name: rate}
             if self.path is not None:
                 try:
@@ -149,4 +178,4 @@ class MachineSpeed:
         return float(rate)
 
 
-__all__ = ["MachineSpeed", "cpu_name", "machine_key", "measure_rate"]
+__all__ = ["BUSY_SHARE", "MachineSpeed", "Probe", "cpu_name", "machine_key", "measure_rate"]

@@ -165,17 +165,20 @@ class MachineSpeed:
                             "program was running); its %.2g px/s serve this run and are not "
                             "kept", name, 100 * share, rate)
                 self.unkept[name] = share
-                self.measured[name] = rate
-                return rate
-            data[machine] = {**rates, name: rate}
-            if self.path is not None:
-                try:
-                    os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                    write_json_atomic(self.path, data)
-                except OSError as error:  # a read-only workspace still trains
-                    log.warning("%s: cannot keep the measured speed (%s)", self.path, error)
+            else:
+                self._keep({**data, machine: {**rates, name: rate}})
         self.measured[name] = float(rate)
         return float(rate)
+
+    def _keep(self, data):
+        """Writes the rates to the cache file (a read-only workspace still trains)."""
+        if self.path is None:
+            return
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            write_json_atomic(self.path, data)
+        except OSError as error:
+            log.warning("%s: cannot keep the measured speed (%s)", self.path, error)
 
 
 __all__ = ["BUSY_SHARE", "MachineSpeed", "Probe", "cpu_name", "machine_key", "measure_rate"]

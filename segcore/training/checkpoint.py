@@ -186,6 +186,24 @@ def committed(run_dir, migrate=False):
     return None
 
 
+def resumable(run_dir, migrate=False):
+    """The checkpoint a resume restores, or None when the run has not trained yet.
+
+    Raises:
+        RunError: the run has trained but its checkpoint is missing or damaged: resuming
+            would restart it and overwrite its best model, so it is refused, naming the file.
+    """
+    found = committed(run_dir, migrate=migrate)
+    if found is None:
+        evidence = trained_before(run_dir)
+        if evidence:
+            raise RunError(
+                f"{Path(run_dir) / STATE_DIR / CURRENT} is missing although the run has "
+                f"trained ({'; '.join(evidence)}); resuming would restart it from epoch 0 and "
+                "overwrite its best model, so it is refused. Start a new run instead.")
+    return found
+
+
 def summary(run_dir):
     """The committed loop position and best score (dict), or None; never raises."""
     try:

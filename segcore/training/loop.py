@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from segcore import runlock
-from segcore.errors import RunError
 from segcore.fileio import append_jsonl
 from segcore.losses import build_loss, compute_class_weights, correction_bias
 from segcore.metrics import json_safe
@@ -24,7 +23,7 @@ from segcore.training.data_source import BatchStream, RunData, cache_folder, rec
 from segcore.training.schedules import EpochPlan, Plateau, make_optimizer
 from segcore.training.stopping import StopRequest
 from segcore.training.strategy import is_chief, make_strategy
-from segcore.training.validation import BatchValidator, TiledValidator
+from segcore.training.validation import RunValidator
 
 log = logging.getLogger("segcore.train")
 
@@ -86,8 +85,11 @@ class Trainer:
         self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights)
         self.checkpoint = None
         self.trace_seconds = None  # the first steps of this process: tracing and compiling
-        self.eval_traced = False
-        self.tiled_validator = self.batch_validator = None
+        from segcore.models import model_stride
+
+        self.validator = RunValidator(self.data, self.strategy, self.model, self.loss_fn,
+                                      self.class_map.names, config.batch_size,
+                                      model_stride(config.model, **config.hparams))
         self.batches = BatchStream(self.data, self.strategy, self.steps_per_epoch)
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best_mean_iou": -1.0,
                       "epochs_without_improvement": 0, "plateau": Plateau().state(),
@@ -153,15 +155,8 @@ class Trainer:
             RunError: the run has trained but its checkpoint is missing or damaged: resuming
                 would restart it and overwrite its best model, so it refuses, naming the file.
         """
-        found = checkpoint.committed(run_dir, migrate=self.run_dir is not None)
+        found = checkpoint.resumable(run_dir, migrate=self.run_dir is not None)
         if found is None:
-            evidence = checkpoint.trained_before(run_dir)
-            if evidence:
-                raise RunError(
-                    f"{Path(run_dir) / checkpoint.STATE_DIR / checkpoint.CURRENT} is missing "
-                    f"although the run has trained ({'; '.join(evidence)}); resuming would "
-                    "restart it from epoch 0 and overwrite its best model, so it is refused. "
-                    "Start a new run instead.")
             return False
         found.assign(self.model.weights, self.optimizer.variables,
                      self.average.variables if self.average is not None else ())
@@ -180,26 +175,11 @@ class Trainer:
             write_status(self.run_dir, **fields)
 
     def validate(self):
-        """Runs the validation set; returns (val loss, scores dict, confusion matrix).
-
-        Patch and streamed runs predict whole images in tiles (`validation.TiledValidator`);
-        whole resized images in memory go through the distributed evaluation step.
-        """
-        if self.data.tiled:
-            if self.tiled_validator is None:
-                from segcore.models import model_stride
-
-                self.tiled_validator = TiledValidator(
-                    self.model, self.loss_fn, self.data.tile,
-                    model_stride(self.config.model, **self.config.hparams), self.class_map.names)
-            return self.tiled_validator(self.data.val_source)
-        if self.batch_validator is None:
-            self.batch_validator = BatchValidator(self.strategy, self.model, self.loss_fn,
-                                                  self.class_map.names, self.config.batch_size)
-        result = self.batch_validator(self.data.val_images, self.data.val_masks)
-        if not self.eval_traced:  # the first evaluation step traces its function too
-            self.eval_traced = True
-            self.trace_seconds = (self.trace_seconds or 0.0) + self.batch_validator.first_step
+        """Runs the validation set; returns (val loss, scores dict, confusion matrix)."""
+        traced = self.validator.first_step is not None
+        result = self.validator()
+        if not traced:  # the first evaluation step traces its function too
+            self.trace_seconds = (self.trace_seconds or 0.0) + self.validator.first_step
         return result
 
     def _set_phase(self, epoch):
@@ -261,7 +241,7 @@ class Trainer:
         """Puts a prior-correction share in force (validation traces again with it)."""
         self.state["prior_correction"] = share
         self.share_fit.put(share)
-        self.batch_validator = self.tiled_validator = None
+        self.validator.reset()
 
     def fit(self, stream=None):
         """Trains until the epochs, the time budget, early stopping or a stop request end it.

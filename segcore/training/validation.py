@@ -138,3 +138,47 @@ class TiledValidator:
             if (truth != IGNORE_LABEL).any():  # a tile of padding alone says nothing
                 losses.append(float(self._loss(truth[None], np.asarray(logits)[None])[0]))
         return on_tile
+
+
+class RunValidator:
+    """A run's validation after each epoch: whole images in tiles for patch and streamed
+    data (`TiledValidator`), batches of the resized images in memory otherwise
+    (`BatchValidator`).
+
+    The validator is built at its first call, and again after `reset`: a change in what the
+    model predicts outside its weights (a prior-correction share) needs new traces.
+
+    Args:
+        data: the run's `data_source.RunData`.
+        strategy, model, loss_fn, class_names, batch_size: as `BatchValidator` takes them.
+        stride: the model's stride (tiles are padded to it).
+
+    Attributes:
+        first_step: seconds of the first batch step of the first validation (tracing its
+            function), once it has run; 0.0 for tiled validation, whose traces are its tiles'.
+    """
+
+    def __init__(self, data, strategy, model, loss_fn, class_names, batch_size, stride):
+        self.data, self.strategy, self.model, self.loss_fn = data, strategy, model, loss_fn
+        self.class_names, self.batch_size, self.stride = list(class_names), batch_size, stride
+        self.first_step = None
+        self._validator = None
+
+    def reset(self):
+        self._validator = None
+
+    def __call__(self):
+        """Returns (val loss, scores dict, int64 confusion matrix)."""
+        if self.data.tiled:
+            if self._validator is None:
+                self._validator = TiledValidator(self.model, self.loss_fn, self.data.tile,
+                                                 self.stride, self.class_names)
+            self.first_step = 0.0 if self.first_step is None else self.first_step
+            return self._validator(self.data.val_source)
+        if self._validator is None:
+            self._validator = BatchValidator(self.strategy, self.model, self.loss_fn,
+                                             self.class_names, self.batch_size)
+        result = self._validator(self.data.val_images, self.data.val_masks)
+        if self.first_step is None:
+            self.first_step = self._validator.first_step
+        return result

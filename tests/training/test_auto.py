@@ -192,6 +192,27 @@ def test_a_recurrent_family_spends_the_bfloat16_speed_up_on_epochs_not_pixels():
     assert fast["epochs"].value > plain["epochs"].value
 
 
+def test_a_long_budget_buys_a_recurrent_family_epochs_as_well_as_pixels():
+    scenes = made_up(num_classes=11, class_names=tuple("abcdefghijk"),
+                     class_shares=(0.1,) * 10 + (0.0,), train_images=367, native_bfloat16=True)
+    # A machine on which 60 minutes train 48 epochs of the native 360x480.
+    rate = 48 * 367 * 360 * 480 / (60 * 60 * 0.8)
+    long = chosen(scenes, minutes=60, speed=lambda model, precision: rate)
+    assert long["model"].value == "reseg"
+    height, width = long["img_size"].value
+    # Twice the 15-minute rule's 48 epochs: half the pixels per image.
+    assert height * width == pytest.approx(0.5 * 360 * 480, rel=0.05)
+    assert "about 96 epochs" in long["img_size"].reason
+    assert "4x a 15-minute budget buys 2x its epochs" in long["img_size"].reason
+    short = chosen(scenes, minutes=15, speed=lambda model, precision: rate)
+    assert "about 48 epochs" in short["img_size"].reason  # 15 minutes: as before
+    assert "budget buys" not in short["img_size"].reason
+    unet = chosen(replace(scenes, thin_classes=()), minutes=60, given={"model": "unet"},
+                  speed=lambda model, precision: rate)
+    assert unet["img_size"].value[1] == 480  # convolutional families: pixels first (native)
+    assert as_config(long).img_size == (height, width)
+
+
 def test_extreme_imbalance_gets_median_weights_and_a_dice_term():
     fp = made_up(class_shares=(0.9994, 0.0003, 0.0002, 0.0001))
     choices = chosen(fp)

@@ -16,6 +16,11 @@ PIXEL_RATE = {"unet": 2.8e5, "reseg": 2.8e5, "unet-renet": 2.4e5, "deeplabv3plus
 # Epochs a budget should allow: the cosine schedule needs room to decay (the measured
 # 15-minute CamVid recipe ran 25-31 epochs).
 TARGET_EPOCHS = 30
+# Past this budget a recurrent family's epochs grow with the square root of the minutes: a
+# budget four times as long buys twice the epochs and twice the pixels per image (CamVid,
+# ReSeg, bfloat16, 60 min: 264x352 with 101 epochs 0.681 against the native 360x480's 43
+# and 40 epochs 0.624 and 0.644; bench/RESULTS.md).
+LONG_MINUTES = 15
 # Native-size crops replace a resize only down to this scale: smaller crops see too little
 # of each image (ReSeg's sweeps and U-Net's bottleneck want the scene).
 CROP_SCALE = 0.5
@@ -121,7 +126,8 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     # (CamVid, ReSeg, 15 min: 168x224 with 51 epochs 0.582 against 208x280 with 39 epochs
     # 0.573; membrane, U-Net, 4 min: whole 512x512 slices 0.792 against float32's 384x384
     # crops 0.788).
-    epochs = TARGET_EPOCHS * (1.0 if MODELS[model].family == "cnn" else speedup)
+    epochs = TARGET_EPOCHS * (1.0 if MODELS[model].family == "cnn" else
+                              speedup * math.sqrt(max(1.0, minutes / LONG_MINUTES)))
     scale = min(1.0, math.sqrt(budget_pixels / (epochs * native_epoch)))
     held = max(fp.train_images + fp.val_images, 1) * height * width
     memory_scale = min(1.0, math.sqrt(MEMORY_PIXELS / held))
@@ -162,8 +168,13 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     crop = plan.given.get("crop")
     if crop:  # a given crop needs an image at least as large
         size = (max(size[0], crop[0]), max(size[1], crop[1]))
-    more = (" (a recurrent family: the speed-up buys epochs rather than pixels)"
-            if epochs > TARGET_EPOCHS else "")
+    more = []
+    if epochs > TARGET_EPOCHS and speedup > 1:
+        more.append("the bfloat16 speed-up buys epochs rather than pixels")
+    if epochs > TARGET_EPOCHS and minutes > LONG_MINUTES:
+        more.append(f"{minutes / LONG_MINUTES:.2g}x a {LONG_MINUTES}-minute budget buys "
+                    f"{math.sqrt(minutes / LONG_MINUTES):.2g}x its epochs, the rest pixels")
+    more = f" (a recurrent family: {'; '.join(more)})" if more else ""
     why = (f"{factor:.2f}x the median {height}x{width}: about {epochs:.0f} epochs fit in "
            f"{minutes:g} min {rate.on()}{more}" if factor < 1 else
            f"the median {height}x{width} (a multiple of {stride}): the budget allows the "
@@ -203,5 +214,5 @@ def _thin_floor(plan, model, thin, scale, memory_scale, epochs):
     return min(THIN_SCALE, scale * math.sqrt(epochs / THIN_MIN_EPOCHS), memory_scale)
 
 
-__all__ = ["MEMORY_PIXELS", "PIXEL_RATE", "TARGET_EPOCHS", "choose_size", "machine_rate",
-           "round_to"]
+__all__ = ["LONG_MINUTES", "MEMORY_PIXELS", "PIXEL_RATE", "TARGET_EPOCHS", "choose_size",
+           "machine_rate", "round_to"]

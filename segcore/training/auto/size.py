@@ -18,8 +18,9 @@ PIXEL_RATE = {"unet": 2.8e5, "reseg": 2.8e5, "unet-renet": 2.4e5, "deeplabv3plus
 TARGET_EPOCHS = 30
 # Past this budget a recurrent family's epochs grow with the square root of the minutes: a
 # budget four times as long buys twice the epochs and twice the pixels per image (CamVid,
-# ReSeg, bfloat16, 60 min: 264x352 with 101 epochs 0.681 against the native 360x480's 43
-# and 40 epochs 0.624 and 0.644; bench/RESULTS.md).
+# ReSeg, bfloat16, 60 min, 2 seeds: 264x352 for ~100 epochs 0.681 and 0.670, against the
+# native 360x480's 40-43 epochs 0.624 and 0.644 on older code whose pipeline stalls cost
+# epochs; bench/RESULTS.md).
 LONG_MINUTES = 15
 # Native-size crops replace a resize only down to this scale: smaller crops see too little
 # of each image (ReSeg's sweeps and U-Net's bottleneck want the scene).

@@ -127,8 +127,8 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     # (CamVid, ReSeg, 15 min: 168x224 with 51 epochs 0.582 against 208x280 with 39 epochs
     # 0.573; membrane, U-Net, 4 min: whole 512x512 slices 0.792 against float32's 384x384
     # crops 0.788).
-    epochs = TARGET_EPOCHS * (1.0 if MODELS[model].family == "cnn" else
-                              speedup * math.sqrt(max(1.0, minutes / LONG_MINUTES)))
+    longer = math.sqrt(max(1.0, minutes / LONG_MINUTES))  # a long budget's share of epochs
+    epochs = TARGET_EPOCHS * (1.0 if MODELS[model].family == "cnn" else speedup * longer)
     scale = min(1.0, math.sqrt(budget_pixels / (epochs * native_epoch)))
     held = max(fp.train_images + fp.val_images, 1) * height * width
     memory_scale = min(1.0, math.sqrt(MEMORY_PIXELS / held))
@@ -174,7 +174,7 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
         more.append("the bfloat16 speed-up buys epochs rather than pixels")
     if epochs > TARGET_EPOCHS and minutes > LONG_MINUTES:
         more.append(f"{minutes / LONG_MINUTES:.2g}x a {LONG_MINUTES}-minute budget buys "
-                    f"{math.sqrt(minutes / LONG_MINUTES):.2g}x its epochs, the rest pixels")
+                    f"{longer:.2g}x its epochs, the rest pixels")
     more = f" (a recurrent family: {'; '.join(more)})" if more else ""
     why = (f"{factor:.2f}x the median {height}x{width}: about {epochs:.0f} epochs fit in "
            f"{minutes:g} min {rate.on()}{more}" if factor < 1 else

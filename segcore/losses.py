@@ -151,6 +151,48 @@ def focal(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, gamma=2
     return _per_example_mean(modulation * ce, _pixel_weights(safe, valid, class_weights))
 
 
+# OHEM's defaults: pixels whose true class has less than this probability are "hard", and at
+# least this share of an example's pixels is kept (the hardest ones) however easy they are.
+OHEM_THRESHOLD = 0.7
+OHEM_MIN_KEPT = 0.25
+
+
+def ohem(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL,
+         threshold=OHEM_THRESHOLD, min_kept=OHEM_MIN_KEPT):
+    """Online hard example mining (Shrivastava et al., 2016; bootstrapped cross-entropy):
+    cross-entropy over each example's hard pixels only.
+
+    A valid pixel i is kept when p_i = softmax(logits_i)[y_i] < `threshold`; when fewer than
+    `min_kept` (a share of the example's pixels, void included) are, the hardest valid pixels
+    up to that count are kept instead (ties at the cut are all kept). The loss is `cross_entropy`'s weighted mean
+    over the kept pixels. Easy pixels, most of a large class once learnt, stop diluting the
+    gradient of the thin and rare ones. Which pixels are kept carries no gradient.
+
+    Example:
+        labels [[0, 1, 1, 1]], logits [[2, 0], [0, 0], [0, 3], [0, 3]], threshold 0.7,
+        min_kept 0.5: p = [0.881, 0.5, 0.953, 0.953]; only pixel 1 is under 0.7, fewer than
+        the 2 pixels kept at least, so the two hardest are: CE [0.1269, 0.6931] ->
+        loss 0.4100.
+    """
+    import tensorflow as tf
+
+    logits, safe, valid = _prepare(y_true, logits, ignore_label)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
+    # Void pixels rank below every valid one (-1 against a cross-entropy of 0 or more).
+    flat = tf.reshape(tf.stop_gradient(ce) * valid - (1.0 - valid), [tf.shape(ce)[0], -1])
+    if ce.shape[1:].is_fully_defined():
+        count = max(1, math.ceil(min_kept * ce.shape[1:].num_elements()))
+    else:
+        pixels = tf.cast(tf.shape(flat)[1], tf.float32)
+        count = tf.maximum(1, tf.cast(tf.math.ceil(min_kept * pixels), tf.int32))
+    # The count-th largest loss of each example: the kept pixels reach at least down to it.
+    cut = tf.reduce_min(tf.math.top_k(flat, k=count, sorted=False).values, axis=1)
+    hard = -math.log(threshold) if threshold > 0 else math.inf  # CE above it: p under threshold
+    cut = tf.minimum(cut, hard)[:, None, None]
+    kept = tf.cast(tf.stop_gradient(ce) >= cut, tf.float32)
+    return _per_example_mean(ce, _pixel_weights(safe, valid, class_weights) * kept)
+
+
 def soft_dice(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smooth=1.0):
     """Soft Dice loss per example, over classes, with void pixels masked out of both sides.
 
@@ -243,6 +285,7 @@ def ce_lovasz(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
 LOSSES = {
     "ce": cross_entropy,
     "focal": focal,
+    "ohem": ohem,
     "dice": soft_dice,
     "ce+dice": ce_dice,
     "lovasz": lovasz_softmax,
@@ -254,7 +297,7 @@ def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_L
     """Returns fn(y_true int [B, H, W], logits [B, H, W, C]) -> per-example loss float32 [B].
 
     Args:
-        name: a key of `LOSSES` ("ce", "focal", "dice", "ce+dice", "lovasz", "ce+lovasz").
+        name: a key of `LOSSES` ("ce", "focal", "ohem", "dice", "ce+dice", "lovasz", "ce+lovasz").
         num_classes: C, to check `class_weights` against (optional).
         class_weights: float [C] from `compute_class_weights`, or None.
         ignore_label: the void label (255) whose pixels are left out.

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segcore.losses import LOSSES, build_loss, compute_class_weights
+from segcore.losses import LOSSES, build_loss, compute_class_weights, ohem
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -171,3 +171,35 @@ def test_lovasz_is_zero_when_perfect_and_falls_as_the_iou_rises():
     combined = build_loss("ce+lovasz")(labels, one_wrong)
     assert float(combined[0]) == pytest.approx(
         float(build_loss("ce")(labels, one_wrong)[0]) + float(loss(labels, one_wrong)[0]))
+
+
+def test_ohem_hand_value_and_its_limits():
+    labels = np.array([[[0, 1, 1, 1]]], "int32")
+    logits = np.array([[[[2.0, 0.0], [0.0, 0.0], [0.0, 3.0], [0.0, 3.0]]]], "float32")
+    ce = np.array([np.log(1 + np.exp(-2.0)), np.log(2.0), np.log(1 + np.exp(-3.0))])
+    # One pixel under 0.7, fewer than half of four: the two hardest are kept.
+    assert float(ohem(labels, logits, min_kept=0.5)[0]) == pytest.approx((ce[0] + ce[1]) / 2, rel=1e-5)
+    # Keeping every pixel at least is cross-entropy.
+    assert float(ohem(labels, logits, min_kept=1.0)[0]) == pytest.approx(
+        float(build_loss("ce")(labels, logits)[0]), rel=1e-5)
+    # With a threshold above every probability, all pixels are hard and all are kept.
+    assert float(ohem(labels, logits, threshold=0.99, min_kept=0.25)[0]) == pytest.approx(
+        (ce[0] + ce[1] + 2 * ce[2]) / 4, rel=1e-5)
+    # Void pixels are never among the kept ones, however few valid pixels remain.
+    labels[0, 0, 1:] = 255
+    assert float(ohem(labels, logits, min_kept=0.5)[0]) == pytest.approx(ce[0], rel=1e-5)
+
+
+def test_ohem_with_unknown_spatial_shape_matches_the_static_one():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, (2, 6, 10)).astype("int32")
+    logits = rng.normal(size=(2, 6, 10, 3)).astype("float32")
+    dynamic = tf.function(ohem, input_signature=[tf.TensorSpec([None, None, None], tf.int32),
+                                                 tf.TensorSpec([None, None, None, 3], tf.float32)])
+    np.testing.assert_allclose(dynamic(labels, logits), ohem(labels, logits), rtol=1e-6)
+    # Only the kept pixels get gradients.
+    variable = tf.Variable(logits)
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(ohem(labels, variable, threshold=0.0, min_kept=0.25))
+    touched = np.abs(tape.gradient(value, variable).numpy()).sum(-1) > 0
+    assert touched.sum() == 2 * 15  # a quarter of each example's 60 pixels (no ties here)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from segcore.data.dataset import SPLIT_MODES
 from segcore.data.pipeline import AugmentConfig
 from segcore.errors import ConfigError
-from segcore.losses import CLASS_WEIGHTINGS, LOSSES
+from segcore.losses import CLASS_WEIGHTINGS, LOSS_HELP, LOSSES
 from segcore.models import MODELS, model_stride, resolve_hparams
 from segcore.models.precision import PRECISIONS
 from segcore.numeric_range import NumericRange
@@ -113,7 +113,8 @@ class RunConfig:
                                    widget=Widget("Warm-up epochs", "advanced", "slider",
                                                  0.0, 5.0, 0.5))
     loss: str = _option("ce", "loss", tuple(LOSSES),
-                        widget=Widget("Loss", "optimization", "select"))
+                        widget=Widget("Loss", "optimization", "select", help=" · ".join(
+                            f"{name}: {text}" for name, text in LOSS_HELP.items())))
     class_weights: str = _option("none", "class weighting from training pixel counts",
                                  CLASS_WEIGHTINGS,
                                  widget=Widget("Class weighting", "optimization", "select"))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segcore.losses import LOSSES, build_loss, compute_class_weights, ohem
+from segcore.losses import LOSS_HELP, LOSSES, build_loss, compute_class_weights, ohem
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -203,3 +203,7 @@ def test_ohem_with_unknown_spatial_shape_matches_the_static_one():
         value = tf.reduce_sum(ohem(labels, variable, threshold=0.0, min_kept=0.25))
     touched = np.abs(tape.gradient(value, variable).numpy()).sum(-1) > 0
     assert touched.sum() == 2 * 15  # a quarter of each example's 60 pixels (no ties here)
+
+
+def test_every_loss_has_a_line_of_help():
+    assert list(LOSS_HELP) == list(LOSSES)

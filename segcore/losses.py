@@ -164,9 +164,10 @@ def ohem(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL,
 
     A valid pixel i is kept when p_i = softmax(logits_i)[y_i] < `threshold`; when fewer than
     `min_kept` (a share of the example's pixels, void included) are, the hardest valid pixels
-    up to that count are kept instead (ties at the cut are all kept). The loss is `cross_entropy`'s weighted mean
-    over the kept pixels. Easy pixels, most of a large class once learnt, stop diluting the
-    gradient of the thin and rare ones. Which pixels are kept carries no gradient.
+    up to that count are kept instead (ties at the cut are all kept). The loss is
+    `cross_entropy`'s weighted mean over the kept pixels. Easy pixels, most of a large class
+    once learnt, stop diluting the gradient of the thin and rare ones. Which pixels are kept
+    carries no gradient.
 
     Example:
         labels [[0, 1, 1, 1]], logits [[2, 0], [0, 0], [0, 3], [0, 3]], threshold 0.7,
@@ -308,7 +309,8 @@ def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_L
     """Returns fn(y_true int [B, H, W], logits [B, H, W, C]) -> per-example loss float32 [B].
 
     Args:
-        name: a key of `LOSSES` ("ce", "focal", "ohem", "dice", "ce+dice", "lovasz", "ce+lovasz").
+        name: a key of `LOSSES` ("ce", "focal", "ohem", "dice", "ce+dice", "lovasz",
+            "ce+lovasz").
         num_classes: C, to check `class_weights` against (optional).
         class_weights: float [C] from `compute_class_weights`, or None.
         ignore_label: the void label (255) whose pixels are left out.

@@ -178,7 +178,8 @@ def test_ohem_hand_value_and_its_limits():
     logits = np.array([[[[2.0, 0.0], [0.0, 0.0], [0.0, 3.0], [0.0, 3.0]]]], "float32")
     ce = np.array([np.log(1 + np.exp(-2.0)), np.log(2.0), np.log(1 + np.exp(-3.0))])
     # One pixel under 0.7, fewer than half of four: the two hardest are kept.
-    assert float(ohem(labels, logits, min_kept=0.5)[0]) == pytest.approx((ce[0] + ce[1]) / 2, rel=1e-5)
+    assert float(ohem(labels, logits, min_kept=0.5)[0]) == pytest.approx(
+        (ce[0] + ce[1]) / 2, rel=1e-5)
     # Keeping every pixel at least is cross-entropy.
     assert float(ohem(labels, logits, min_kept=1.0)[0]) == pytest.approx(
         float(build_loss("ce")(labels, logits)[0]), rel=1e-5)

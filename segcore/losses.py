@@ -286,7 +286,7 @@ def ce_lovasz(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
 # One line each for the Train page's tooltip.
 LOSS_HELP = {
     "ce": "cross-entropy, class-weighted when a weighting is chosen",
-    "focal": "focal: cross-entropy with easy pixels counting less",
+    "focal": "cross-entropy with easy pixels counting less (focal loss)",
     "ohem": "cross-entropy over the hard pixels only (p < 0.7, at least the hardest quarter)",
     "dice": "soft Dice: every class's area weighs alike",
     "ce+dice": "cross-entropy plus soft Dice",

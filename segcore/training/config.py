@@ -113,8 +113,8 @@ class RunConfig:
                                    widget=Widget("Warm-up epochs", "advanced", "slider",
                                                  0.0, 5.0, 0.5))
     loss: str = _option("ce", "loss", tuple(LOSSES),
-                        widget=Widget("Loss", "optimization", "select", help=" · ".join(
-                            f"{name}: {text}" for name, text in LOSS_HELP.items())))
+                        widget=Widget("Loss", "optimization", "select", help="\n".join(
+                            f"- **{name}**: {text}" for name, text in LOSS_HELP.items())))
     class_weights: str = _option("none", "class weighting from training pixel counts",
                                  CLASS_WEIGHTINGS,
                                  widget=Widget("Class weighting", "optimization", "select"))

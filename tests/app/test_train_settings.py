@@ -55,7 +55,7 @@ def test_every_widget_field_has_a_setting_with_its_help_and_choices():
     keys = {s.key: s for s in settings.settings_for("unet")}
     assert keys["epochs"].help == "maximum epochs"
     assert keys["loss"].choices == tuple(RunConfig.__dataclass_fields__["loss"].metadata["choices"])
-    assert all(f"{name}: " in keys["loss"].help for name in keys["loss"].choices)  # tooltip
+    assert all(f"**{name}**: " in keys["loss"].help for name in keys["loss"].choices)  # tooltip
     assert keys["aug_hflip"].path == ("augment", "hflip")
     assert keys["hp_depth"].widget.low == 2 and keys["hp_depth"].widget.high == 5
     assert {"img_h", "img_w", "crop", "seed", "time_budget_min"} <= set(keys)

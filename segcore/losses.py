@@ -98,6 +98,16 @@ def _prepare(y_true, logits, ignore_label):
     return tf.cast(logits, tf.float32), safe, tf.cast(valid, tf.float32)
 
 
+def _pixel_cross_entropy(y_true, logits, ignore_label):
+    """-log softmax(logits_i)[y_i] per pixel (void scored as class 0: weigh by `valid`),
+    with `_prepare`'s labels and valid mask."""
+    import tensorflow as tf
+
+    logits, safe, valid = _prepare(y_true, logits, ignore_label)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
+    return ce, safe, valid
+
+
 def _pixel_weights(safe, valid, class_weights):
     import tensorflow as tf
 
@@ -126,10 +136,7 @@ def cross_entropy(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL)
         CE = [log(1 + e^-2), log 2, -] = [0.1269, 0.6931]; loss = 0.4100.
         With class_weights [1, 3]: (0.1269 + 3 * 0.6931) / 4 = 0.5516.
     """
-    import tensorflow as tf
-
-    logits, safe, valid = _prepare(y_true, logits, ignore_label)
-    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
+    ce, safe, valid = _pixel_cross_entropy(y_true, logits, ignore_label)
     return _per_example_mean(ce, _pixel_weights(safe, valid, class_weights))
 
 
@@ -145,8 +152,7 @@ def focal(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, gamma=2
     """
     import tensorflow as tf
 
-    logits, safe, valid = _prepare(y_true, logits, ignore_label)
-    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
+    ce, safe, valid = _pixel_cross_entropy(y_true, logits, ignore_label)
     modulation = (1.0 - tf.exp(-ce)) ** gamma
     return _per_example_mean(modulation * ce, _pixel_weights(safe, valid, class_weights))
 
@@ -177,10 +183,10 @@ def ohem(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL,
     """
     import tensorflow as tf
 
-    logits, safe, valid = _prepare(y_true, logits, ignore_label)
-    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
+    ce, safe, valid = _pixel_cross_entropy(y_true, logits, ignore_label)
+    hardness = tf.stop_gradient(ce)  # which pixels are kept carries no gradient
     # Void pixels rank below every valid one (-1 against a cross-entropy of 0 or more).
-    flat = tf.reshape(tf.stop_gradient(ce) * valid - (1.0 - valid), [tf.shape(ce)[0], -1])
+    flat = tf.reshape(hardness * valid - (1.0 - valid), [tf.shape(ce)[0], -1])
     if ce.shape[1:].is_fully_defined():
         count = max(1, math.ceil(min_kept * ce.shape[1:].num_elements()))
     else:
@@ -190,7 +196,7 @@ def ohem(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL,
     cut = tf.reduce_min(tf.math.top_k(flat, k=count, sorted=False).values, axis=1)
     hard = -math.log(threshold) if threshold > 0 else math.inf  # CE above it: p under threshold
     cut = tf.minimum(cut, hard)[:, None, None]
-    kept = tf.cast(tf.stop_gradient(ce) >= cut, tf.float32)
+    kept = tf.cast(hardness >= cut, tf.float32)
     return _per_example_mean(ce, _pixel_weights(safe, valid, class_weights) * kept)
 
 
@@ -287,7 +293,8 @@ def ce_lovasz(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
 LOSS_HELP = {
     "ce": "cross-entropy, class-weighted when a weighting is chosen",
     "focal": "cross-entropy with easy pixels counting less (focal loss)",
-    "ohem": "cross-entropy over the hard pixels only (p < 0.7, at least the hardest quarter)",
+    "ohem": f"cross-entropy over the hard pixels only (p < {OHEM_THRESHOLD:g}, at least the "
+            f"hardest {OHEM_MIN_KEPT:.0%})",
     "dice": "soft Dice: every class's area weighs alike",
     "ce+dice": "cross-entropy plus soft Dice",
     "lovasz": "Lovász-softmax, a surrogate of 1 - IoU (sorts every pixel: slow on CPUs)",

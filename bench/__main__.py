@@ -43,6 +43,10 @@ def main(argv=None):
     quality_cmd.add_argument("--tta", nargs="?", const="flip", default=None,
                              help="also score each run with test-time augmentation: flip "
                                   "(the default), scales, or both as flip,scales")
+    quality_cmd.add_argument("--holdout-scenes", default=None,
+                             help="comma-separated scenes (file-name prefixes, e.g. 0006R0) of "
+                                  "--data's training frames: train on the others, score on "
+                                  "these (bench/scenes.py)")
     batchnorm = sub.add_parser("batchnorm", help="training step: FusedBatchNorm vs Keras' layer")
     batchnorm.add_argument("--model", default="unet")
     batchnorm.add_argument("--rounds", type=int, default=3)
@@ -76,6 +80,15 @@ def main(argv=None):
     elif args.command == "quality":
         from bench.quality import run_quality
 
+        holdout = None
+        if args.holdout_scenes:
+            import tempfile
+
+            from bench.scenes import holdout_dataset
+
+            data = tempfile.mkdtemp(prefix="segcore-bench-scenes-")
+            holdout = holdout_dataset(args.data, args.holdout_scenes.split(","), data)
+            args.data = data
         split = [] if args.ignore_index is not None else [
             "--split", "contiguous", "--val-fraction", str(args.val_fraction)]
         extra = args.extra.split() + (
@@ -84,12 +97,13 @@ def main(argv=None):
             from bench.quality import run_quality_seeds
 
             seeds = [int(s) for s in (args.seeds or "0").split(",")]
-            print_json(run_quality_seeds(args.data, args.model, args.minutes, args.img_size,
-                                         seeds, extra, split_args=split,
-                                         tta=tuple(args.tta.split(",")) if args.tta else ()))
+            result = run_quality_seeds(args.data, args.model, args.minutes, args.img_size,
+                                       seeds, extra, split_args=split,
+                                       tta=tuple(args.tta.split(",")) if args.tta else ())
         else:
-            print_json(run_quality(args.data, args.model, args.minutes, args.img_size, extra,
-                                   split_args=split))
+            result = run_quality(args.data, args.model, args.minutes, args.img_size, extra,
+                                 split_args=split)
+        print_json({**result, "holdout": holdout} if holdout else result)
     elif args.command == "peers":
         from bench.peers import run_peer
 

@@ -15,6 +15,9 @@ from segcore.errors import ConfigError, DataError
 from segcore.numeric_range import NumericRange
 from segcore.widget import Widget
 
+# ITU-R BT.601 weights of R, G and B in a pixel's gray (luma).
+LUMA = (0.299, 0.587, 0.114)
+
 
 @dataclass
 class AugmentConfig:
@@ -27,6 +30,9 @@ class AugmentConfig:
         scale_min: scale-crop: a random window of `scale..1` of the side is zoomed to full size.
         brightness: maximum brightness shift (added to pixels in [0, 1]).
         contrast: maximum contrast change (factor in [1 - c, 1 + c]).
+        saturation: maximum colour saturation change of RGB images (each pixel's distance
+            from its gray scaled by a factor in [1 - s, 1 + s]; 1 - s = 0 can turn an image
+            gray); images of other channel counts are left as they are.
         elastic: elastic deformation: the standard deviation, in pixels of the training
             size, of random shifts at a 3x3 grid of control points, interpolated smoothly over
             the image (U-Net's recipe for few microscopy images); 0 turns it off.
@@ -50,6 +56,10 @@ class AugmentConfig:
     contrast: float = field(default=0.0, metadata={
         "range": NumericRange(0.0, 1.0), "help": "maximum contrast change (factor 1 ± c)",
         "widget": Widget("Contrast jitter", "data", "slider", 0.0, 0.5, 0.05)})
+    saturation: float = field(default=0.0, metadata={
+        "range": NumericRange(0.0, 1.0),
+        "help": "maximum colour saturation change of RGB images (factor 1 ± s)",
+        "widget": Widget("Saturation jitter", "data", "slider", 0.0, 1.0, 0.05)})
     # Shifts beyond ~a tenth of the side fold the image over itself between control points.
     elastic: float = field(default=0.0, metadata={
         "range": NumericRange(0.0, 64.0),
@@ -90,7 +100,8 @@ class AugmentConfig:
     def enabled(self):
         return (
             self.hflip or self.vflip or self.rot90 or self.scale_min < 1.0
-            or self.brightness > 0 or self.contrast > 0 or self.elastic > 0
+            or self.brightness > 0 or self.contrast > 0 or self.saturation > 0
+            or self.elastic > 0
         )
 
 
@@ -237,7 +248,16 @@ def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0)):
         )
         mean = tf.reduce_mean(image, axis=[0, 1], keepdims=True)
         image = (image - mean) * factor + mean
-    if (augment.brightness > 0 or augment.contrast > 0) and value_range is not None:
+    if augment.saturation > 0 and channels == 3:
+        # Its own seed, folded from the contrast's, so the other draws stay as they were.
+        factor = tf.random.stateless_uniform(
+            [], tf.random.experimental.stateless_fold_in(seeds[5], 1),
+            1.0 - augment.saturation, 1.0 + augment.saturation,
+        )
+        gray = tf.reduce_sum(image * tf.constant(LUMA, image.dtype), axis=-1, keepdims=True)
+        image = gray + (image - gray) * factor
+    jittered = augment.brightness > 0 or augment.contrast > 0 or augment.saturation > 0
+    if jittered and value_range is not None:
         image = tf.clip_by_value(image, *value_range)
     image = tf.ensure_shape(image, (height, width, channels))
     mask = tf.ensure_shape(mask[..., 0], (height, width))

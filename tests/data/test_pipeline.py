@@ -88,3 +88,39 @@ def test_warp_reads_mirrored_pixels_past_the_border():
     field[..., 1] = 0.5
     half = _warp(tf.constant(image), tf.constant(field), nearest=False).numpy()
     assert half[0, :, 0].tolist() == [0.5, 1.5, 2.5, 3.5, 3.5]
+
+
+def _colour_pairs(channels, count=8, size=8):
+    rng = np.random.default_rng(4)
+    images = rng.uniform(0.35, 0.65, (count, size, size, channels)).astype(np.float32)  # unclipped
+    return images, np.zeros((count, size, size), np.uint8)
+
+
+def _one_epoch(images, masks, augment):
+    """The epoch's images, and the inputs in the order the epoch drew them."""
+    out = np.concatenate([b[0].numpy() for b in train_dataset(images, masks, 4, augment, seed=2)])
+    return out, images[epoch_order(len(images), 2, 0)]
+
+
+def test_saturation_scales_each_pixels_colour_about_its_gray():
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    jittered, images = _one_epoch(*_colour_pairs(3), AugmentConfig(hflip=False, saturation=0.5))
+    assert np.allclose(jittered @ luma, images @ luma, atol=1e-5)  # the gray is kept
+    gray = (images @ luma)[..., None]
+    colour, scaled = (images - gray).reshape(len(images), -1), (jittered - gray).reshape(
+        len(images), -1)
+    factors = (colour * scaled).sum(1) / (colour * colour).sum(1)  # least squares, per image
+    assert np.allclose(scaled, factors[:, None] * colour, atol=1e-5)  # one factor an image
+    assert ((factors >= 0.5 - 1e-4) & (factors <= 1.5 + 1e-4)).all()
+    assert np.ptp(factors) > 0.1  # drawn per image
+    # The other draws stay as they were: saturation added to brightness leaves its shifts.
+    shifted, _ = _one_epoch(*_colour_pairs(3), AugmentConfig(hflip=False, brightness=0.1,
+                                                             saturation=0.5))
+    plain, _ = _one_epoch(*_colour_pairs(3), AugmentConfig(hflip=False, brightness=0.1))
+    assert np.allclose(shifted @ luma, plain @ luma, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_saturation_leaves_images_that_are_not_rgb_alone(channels):
+    out, images = _one_epoch(*_colour_pairs(channels), AugmentConfig(hflip=False, saturation=0.9))
+    assert np.allclose(out, images)

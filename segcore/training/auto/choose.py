@@ -206,7 +206,9 @@ def _augment(plan, fp, window):
     if fp.channels == 3:
         plan.set("augment.scale_min", 0.75, "scale-crops from 0.75: objects at other distances "
                  "(CamVid's recipe)")
-        plan.set("augment.brightness", 0.1, "light brightness jitter: scenes differ in lighting")
+        plan.set("augment.brightness", 0.1, "light brightness jitter: scenes differ in lighting "
+                 "(a CamVid street held out of training, 15 min: 0.419 with this and 0.1 contrast, "
+                 "2 seeds, against 0.407 with neither and 0.380 with both at 0.3, one seed each)")
         plan.set("augment.contrast", 0.1, "light contrast jitter: cameras and weather differ")
     else:
         plan.set("augment.scale_min", 1.0, "no scale-crop: such data is usually imaged at one "

@@ -82,12 +82,18 @@ def main(argv=None):
 
         holdout = None
         if args.holdout_scenes:
+            import shutil
             import tempfile
 
             from bench.scenes import holdout_dataset
 
             data = tempfile.mkdtemp(prefix="segcore-bench-scenes-")
-            holdout = holdout_dataset(args.data, args.holdout_scenes.split(","), data)
+            try:
+                holdout = holdout_dataset(args.data, args.holdout_scenes.split(","), data)
+            except (OSError, ValueError) as error:
+                shutil.rmtree(data, ignore_errors=True)
+                print(f"--holdout-scenes: {error}", file=sys.stderr)
+                return 2
             args.data = data
         split = [] if args.ignore_index is not None else [
             "--split", "contiguous", "--val-fraction", str(args.val_fraction)]

@@ -12,19 +12,12 @@ A scene is a file name's prefix before its first underscore (CamVid: `0006R0_f02
 
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+from segcore.data.dataset import pair_folder
 
 
 def scene_of(name):
     """The scene of a file name: its prefix before the first underscore."""
     return name.split("_", 1)[0]
-
-
-def _by_stem(folder):
-    return {
-        p.stem: p for p in sorted(Path(folder).iterdir())
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    }
 
 
 def holdout_dataset(data, scenes, out):
@@ -41,25 +34,22 @@ def holdout_dataset(data, scenes, out):
         scenes, "train_scenes": the scenes left for training}.
 
     Raises:
-        ValueError: a held-out scene has no frame, no frame would be left for training, or
-            an image has no mask.
+        ValueError: a held-out scene has no frame or no frame would be left for training;
+            `segcore.errors.DataError` (a ValueError) when train/ does not pair up.
     """
     data, out = Path(data), Path(out)
-    images = _by_stem(data / "train" / "images")
-    masks = _by_stem(data / "train" / "masks")
+    samples = pair_folder(data / "train")
     scenes = set(scenes)
-    found = {scene_of(stem) for stem in images}
+    found = {scene_of(sample.stem) for sample in samples}
     if missing := sorted(scenes - found):
         raise ValueError(f"{data / 'train' / 'images'}: no frame of scene "
                          f"{', '.join(missing)} (scenes: {', '.join(sorted(found))})")
     if not found - scenes:
         raise ValueError(f"holding out {', '.join(sorted(scenes))} leaves nothing to train on")
     counts = {"train": 0, "val": 0}
-    for stem, image in images.items():
-        if stem not in masks:
-            raise ValueError(f"{image}: no mask of that name in {data / 'train' / 'masks'}")
-        split = "val" if scene_of(stem) in scenes else "train"
-        for kind, path in (("images", image), ("masks", masks[stem])):
+    for sample in samples:
+        split = "val" if scene_of(sample.stem) in scenes else "train"
+        for kind, path in (("images", sample.image), ("masks", sample.mask)):
             folder = out / split / kind
             folder.mkdir(parents=True, exist_ok=True)
             (folder / path.name).symlink_to(path.resolve())

@@ -5,6 +5,7 @@ Every figure is measured here, side by side in one run; none is asserted in a te
 
 import argparse
 import sys
+from pathlib import Path
 
 from bench.common import DEFAULT_DATA, print_json
 
@@ -46,7 +47,8 @@ def main(argv=None):
     quality_cmd.add_argument("--holdout-scenes", default=None,
                              help="comma-separated scenes (file-name prefixes, e.g. 0006R0) of "
                                   "--data's training frames: train on the others, score on "
-                                  "these (bench/scenes.py)")
+                                  "these (bench/scenes.py); the kept weights are also scored "
+                                  "on --data's own val/ (mean_iou_data_val)")
     batchnorm = sub.add_parser("batchnorm", help="training step: FusedBatchNorm vs Keras' layer")
     batchnorm.add_argument("--model", default="unet")
     batchnorm.add_argument("--rounds", type=int, default=3)
@@ -78,9 +80,9 @@ def main(argv=None):
 
         print_json(run_throughput(args.models.split(","), args.pairs, args.raw_step))
     elif args.command == "quality":
-        from bench.quality import run_quality
+        from bench.quality import LAST_WEIGHTS, run_quality
 
-        holdout = None
+        holdout, also = None, list(LAST_WEIGHTS)
         if args.holdout_scenes:
             import shutil
             import tempfile
@@ -94,6 +96,8 @@ def main(argv=None):
                 shutil.rmtree(data, ignore_errors=True)
                 print(f"--holdout-scenes: {error}", file=sys.stderr)
                 return 2
+            if (Path(args.data) / "val").is_dir():  # the dataset's own val, scenes it may share
+                also.append(("mean_iou_data_val", ("--data", args.data, "--split", "val")))
             args.data = data
         split = [] if args.ignore_index is not None else [
             "--split", "contiguous", "--val-fraction", str(args.val_fraction)]
@@ -105,10 +109,11 @@ def main(argv=None):
             seeds = [int(s) for s in (args.seeds or "0").split(",")]
             result = run_quality_seeds(args.data, args.model, args.minutes, args.img_size,
                                        seeds, extra, split_args=split,
-                                       tta=tuple(args.tta.split(",")) if args.tta else ())
+                                       tta=tuple(args.tta.split(",")) if args.tta else (),
+                                       also=also)
         else:
             result = run_quality(args.data, args.model, args.minutes, args.img_size, extra,
-                                 split_args=split)
+                                 split_args=split, also=also)
         print_json({**result, "holdout": holdout} if holdout else result)
     elif args.command == "peers":
         from bench.peers import run_peer

@@ -35,6 +35,7 @@ BAD_FLAGS = [
     ("--brightness", "nan"), ("--brightness", "-0.1"), ("--brightness", "2"),
     ("--contrast", "inf"), ("--contrast", "-1"), ("--saturation", "nan"), ("--saturation", "1.5"),
     ("--elastic", "nan"), ("--elastic", "-1"), ("--elastic", "100"),
+    ("--paste-rare", "nan"), ("--paste-rare", "-0.1"), ("--paste-rare", "0.6"),
     ("--dropout", "nan"), ("--dropout", "inf"), ("--dropout", "0.9"),
     ("--depth", "nan"), ("--base-filters", "inf"),
 ]
@@ -53,7 +54,7 @@ def test_a_bad_value_is_refused_naming_its_flag(flag, value):
     ("--momentum", "0"), ("--momentum", "0.99"), ("--weight-decay", "0"), ("--warmup-epochs", "0"),
     ("--seed", "0"), ("--seed", str(2**32 - 1)), ("--ignore-index", "0"), ("--ignore-index", "255"),
     ("--time-budget", "0.5"), ("--scale-min", "1"), ("--scale-min", "0.3"), ("--contrast", "0.5"),
-    ("--elastic", "10"), ("--saturation", "1"),
+    ("--elastic", "10"), ("--saturation", "1"), ("--paste-rare", "0.5"),
     ("--dropout", "0.5"),
 ])
 def test_values_at_the_edges_of_the_ranges_pass(flag, value):

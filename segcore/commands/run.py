@@ -44,10 +44,11 @@ def _add_config_flags(parser):
         if f.name in _AUGMENT_FLAGS:
             group.add_argument(_flag(f.name), dest=f"aug_{f.name}", default=None,
                                action=argparse.BooleanOptionalAction,
-                               help=f"{f.name} (default: {f.default})")
+                               help=f"{f.metadata['help']} (default: {f.default})")
         else:
             group.add_argument(_flag(f.name), dest=f"aug_{f.name}", type=float, default=None,
-                               help=f"{f.name} (default: {f.default}; range {f.metadata['range']})")
+                               help=f"{f.metadata['help']} (default: {f.default}; "
+                                    f"range {f.metadata['range']})")
     group = parser.add_argument_group("model hyperparameters (see each model's ranges)")
     seen = set()
     for spec in MODELS.values():

@@ -27,7 +27,13 @@ import numpy as np
 
 from segcore.data.masks import raw_to_labels, read_pair
 from segcore.data.patches import rescale_pair, sample_patch
-from segcore.data.pipeline import AugmentConfig, augment_sample, epoch_samples, resize_pair
+from segcore.data.pipeline import (
+    AugmentConfig,
+    augment_sample,
+    epoch_samples,
+    paste_classes,
+    resize_pair,
+)
 from segcore.errors import ConfigError, SegcoreError
 
 log = logging.getLogger("segcore.data")
@@ -247,7 +253,7 @@ def _save_atomic(path, array):
 
 
 def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=None,
-                   patch=None, oversample=0.0, value_range=(0.0, 1.0), epochs=1):
+                   patch=None, oversample=0.0, value_range=(0.0, 1.0), epochs=1, paste=()):
     """Shuffled, augmented training batches of `epochs` epochs from a `MemorySource`/`DiskSource`.
 
     The sample order and the augmentation seeds are those of `pipeline.train_dataset`, so with
@@ -263,6 +269,7 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
         oversample: share of patches centred on a class present.
         value_range: where brightness/contrast jitter clips pixels (None: no clipping).
         epochs: how many epochs the dataset holds, one after another.
+        paste: classes to paste from sample to sample (`pipeline.paste_classes`).
 
     Returns:
         A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]).
@@ -298,7 +305,8 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
 
     samples = epoch_samples(len(source), batch_size, seed, epoch, epoch + epochs)
     dataset = samples.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = paste_classes(dataset.batch(batch_size, drop_remainder=True), paste)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 __all__ = ["DiskSource", "MemorySource", "Preprocess", "available_memory", "compact",

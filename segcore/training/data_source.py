@@ -22,7 +22,7 @@ import numpy as np
 
 from segcore.data.channels import BANDS, dataset_input, image_info
 from segcore.data.dataset import load_dataset
-from segcore.data.pipeline import class_pixel_counts, load_arrays, train_dataset
+from segcore.data.pipeline import class_pixel_counts, load_arrays, rare_classes, train_dataset
 from segcore.data.streaming import (
     DiskSource,
     MemorySource,
@@ -57,7 +57,9 @@ class RunData:
         train_count, val_count: images per split.
         needed_bytes, budget_bytes: the decoded size the choice was made on, and the budget.
         input_scale: (y, x) factors from native images to the model's input.
-        class_counts: int64 training pixels per class (computed when class weights need them).
+        class_counts: int64 training pixels per class (computed when class weights or the
+            rare-class paste need them).
+        paste: the classes `--paste-rare` pastes from sample to sample (empty: none).
     """
 
     def __init__(self, config, cache_dir):
@@ -99,7 +101,7 @@ class RunData:
         # Per axis: CamVid's 360x480 trained at 176x240 is not scaled alike in both.
         self.input_scale = ([config.scale, config.scale] if patch else
                             [config.img_size[0] / native[0], config.img_size[1] / native[1]])
-        weights_needed = config.class_weights != "none"
+        weights_needed = config.class_weights != "none" or config.augment.paste_rare > 0
         self.class_counts = None
         if not self.tiled:
             self.train_images, self.train_masks = load_arrays(train, self.class_map,
@@ -108,6 +110,7 @@ class RunData:
                                                           spec)
             self.input_spec = spec.with_stats(self.train_images)  # the training split's only
             self.class_counts = class_pixel_counts(self.train_masks, self.class_map.num_classes)
+            self._choose_paste()
             return
         if self.streaming:
             log.info("decoded data would take %.0f MB, over the %.0f MB budget: streaming from %s",
@@ -123,6 +126,15 @@ class RunData:
             self.input_spec = spec.with_stats([stats]) if stats is not None else spec
         else:
             self.input_spec = spec
+        self._choose_paste()
+
+    def _choose_paste(self):
+        share = self.config.augment.paste_rare
+        self.paste = rare_classes(self.class_counts, share) if self.class_counts is not None else ()
+        if share > 0:
+            names = ", ".join(self.class_map.names[c] for c in self.paste) or "none"
+            log.info("rare-class paste: classes under %.3g of the training pixels: %s",
+                     share, names)
 
     def failure(self):
         """The `SegcoreError` of a sample that failed to decode inside tf.data, or None.
@@ -140,10 +152,10 @@ class RunData:
         if not self.tiled:
             return train_dataset(self.train_images, self.train_masks, config.batch_size,
                                  config.augment, config.seed, first_epoch, config.crop,
-                                 self.input_spec.value_range, epochs)
+                                 self.input_spec.value_range, epochs, self.paste)
         return source_dataset(self.train_source, config.batch_size, config.augment, config.seed,
                               first_epoch, config.crop, config.patch, config.oversample_rare,
-                              self.input_spec.value_range, epochs)
+                              self.input_spec.value_range, epochs, self.paste)
 
 
 class BatchStream:

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from segcore.data.pipeline import AugmentConfig, _warp, epoch_order, epoch_samples, train_dataset
+from segcore.data.pipeline import (
+    AugmentConfig,
+    _warp,
+    epoch_order,
+    epoch_samples,
+    rare_classes,
+    train_dataset,
+)
 
 
 def coded_pair(size=16, count=4):
@@ -73,6 +80,37 @@ def test_elastic_deformation_moves_pixels_and_keeps_labels_whole():
     assert 0.02 < moved < 0.6  # deformed, not scrambled
     assert set(np.unique(warped[0][1].numpy())) <= set(np.unique(masks))  # never blended
     assert (warped[0][0].numpy() == again[0][0].numpy()).all()  # replays exactly
+
+
+def test_rare_classes_are_those_under_the_share_and_present():
+    assert rare_classes([900, 60, 40, 0], 0.05) == (2,)
+    assert rare_classes([900, 60, 40, 0], 0.1) == (1, 2)
+    assert rare_classes([900, 60, 40, 0], 0.0) == ()
+    assert rare_classes([0, 0], 0.5) == ()
+
+
+def test_rare_class_paste_copies_the_previous_samples_rare_pixels_and_nothing_else():
+    images, masks = coded_pair(size=16, count=4)
+    masks = np.where(masks == 3, 2, masks)  # no class 3 anywhere...
+    masks[1, 2:5, 3:4] = 3  # ...but a thin "pole" in sample 1
+    images = np.repeat((masks[..., None].astype(np.float32) + 0.5) / 4.0, 3, axis=-1)
+    images[..., 0] += np.arange(4, dtype=np.float32)[:, None, None]  # which sample a pixel is
+    plain = list(train_dataset(images, masks, 4, AugmentConfig(hflip=False), seed=1))
+    pasted = list(train_dataset(images, masks, 4, AugmentConfig(hflip=False), seed=1,
+                                paste=(3,)))
+    (p_images, p_masks), = [(i.numpy(), m.numpy()) for i, m in plain]
+    (q_images, q_masks), = [(i.numpy(), m.numpy()) for i, m in pasted]
+    donor = int(np.flatnonzero((p_masks == 3).any(axis=(1, 2)))[0])  # where sample 1 went
+    target = (donor + 1) % 4
+    pole = p_masks[donor] == 3
+    assert (q_masks[target][pole] == 3).all()  # the label came along...
+    np.testing.assert_array_equal(q_images[target][pole], p_images[donor][pole])  # ...its pixels
+    np.testing.assert_array_equal(q_masks[target][~pole], p_masks[target][~pole])  # the rest stays
+    np.testing.assert_array_equal(q_images[target][~pole], p_images[target][~pole])
+    others = [i for i in range(4) if i != target]
+    np.testing.assert_array_equal(q_masks[others], p_masks[others])
+    again = list(train_dataset(images, masks, 4, AugmentConfig(hflip=False), seed=1, paste=(3,)))
+    np.testing.assert_array_equal(again[0][0].numpy(), q_images)  # replays exactly
 
 
 def test_warp_reads_mirrored_pixels_past_the_border():

@@ -124,3 +124,8 @@ def test_streamed_resized_images_give_the_in_memory_pipelines_batches(data, tmp_
     streamed = batches(source_dataset(disk_source(data, tmp_path, prep), 2, augment, seed=9,
                                       epoch=3, out_size=(16, 16)))
     assert_same_batches(in_memory, streamed)
+    pasted = batches(train_dataset(images, masks, 2, augment, seed=9, epoch=3, crop=(16, 16),
+                                   paste=(1,)))
+    assert_same_batches(pasted, batches(source_dataset(
+        disk_source(data, tmp_path, prep), 2, augment, seed=9, epoch=3, out_size=(16, 16),
+        paste=(1,))))

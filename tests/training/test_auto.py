@@ -227,21 +227,14 @@ def test_extreme_imbalance_gets_median_weights_and_a_dice_term():
     assert "prior_correction" not in mild
 
 
-def test_rare_classes_are_pasted_and_many_even_classes_are_not():
+def test_rare_classes_are_not_pasted_unless_asked():
     names = ("sky", "road", "pole", "sign", "pedestrian")
-    scene = chosen(made_up(num_classes=5, class_names=names,
-                           class_shares=(0.5, 0.47, 0.015, 0.01, 0.005)))
-    assert scene["augment.paste_rare"].value == 0.02
-    assert "pole, sign, pedestrian hold under 0.02" in scene["augment.paste_rare"].reason
-    assert as_config(scene).augment.paste_rare == 0.02
-    assert chosen(made_up())["augment.paste_rare"].value == 0.0  # balanced
-    even = tuple(f"c{i}" for i in range(60))
-    many = chosen(made_up(num_classes=60, class_names=even, class_shares=(1 / 60,) * 60))
-    assert many["augment.paste_rare"].value == 0.0  # 1.7% each is an even share, not rare
-    given = chosen(made_up(num_classes=5, class_names=names,
-                           class_shares=(0.5, 0.47, 0.015, 0.01, 0.005)),
-                   given={"augment.paste_rare": 0.0})
-    assert given["augment.paste_rare"].given and given["augment.paste_rare"].value == 0.0
+    scene = made_up(num_classes=5, class_names=names, class_shares=(0.5, 0.47, 0.015, 0.01, 0.005))
+    choices = chosen(scene)
+    assert choices["augment.paste_rare"].value == 0.0  # measured: it cost CamVid 0.03
+    assert "cost" in choices["augment.paste_rare"].reason
+    asked = chosen(scene, given={"augment.paste_rare": 0.02})
+    assert asked["augment.paste_rare"].given and as_config(asked).augment.paste_rare == 0.02
 
 
 def test_many_colour_classes_get_reseg_and_absent_classes_are_named():

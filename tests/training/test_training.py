@@ -192,3 +192,20 @@ def test_cli_bad_input_exits_2_with_one_line(workspace, args, message):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
+
+
+def test_rare_class_paste_names_the_rare_classes_and_changes_the_batches(demo_data, caplog):
+    from segcore.training.data_source import RunData
+
+    plain = RunData(tiny_config(demo_data, class_weights="none"), None)
+    assert plain.paste == ()
+    augment = dict(plain.config.augment.to_json(), paste_rare=0.3)
+    with caplog.at_level("INFO", logger="segcore.train"):
+        pasted = RunData(tiny_config(demo_data, class_weights="none", augment=augment), None)
+    shares = pasted.class_counts / pasted.class_counts.sum()
+    assert pasted.paste and all(0 < shares[c] < 0.3 for c in pasted.paste)
+    assert "background" not in caplog.text.split("rare-class paste")[1]  # the common class stays
+    a = next(iter(plain.batches(0)))
+    b = next(iter(pasted.batches(0)))
+    moved = (a[1].numpy() != b[1].numpy()).mean()
+    assert 0 < moved < 0.5  # some pixels pasted, most kept

@@ -17,6 +17,11 @@ from bench.common import run_cli
 LAST_WEIGHTS = (("mean_iou_last", ("--weights", "last")),)
 
 
+def scorings(tta, also):
+    """The extra scores of a run: (key, `evaluate` arguments) for each TTA mode, then `also`'s."""
+    return [(tta_key(mode), ("--tta", mode)) for mode in tta_modes(tta)] + list(also)
+
+
 def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, split_args=(),
                 tta=False, also=()):
     """Trains `model` on `data` for `minutes` via `python -m segcore train`, then evaluates it.
@@ -58,8 +63,7 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         if '"kind": "epoch"' in line
     )
     scored = {}
-    scorings = [(tta_key(mode), ("--tta", mode)) for mode in tta_modes(tta)] + list(also)
-    for key, evaluate_args in scorings:
+    for key, evaluate_args in scorings(tta, also):
         stdout, _ = run_cli(["--workspace", str(workspace), "evaluate", "--run", str(run_dir),
                              "--json", *evaluate_args])
         scored[key] = json.loads(stdout)["mean_iou"]
@@ -110,8 +114,7 @@ def run_quality_seeds(data, model, minutes, img_size, seeds, extra_args=(), spli
                              split_args=split_args, tta=tta, also=also)
         results.append({"seed": seed, **result})
     out = {"runs": results, "seeds": list(seeds)}
-    keys = ("mean_iou", *map(tta_key, tta_modes(tta)), *(key for key, _ in also))
-    for key in keys:
+    for key in ("mean_iou", *(key for key, _ in scorings(tta, also))):
         mean, std = spread([r.get(key) for r in results])
         out[f"{key}_mean"], out[f"{key}_std"] = mean, std
     return out

@@ -11,6 +11,7 @@ import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.masks import raw_to_labels, read_pair
+from segcore.data.paste import paste_classes
 from segcore.errors import ConfigError, DataError
 from segcore.numeric_range import NumericRange
 from segcore.widget import Widget
@@ -36,10 +37,9 @@ class AugmentConfig:
         elastic: elastic deformation: the standard deviation, in pixels of the training
             size, of random shifts at a 3x3 grid of control points, interpolated smoothly over
             the image (U-Net's recipe for few microscopy images); 0 turns it off.
-        paste_rare: rare-class paste: the classes that hold less than this share of the
-            training pixels (`rare_classes`) are copied, image and label, from each sample
-            of a batch onto the next one (`paste_classes`; the copy-paste of Ghiasi et al.,
-            2021, by class as ClassMix does); 0 turns it off.
+        paste_rare: rare-class paste (`segcore.data.paste`): the classes that hold less
+            than this share of the training pixels are copied, image and label, from each
+            sample of a batch onto the next one; 0 turns it off.
     """
 
     hflip: bool = field(default=True, metadata={
@@ -322,45 +322,6 @@ def epoch_samples(count, batch_size, seed, first, last):
     return tf.data.Dataset.range(first, last).flat_map(one_epoch)
 
 
-def rare_classes(class_counts, share):
-    """The classes that hold some, but less than `share`, of the labelled training pixels.
-
-    Example: counts [900, 60, 40, 0] with share 0.05 -> (2,); an absent class is not pasted.
-    """
-    counts = np.asarray(class_counts, dtype=np.float64)
-    total = counts.sum()
-    if share <= 0 or total <= 0:
-        return ()
-    return tuple(int(c) for c in np.flatnonzero((counts > 0) & (counts < share * total)))
-
-
-def paste_classes(dataset, classes):
-    """Pastes the pixels of `classes` from each sample of a batch onto the next one.
-
-    Sample i of a batch gets image and label of sample i - 1 (the last sample's go to the
-    first) wherever those belong to `classes`, on top of its own: rare objects show up twice
-    as often, on other backgrounds. The partner is the batch's order, itself a pure function of
-    (seed, epoch), so a resumed epoch replays the same pastes; a batch of one is left as it is.
-
-    Args:
-        dataset: batches (float [B, H, W, C], int32 [B, H, W]) of one size.
-        classes: class indices to paste; empty: the dataset as it is.
-    """
-    import tensorflow as tf
-
-    if not classes:
-        return dataset
-    wanted = tf.constant(sorted(classes), tf.int32)
-
-    def paste(images, masks):
-        donor_images, donor_masks = tf.roll(images, 1, axis=0), tf.roll(masks, 1, axis=0)
-        pasted = tf.reduce_any(donor_masks[..., None] == wanted, axis=-1)
-        return (tf.where(pasted[..., None], donor_images, images),
-                tf.where(pasted, donor_masks, masks))
-
-    return dataset.map(paste, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
 def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop=None,
                   value_range=(0.0, 1.0), epochs=1, paste=()):
     """Shuffled, augmented training batches of `epochs` epochs from `epoch` on.
@@ -379,7 +340,7 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
         crop: (h, w) random-crop size, or None for the full image.
         value_range: where brightness/contrast jitter clips pixels (None: no clipping).
         epochs: how many epochs the dataset holds.
-        paste: classes to paste from sample to sample (`paste_classes`).
+        paste: classes to paste from sample to sample (`paste.paste_classes`).
 
     Returns:
         A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]).
@@ -416,6 +377,5 @@ def eval_dataset(images, masks, batch_size):
 
 __all__ = [
     "AugmentConfig", "IGNORE_LABEL", "augment_sample", "class_pixel_counts", "epoch_order",
-    "epoch_samples", "eval_dataset", "load_arrays", "paste_classes", "rare_classes",
-    "resize_pair", "train_dataset",
+    "epoch_samples", "eval_dataset", "load_arrays", "resize_pair", "train_dataset",
 ]

@@ -26,14 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from segcore.data.masks import raw_to_labels, read_pair
+from segcore.data.paste import paste_classes
 from segcore.data.patches import rescale_pair, sample_patch
-from segcore.data.pipeline import (
-    AugmentConfig,
-    augment_sample,
-    epoch_samples,
-    paste_classes,
-    resize_pair,
-)
+from segcore.data.pipeline import AugmentConfig, augment_sample, epoch_samples, resize_pair
 from segcore.errors import ConfigError, SegcoreError
 
 log = logging.getLogger("segcore.data")
@@ -269,7 +264,7 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
         oversample: share of patches centred on a class present.
         value_range: where brightness/contrast jitter clips pixels (None: no clipping).
         epochs: how many epochs the dataset holds, one after another.
-        paste: classes to paste from sample to sample (`pipeline.paste_classes`).
+        paste: classes to paste from sample to sample (`paste.paste_classes`).
 
     Returns:
         A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]).

@@ -22,7 +22,8 @@ import numpy as np
 
 from segcore.data.channels import BANDS, dataset_input, image_info
 from segcore.data.dataset import load_dataset
-from segcore.data.pipeline import class_pixel_counts, load_arrays, rare_classes, train_dataset
+from segcore.data.paste import rare_classes
+from segcore.data.pipeline import class_pixel_counts, load_arrays, train_dataset
 from segcore.data.streaming import (
     DiskSource,
     MemorySource,

@@ -1,14 +1,8 @@
 import numpy as np
 import pytest
 
-from segcore.data.pipeline import (
-    AugmentConfig,
-    _warp,
-    epoch_order,
-    epoch_samples,
-    rare_classes,
-    train_dataset,
-)
+from segcore.data.paste import rare_classes
+from segcore.data.pipeline import AugmentConfig, _warp, epoch_order, epoch_samples, train_dataset
 
 
 def coded_pair(size=16, count=4):

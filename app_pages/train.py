@@ -62,6 +62,8 @@ def draw(setting, where, kept, options=None, note=""):
     if widget.kind in ("select", "crop"):
         return where.selectbox(widget.label, options or setting.choices,
                                format_func=FORMATS.get(key, str), **common)
+    if widget.kind == "classes":
+        return where.multiselect(widget.label, options or [], **common)
     if widget.kind == "number":
         return where.number_input(widget.label, widget.low, widget.high, step=widget.step,
                                   **common)
@@ -100,6 +102,8 @@ def settings_form():
             stride = model_stride(model, **hparams)
             sizes = [s for s in setting.widget.steps if s % stride == 0] or [stride * 4]
             options, note = sizes, f"; a multiple of {stride} here"
+        elif setting.widget.kind == "classes":
+            options, note = class_names(), ""
         else:
             note = ""
         values[setting.key] = draw(setting, where, kept, options, note)
@@ -118,6 +122,15 @@ def settings_form():
     config = settings.config_from_values(values, data=str(dataset_path()))
     keep_settings(settings.saved_form(config))
     return config
+
+
+def class_names():
+    """The current dataset's class names, as the doctor reads them ([] without a dataset)."""
+    try:
+        report = dataset_report(dataset_path())[0]
+    except (SegcoreError, OSError):
+        return []
+    return [entry["name"] for entry in report.get("classes", [])]
 
 
 def keep_settings(form):

@@ -16,7 +16,7 @@ class Widget:
         kind: "slider" (low..high by step), "steps" (a slider over `steps`), "select" (the
             field's choices), "checkbox", "number" (typed, low..high), "size" (height and
             width over `steps` that suit the model's stride) or "crop" (off, or a square size
-            from `steps` below the image size).
+            from `steps` below the image size) or "classes" (any of the dataset's class names).
         low, high, step: bounds and step of sliders and numbers.
         steps: the values of "steps", "size" and "crop".
         help: the tooltip, when it should say more than the field's help.

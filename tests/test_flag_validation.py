@@ -36,6 +36,7 @@ BAD_FLAGS = [
     ("--contrast", "inf"), ("--contrast", "-1"), ("--saturation", "nan"), ("--saturation", "1.5"),
     ("--elastic", "nan"), ("--elastic", "-1"), ("--elastic", "100"),
     ("--paste-rare", "nan"), ("--paste-rare", "-0.1"), ("--paste-rare", "0.6"),
+    ("--paste", "Pole,,Sign"),
     ("--dropout", "nan"), ("--dropout", "inf"), ("--dropout", "0.9"),
     ("--depth", "nan"), ("--base-filters", "inf"),
 ]
@@ -65,12 +66,18 @@ def test_config_json_values_are_checked_too():
     """A config from the app or a run's config.json goes through the same checks."""
     for bad in ({"momentum": math.nan}, {"epochs": "10"}, {"epochs": True}, {"seed": 1.5},
                 {"augment": {"scale_min": math.inf}}, {"augment": {"hflip": "yes"}},
+                {"augment": {"paste": [1]}}, {"augment": {"paste": {"Pole": 1}}},
                 {"hparams": {"dropout": math.nan}}, {"hparams": [1]}):
         with pytest.raises(ConfigError):
             RunConfig(**{"data": "x", **bad}).validate()
     config = RunConfig(data="x", epochs=3.0, time_budget_min=2).validate()
     assert config.epochs == 3 and isinstance(config.epochs, int)
     assert isinstance(config.time_budget_min, float)
+
+
+def test_paste_takes_class_names_comma_separated():
+    assert parse("--paste= Pole , Pedestrian,Pole").augment.paste == ["Pole", "Pedestrian"]
+    assert parse("--paste=").augment.paste == [] and parse().augment.paste == []
 
 
 def test_every_numeric_field_has_a_range():

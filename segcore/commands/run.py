@@ -45,6 +45,9 @@ def _add_config_flags(parser):
             group.add_argument(_flag(f.name), dest=f"aug_{f.name}", default=None,
                                action=argparse.BooleanOptionalAction,
                                help=f"{f.metadata['help']} (default: {f.default})")
+        elif "range" not in f.metadata:  # a list of class names
+            group.add_argument(_flag(f.name), dest=f"aug_{f.name}", default=None,
+                               metavar="CLASSES", help=f.metadata["help"])
         else:
             group.add_argument(_flag(f.name), dest=f"aug_{f.name}", type=float, default=None,
                                help=f"{f.metadata['help']} (default: {f.default}; "
@@ -101,7 +104,7 @@ def given_settings(args):
 
     Paths as in `segcore.training.auto.Choice`: "img_size", "hparams.depth", "augment.vflip".
     """
-    from segcore.data.pipeline import AugmentConfig
+    from segcore.data.pipeline import AugmentConfig, class_names
     from segcore.training.config import RunConfig, parse_size
 
     given = {}
@@ -110,8 +113,10 @@ def given_settings(args):
         if value is not None and f.name not in ("hparams", "augment"):
             given[f.name] = parse_size(value) if f.name in ("img_size", "crop") else value
     for f in dataclasses.fields(AugmentConfig):
-        if getattr(args, f"aug_{f.name}", None) is not None:
-            given[f"augment.{f.name}"] = getattr(args, f"aug_{f.name}")
+        value = getattr(args, f"aug_{f.name}", None)
+        if value is not None:
+            given[f"augment.{f.name}"] = tuple(class_names(value)) if isinstance(
+                value, str) else value
     for key, value in vars(args).items():
         if key.startswith("hp_") and value is not None:
             given[f"hparams.{key[3:]}"] = value
@@ -152,7 +157,9 @@ def auto_settings(args, stream=None):
         head, _, tail = choice.path.partition(".")
         dest = {"hparams": f"hp_{tail}", "augment": f"aug_{tail}"}.get(head, head)
         value = choice.value
-        if isinstance(value, tuple):
+        if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            value = ",".join(value)  # class names, as `--paste` takes them
+        elif isinstance(value, tuple):
             value = auto.format_value(value)
         setattr(args, dest, value)
     stream.flush()

@@ -40,6 +40,8 @@ class AugmentConfig:
         paste_rare: rare-class paste (`segcore.data.paste`): the classes that hold less
             than this share of the training pixels are copied, image and label, from each
             sample of a batch onto the next one; 0 turns it off.
+        paste: class names pasted the same way, whatever their share (`--paste
+            Pole,Pedestrian`); `--auto` names the rare classes of small objects there.
     """
 
     hflip: bool = field(default=True, metadata={
@@ -74,6 +76,10 @@ class AugmentConfig:
         "help": "rare-class paste: classes under this share of the training pixels are copied "
                 "from each image of a batch onto the next; 0: off",
         "widget": Widget("Rare-class paste (share)", "data", "slider", 0.0, 0.1, 0.001)})
+    paste: list = field(default_factory=list, metadata={
+        "help": "classes pasted from each image of a batch onto the next, by name "
+                "(comma-separated: Pole,Pedestrian); none by default",
+        "widget": Widget("Paste classes", "data", "classes")})
 
     def to_json(self):
         return asdict(self)
@@ -101,6 +107,8 @@ class AugmentConfig:
             value = getattr(self, f.name)
             if "range" in f.metadata:
                 setattr(self, f.name, f.metadata["range"].check(value, flag))
+            elif f.name == "paste":
+                self.paste = class_names(value, flag)
             elif not isinstance(value, bool):
                 raise ConfigError(f"{flag} {value!r} must be true or false.")
         return self
@@ -112,6 +120,23 @@ class AugmentConfig:
             or self.brightness > 0 or self.contrast > 0 or self.saturation > 0
             or self.elastic > 0
         )
+
+
+def class_names(value, flag="--paste"):
+    """Class names as a list: a list of names, or one comma-separated string of them.
+
+    Example: "Pole, Pedestrian" -> ["Pole", "Pedestrian"]; duplicates are dropped.
+
+    Raises:
+        ConfigError: a value that is neither, or an empty name, naming `flag`.
+    """
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")] if value.strip() else []
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{flag} {value!r} must be a list of class names.")
+    if any(not v.strip() for v in value):
+        raise ConfigError(f"{flag} {', '.join(value)!r} holds an empty class name.")
+    return list(dict.fromkeys(v.strip() for v in value))
 
 
 def resize_pair(image, mask, size):

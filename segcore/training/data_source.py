@@ -33,7 +33,7 @@ from segcore.data.streaming import (
     memory_budget,
     source_dataset,
 )
-from segcore.errors import DataError
+from segcore.errors import ConfigError, DataError
 
 log = logging.getLogger("segcore.train")
 
@@ -130,12 +130,25 @@ class RunData:
         self._choose_paste()
 
     def _choose_paste(self):
-        share = self.config.augment.paste_rare
-        self.paste = rare_classes(self.class_counts, share) if self.class_counts is not None else ()
-        if share > 0:
-            names = ", ".join(self.class_map.names[c] for c in self.paste) or "none"
+        """The classes pasted from sample to sample: those under `--paste-rare`'s share of
+        the training pixels and those `--paste` names (a name the class map lacks is a
+        ConfigError naming it)."""
+        augment = self.config.augment
+        named = []
+        for name in augment.paste:
+            if name not in self.class_map.names:
+                raise ConfigError(f"--paste {name}: no such class; the classes are "
+                                  f"{', '.join(self.class_map.names)}.")
+            named.append(self.class_map.names.index(name))
+        rare = (rare_classes(self.class_counts, augment.paste_rare)
+                if self.class_counts is not None else ())
+        self.paste = tuple(sorted(set(rare) | set(named)))
+        if augment.paste_rare > 0:
             log.info("rare-class paste: classes under %.3g of the training pixels: %s",
-                     share, names)
+                     augment.paste_rare, ", ".join(self.class_map.names[c] for c in rare)
+                     or "none")
+        if named:
+            log.info("class paste: %s", ", ".join(augment.paste))
 
     def failure(self):
         """The `SegcoreError` of a sample that failed to decode inside tf.data, or None.

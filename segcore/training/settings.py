@@ -288,11 +288,16 @@ def fit(setting, value, options=None):
         setting: the widget.
         value: the value to show.
         options: the choices of a "select", "steps", "size" or "crop" widget when they depend
-            on other settings (image sizes that suit the model's stride).
+            on other settings (image sizes that suit the model's stride); of a "classes"
+            widget, the dataset's class names (a name the dataset lacks is dropped).
     """
     widget = setting.widget
     if widget.kind == "checkbox":
         return bool(value)
+    if widget.kind == "classes":  # a multiselect of the dataset's class names
+        options = list(options or ())
+        names = value if isinstance(value, (list, tuple)) else []
+        return [name for name in names if name in options]
     if widget.kind == "select":
         options = list(options or setting.choices)
         return value if value in options else (

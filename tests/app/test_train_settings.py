@@ -70,6 +70,9 @@ def test_values_a_widget_cannot_show_are_fitted():
     assert settings.fit(keys["img_h"], 100, [32, 64, 96]) == 96
     assert settings.fit(keys["crop"], "none", ["none", 32]) == "none"
     assert settings.fit(keys["time_budget_min"], "x") == 0.0
+    # Class names the dataset lacks (another dataset's run) are dropped.
+    assert settings.fit(keys["aug_paste"], ["kite", "circle"], ["circle", "square"]) == ["circle"]
+    assert settings.fit(keys["aug_paste"], "circle", ["circle"]) == []
 
 
 def test_a_damaged_or_foreign_settings_dict_restores_nothing(tmp_path):
@@ -100,6 +103,20 @@ def test_settings_survive_a_dropped_widget_state_and_a_new_session(app_env):
     no_exceptions(fresh)
     assert fresh.slider(key="epochs").value == 17 and fresh.slider(key="hp_depth").value == 2
     assert fresh.select_slider(key="img_w").value == 64
+
+
+def test_paste_offers_the_datasets_classes_and_is_kept(app_env):
+    root, _ = app_env
+    at = page("train").run()
+    no_exceptions(at)
+    paste = at.multiselect(key="aug_paste")
+    assert list(paste.options) == ["background", "circle", "square", "triangle"]
+    assert paste.value == []
+    paste.set_value(["triangle", "circle"]).run()
+    no_exceptions(at)
+    assert read_place(root)["train_settings"]["augment"]["paste"] == ["triangle", "circle"]
+    fresh = page("train").run()  # a new session: from the workspace
+    assert fresh.multiselect(key="aug_paste").value == ["triangle", "circle"]
 
 
 @pytest.fixture

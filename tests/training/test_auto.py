@@ -12,7 +12,7 @@ from segcore.cli import main
 from segcore.models import model_stride
 from segcore.training.auto import Fingerprint, choose_settings, fingerprint_folder
 from segcore.training.auto import speed as speed_module
-from segcore.training.auto.fingerprint import thin_share
+from segcore.training.auto.fingerprint import region_sizes, thin_share, typical_size
 from segcore.training.config import RunConfig
 
 
@@ -227,14 +227,37 @@ def test_extreme_imbalance_gets_median_weights_and_a_dice_term():
     assert "prior_correction" not in mild
 
 
-def test_rare_classes_are_not_pasted_unless_asked():
-    names = ("sky", "road", "pole", "sign", "pedestrian")
-    scene = made_up(num_classes=5, class_names=names, class_shares=(0.5, 0.47, 0.015, 0.01, 0.005))
+def test_rare_classes_of_small_objects_are_pasted_and_a_rare_class_of_large_ones_is_not():
+    names = ("sky", "road", "pole", "sign", "pedestrian", "fence")
+    scene = made_up(num_classes=6, class_names=names,
+                    class_shares=(0.5, 0.455, 0.015, 0.01, 0.005, 0.015),
+                    object_sizes=(0.2, 0.3, 0.003, 0.006, 0.004, 0.04))
     choices = chosen(scene)
-    assert choices["augment.paste_rare"].value == 0.0  # measured: it cost CamVid 0.03
+    # Rare (under 2%) and small (objects under 2% of the image); the fence spans its scene.
+    assert choices["augment.paste"].value == ("pole", "sign", "pedestrian")
+    assert "pole, sign, pedestrian" in choices["augment.paste"].line()
+    assert as_config(choices).augment.paste == ["pole", "sign", "pedestrian"]
+    assert choices["augment.paste_rare"].value == 0.0  # measured: by share alone it cost 0.03
     assert "cost" in choices["augment.paste_rare"].reason
-    asked = chosen(scene, given={"augment.paste_rare": 0.02})
+    asked = chosen(scene, given={"augment.paste_rare": 0.02, "augment.paste": ()})
     assert asked["augment.paste_rare"].given and as_config(asked).augment.paste_rare == 0.02
+    assert asked["augment.paste"].given and as_config(asked).augment.paste == []
+    # Small objects that are common (cells filling a slide) and a fingerprint that predates
+    # object sizes paste nothing.
+    cells = made_up(num_classes=2, class_names=("cell", "membrane"), class_shares=(0.8, 0.2),
+                    object_sizes=(0.005, 0.6), channels=1)
+    assert chosen(cells)["augment.paste"].value == ()
+    assert "nothing pasted" in chosen(cells)["augment.paste"].reason
+    assert chosen(replace(scene, object_sizes=()))["augment.paste"].value == ()
+
+
+def test_object_sizes_are_the_region_a_typical_pixel_lies_in():
+    mask = np.zeros((100, 100), np.uint8)
+    mask[:10, :10] = mask[20:30, 20:30] = 1  # two objects of 1% of the image
+    mask[50:, :] = 2  # one of half the image
+    assert list(region_sizes(mask, 1)) == [0.01, 0.01]
+    assert typical_size([0.01, 0.01, 0.5]) == 0.5 and typical_size([]) == 0.0
+    assert typical_size([0.01, 0.01, 0.01, 0.02]) == 0.01
 
 
 def test_many_colour_classes_get_reseg_and_absent_classes_are_named():
@@ -353,6 +376,8 @@ def test_fingerprint_of_a_generated_dataset(tmp_path):
     assert fp.channels == 1 and fp.num_classes == 3
     assert fp.thin_classes == (1,)
     assert abs(sum(fp.class_shares) - 1) < 1e-9 and fp.class_shares[2] == pytest.approx(0.5)
+    assert fp.object_sizes[2] == pytest.approx(0.5)  # the lower half, one region
+    assert 0 < fp.object_sizes[1] < 0.1  # lines of a row (two, where neighbours touch)
     rgb = fingerprint_folder(write_lines_dataset(tmp_path / "rgb", gray=False), max_masks=3)
     assert rgb.channels == 3 and rgb.sampled_masks == 3
     json.dumps(fp.to_json())

@@ -13,7 +13,8 @@ import pytest
 
 from helpers import REPO
 from segcore import launch, runs
-from segcore.errors import RunError
+from segcore.data.pipeline import AugmentConfig
+from segcore.errors import ConfigError, RunError
 from segcore.models import precision as precision_module
 from segcore.training import loop
 from segcore.training.config import RunConfig
@@ -192,6 +193,23 @@ def test_cli_bad_input_exits_2_with_one_line(workspace, args, message):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
+
+
+def test_paste_by_name_pastes_those_classes_and_an_unknown_name_is_refused(demo_data, caplog):
+    from segcore.training.data_source import RunData
+
+    augment = dict(AugmentConfig().to_json(), paste=["triangle", "circle"])
+    with caplog.at_level("INFO", logger="segcore.train"):
+        named = RunData(tiny_config(demo_data, class_weights="none", augment=augment), None)
+    names = named.class_map.names
+    assert named.paste == tuple(sorted((names.index("triangle"), names.index("circle"))))
+    assert "class paste: triangle, circle" in caplog.text
+    both = dict(augment, paste=["circle"], paste_rare=0.3)  # with the share: the union
+    union = RunData(tiny_config(demo_data, class_weights="none", augment=both), None)
+    assert names.index("circle") in union.paste and len(union.paste) > 1
+    with pytest.raises(ConfigError, match="--paste kite: no such class; the classes are "
+                                          "background, circle"):
+        RunData(tiny_config(demo_data, augment=dict(augment, paste=["kite"])), None)
 
 
 def test_rare_class_paste_names_the_rare_classes_and_changes_the_batches(demo_data, caplog):

@@ -24,6 +24,10 @@ from segcore.training.auto.size import choose_size, machine_rate
 # bench precision`: U-Net 1.73x, ReSeg 1.60x at 256x256 on an AMD EPYC Zen 4).
 BFLOAT16_SPEEDUP = 1.6
 DEFAULT_MINUTES = 15.0
+# Rare, small objects are pasted from image to image (`small_objects`): classes under this
+# share of the pixels, whose typical object covers under this share of its image.
+RARE_SHARE = 0.02
+SMALL_OBJECT = 0.02
 PREFERRED_ENCODERS = ("mobilenet_v2", "efficientnetv2_b0", "mobilenet_v3_large",
                       "efficientnetv2_b1", "resnet50", "convnext_tiny", "mobilenet_v3_small",
                       "efficientnetv2_b2")
@@ -51,7 +55,9 @@ class Choice:
 
 
 def format_value(value):
-    """Sizes as HxW, numbers compactly."""
+    """Sizes as HxW, numbers compactly, names joined by commas."""
+    if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
+        return ", ".join(value) or "none"
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(
             isinstance(v, int) for v in value):
         return f"{value[0]}x{value[1]}"
@@ -215,10 +221,34 @@ def _augment(plan, fp, window):
                  "scale")
     plan.set("augment.elastic", 0.0, "no elastic deformation: it cost membrane a sixth of "
              "its epochs in 4 min for no gain (0.785 against 0.791, bench/RESULTS.md)")
-    plan.set("augment.paste_rare", 0.0, "no rare-class paste: pasting every class under 2% "
-             "of the pixels (CamVid's Pole, SignSymbol, Fence, Pedestrian, Bicyclist) cost "
-             "0.03 mean IoU in 15 min (0.602 against 0.631, one seed; Fence, Building and "
-             "Car lost most, bench/RESULTS.md)")
+    plan.set("augment.paste_rare", 0.0, "no paste by share alone: pasting every class under "
+             "2% of the pixels (CamVid's Pole, SignSymbol, Fence, Pedestrian, Bicyclist) cost "
+             "0.03 mean IoU in 15 min (0.602 against 0.631, one seed; Fence, a rare class of "
+             "large objects, lost most, bench/RESULTS.md)")
+    small = small_objects(fp)
+    names = tuple(_names(fp)[c] for c in small)
+    plan.set("augment.paste", names,
+             f"{', '.join(names)}: under {RARE_SHARE:.0%} of the pixels, in objects under "
+             f"{SMALL_OBJECT:.0%} of the image: pasted from image to image, they are seen "
+             "twice as often on other backgrounds (CamVid, 15 min, 2 seeds: Pole, SignSymbol, "
+             "Pedestrian up 0.02-0.03 each, the mean even, bench/RESULTS.md)" if small else
+             "no class is both rare and made of small objects: nothing pasted")
+
+
+def _names(fp):
+    return fp.class_names or tuple(str(i) for i in range(len(fp.class_shares)))
+
+
+def small_objects(fp):
+    """The classes of rare, small objects: under `RARE_SHARE` of the pixels, and their
+    typical object (`Fingerprint.object_sizes`) under `SMALL_OBJECT` of the image.
+
+    Example: CamVid's Pole (1.0% of the pixels, objects 0.3% of the image), SignSymbol,
+    Pedestrian and Bicyclist, and not Fence (1.5%, but objects of 4%: a fence spans a scene).
+    """
+    sizes = fp.object_sizes or (0.0,) * len(fp.class_shares)
+    return tuple(c for c, (share, size) in enumerate(zip(fp.class_shares, sizes))
+                 if 0 < share < RARE_SHARE and 0 < size < SMALL_OBJECT)
 
 
 def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=None):

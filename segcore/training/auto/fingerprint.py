@@ -35,6 +35,9 @@ class Fingerprint:
         class_shares: each class's share of the labelled pixels in the sampled masks.
         thin_classes: indices of classes whose pixels mostly lie within `THIN_RADIUS` pixels
             of the class's boundary (poles, membranes, wires).
+        object_sizes: each class's typical object as a share of its image: the size of the
+            connected region a pixel of the class lies in, the median over the class's pixels
+            (a pole 0.003, a car 0.06, a road 0.3; 0 for a class the sample lacks).
         sampled_masks: how many masks the shares and thinness come from.
         cached_encoders: encoders whose ImageNet weights are in Keras's cache here.
         native_bfloat16: this machine's CPU computes bfloat16 natively (a fact of the
@@ -51,6 +54,7 @@ class Fingerprint:
     class_names: tuple = ()
     class_shares: tuple = ()
     thin_classes: tuple = ()
+    object_sizes: tuple = ()
     sampled_masks: int = 0
     cached_encoders: tuple = field(default=())
     native_bfloat16: bool = False
@@ -64,7 +68,8 @@ class Fingerprint:
         data = asdict(self)
         for key in ("median_size", "min_size", "max_size"):
             data[key] = list(data[key])
-        for key in ("class_names", "class_shares", "thin_classes", "cached_encoders"):
+        for key in ("class_names", "class_shares", "thin_classes", "object_sizes",
+                    "cached_encoders"):
             data[key] = list(data[key])
         return data
 
@@ -94,6 +99,28 @@ def thin_share(mask, label, radius=THIN_RADIUS):
     # cv2's default border for erode is "no boundary": the image's edge erodes nothing.
     kept = int(cv2.erode(region, kernel).sum())
     return total - kept, total
+
+
+def region_sizes(mask, label):
+    """The sizes, as shares of the image, of the connected regions (8-neighbours) of a class.
+
+    Example: two 10x10 squares of the class in a 100x100 mask: [0.01, 0.01].
+    """
+    region = (mask == label).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+    return stats[1:count, cv2.CC_STAT_AREA] / float(mask.size)
+
+
+def typical_size(sizes):
+    """The region size that the median pixel lies in (regions weighted by their pixels).
+
+    Example: regions [0.01, 0.01, 0.5] -> 0.5 (most pixels lie in the large one); 0 for none.
+    """
+    sizes = np.sort(np.asarray(sizes, dtype=np.float64))
+    if not sizes.size:
+        return 0.0
+    weight = np.cumsum(sizes)
+    return float(sizes[np.searchsorted(weight, weight[-1] / 2)])
 
 
 def _channels(path):
@@ -134,11 +161,13 @@ def fingerprint(dataset, max_masks=48, seed=0):
     classes = class_map.num_classes
     counts = np.zeros(classes, np.int64)
     removed = np.zeros(classes, np.int64)
+    regions = [[] for _ in range(classes)]
     for index in sorted(picked):
         mask = read_mask(samples[index].mask, class_map)
         counts += np.bincount(mask[mask != IGNORE_LABEL].ravel(), minlength=256)[:classes]
         for label in np.flatnonzero(np.bincount(mask.ravel(), minlength=256)[:classes]):
             removed[label] += thin_share(mask, label)[0]
+            regions[label].append(region_sizes(mask, label))
     labelled = max(int(counts.sum()), 1)
     thin = tuple(int(c) for c in range(classes)
                  if counts[c] and removed[c] / counts[c] > THIN_SURVIVAL)
@@ -149,6 +178,7 @@ def fingerprint(dataset, max_masks=48, seed=0):
         max_size=tuple(int(v) for v in sizes[order[-1]]),
         channels=max(channels), num_classes=classes, class_names=tuple(class_map.names),
         class_shares=tuple(float(c) / labelled for c in counts), thin_classes=thin,
+        object_sizes=tuple(typical_size(np.concatenate(r)) if r else 0.0 for r in regions),
         sampled_masks=len(picked), cached_encoders=_cached_encoders(),
         native_bfloat16=native_bfloat16())
 

@@ -147,6 +147,13 @@ def test_the_budget_plan_does_not_jump_once_the_tracing_epoch_is_past():
     assert budget_plans([20.0, 2.0, 2.0, 2.0], 18.0, budget_min=0.5, checkpoint=0.5) == [6] * 4
 
 
+def test_a_run_that_reaches_its_planned_end_with_budget_left_plans_on():
+    # 60 s budget: the first epoch's 10 s (after tracing) plan 5; then 9 s epochs move the
+    # estimate to 6, within a fifth, until the fifth epoch ends with 4 s left.
+    assert budget_plans([20.0, 9.0, 9.0, 9.0, 9.0], trace_seconds=10.0, budget_min=1.0) == [
+        5, 5, 5, 5, 6]
+
+
 def test_the_budget_plan_counts_the_checkpoint_between_epochs():
     # 60 s budget of 2 s epochs and 1 s checkpoints: 20 cycles fit, not 30 epochs.
     plans = budget_plans([2.0] * 6, trace_seconds=0.0, budget_min=1.0, checkpoint=1.0)

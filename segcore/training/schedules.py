@@ -149,9 +149,12 @@ class EpochPlan:
             config.time_budget_min * 60, self.state["train_seconds"], self.state["epoch"],
             typical, config.epochs)
         # A busy machine or one slow validation moves the estimate a little every epoch; the
-        # plan (the total shown and the cosine's horizon) follows only a move of a fifth.
+        # plan (the total shown and the cosine's horizon) follows only a move of a fifth, or
+        # a run that reached its planned end with budget left (else it would show "epoch
+        # 13/11" and train on at the cosine's floor).
         current = self.state.get("schedule_epochs")
-        if current is None or abs(plan - current) > 0.2 * current:
+        reached = current is not None and self.state["epoch"] >= current and plan > current
+        if current is None or abs(plan - current) > 0.2 * current or reached:
             self.state["schedule_epochs"] = plan
 
     def over_budget(self, elapsed_seconds):

@@ -252,7 +252,7 @@ def _check_config_types(config):
     """Raises TypeError for a field whose type differs from its default's (a damaged file)."""
     import dataclasses
 
-    from segcore.data.pipeline import AugmentConfig
+    from segcore.data.augment import AugmentConfig
 
     if not isinstance(config.augment, AugmentConfig):
         raise TypeError(f"augment is {config.augment!r}")

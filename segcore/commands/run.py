@@ -23,7 +23,7 @@ def _flag(name):
 
 
 def _add_config_flags(parser):
-    from segcore.data.pipeline import AugmentConfig
+    from segcore.data.augment import AugmentConfig
     from segcore.models import MODELS
     from segcore.training.config import RunConfig, flag_name
 
@@ -71,7 +71,7 @@ def _add_config_flags(parser):
 
 def config_from_args(args):
     """Builds a RunConfig from parsed flags (unset flags keep the defaults)."""
-    from segcore.data.pipeline import AugmentConfig
+    from segcore.data.augment import AugmentConfig
     from segcore.models import get_spec
     from segcore.training.config import RunConfig
 
@@ -104,7 +104,7 @@ def given_settings(args):
 
     Paths as in `segcore.training.auto.Choice`: "img_size", "hparams.depth", "augment.vflip".
     """
-    from segcore.data.pipeline import AugmentConfig, class_names
+    from segcore.data.augment import AugmentConfig, class_names
     from segcore.training.config import RunConfig, parse_size
 
     given = {}

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from segcore.data.augment import AugmentConfig, augment_sample
 from segcore.data.masks import raw_to_labels, read_pair
 from segcore.data.paste import paste_classes
 from segcore.data.patches import rescale_pair, sample_patch
-from segcore.data.pipeline import AugmentConfig, augment_sample, epoch_samples, resize_pair
+from segcore.data.pipeline import epoch_samples, resize_pair
 from segcore.errors import ConfigError, SegcoreError
 
 log = logging.getLogger("segcore.data")

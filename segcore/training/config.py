@@ -4,8 +4,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from segcore.data.augment import AugmentConfig
 from segcore.data.dataset import SPLIT_MODES
-from segcore.data.pipeline import AugmentConfig
 from segcore.errors import ConfigError
 from segcore.losses import CLASS_WEIGHTINGS, LOSS_HELP, LOSSES
 from segcore.models import MODELS, model_stride, resolve_hparams

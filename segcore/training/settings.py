@@ -10,7 +10,7 @@ one round trip.
 import dataclasses
 from dataclasses import dataclass
 
-from segcore.data.pipeline import AugmentConfig
+from segcore.data.augment import AugmentConfig
 from segcore.errors import ConfigError
 from segcore.models import get_spec
 from segcore.training.config import RunConfig

@@ -8,7 +8,7 @@ import pytest
 
 from page_runner import page
 from segcore import launch, runs
-from segcore.data.pipeline import AugmentConfig
+from segcore.data.augment import AugmentConfig
 from segcore.models import MODELS
 from segcore.place import PLACE_FILE, keep_place, read_place
 from segcore.training import settings
@@ -21,7 +21,8 @@ def no_exceptions(at):
 
 def widget(at, key):
     """The element of any kind drawn under `key`."""
-    for kind in ("slider", "select_slider", "selectbox", "checkbox", "number_input"):
+    for kind in ("slider", "select_slider", "selectbox", "checkbox", "number_input",
+                 "multiselect"):
         found = [w for w in getattr(at, kind) if w.key == key]
         if found:
             return found[0]

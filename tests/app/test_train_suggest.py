@@ -14,7 +14,8 @@ def no_exceptions(at):
 
 
 def widget(at, key):
-    for kind in ("slider", "select_slider", "selectbox", "checkbox", "number_input"):
+    for kind in ("slider", "select_slider", "selectbox", "checkbox", "number_input",
+                 "multiselect"):
         found = [w for w in getattr(at, kind) if w.key == key]
         if found:
             return found[0]
@@ -23,7 +24,7 @@ def widget(at, key):
 
 def keys(at):
     return {w.key for kind in ("slider", "select_slider", "selectbox", "checkbox",
-                               "number_input") for w in getattr(at, kind)}
+                               "number_input", "multiselect") for w in getattr(at, kind)}
 
 
 def test_suggest_fills_the_widgets_and_keeps_what_the_user_changed(app_env, monkeypatch):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from segcore.data.augment import AugmentConfig, _warp
 from segcore.data.paste import rare_classes
-from segcore.data.pipeline import AugmentConfig, _warp, epoch_order, epoch_samples, train_dataset
+from segcore.data.pipeline import epoch_order, epoch_samples, train_dataset
 
 
 def coded_pair(size=16, count=4):

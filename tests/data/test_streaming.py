@@ -5,9 +5,10 @@ import logging
 import numpy as np
 import pytest
 
+from segcore.data.augment import AugmentConfig
 from segcore.data.channels import samples_input
 from segcore.data.dataset import load_dataset
-from segcore.data.pipeline import AugmentConfig, load_arrays, train_dataset
+from segcore.data.pipeline import load_arrays, train_dataset
 from segcore.data.streaming import (
     DiskSource,
     MemorySource,

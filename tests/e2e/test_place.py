@@ -94,3 +94,35 @@ def test_dataset_and_settings_are_kept_across_links_pages_reloads_and_tabs(serve
         expect(warning).to_have_count(0)
         shot(other, "place-3-use-run-settings")
         browser.close()
+
+
+def test_paste_classes_come_from_the_dataset_and_are_kept_over_a_reload(server):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    from segcore.place import read_place
+
+    url, tmp_path = server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        expect(page.get_by_text("48 images, 4 classes")).to_be_visible()
+        wait_idle(page)
+        page.get_by_role("link", name="Train").click()
+        expect(page.get_by_text("Dataset: demo")).to_be_visible()
+        wait_idle(page)
+        chips = page.locator(".st-key-aug_paste [data-tag]")
+        expect(chips).to_have_count(0)
+        choose(page, "aug_paste", "triangle")
+        page.keyboard.press("Escape")
+        expect(chips).to_have_text(["triangle"])
+        wait_idle(page)
+        assert_clean(page)
+        shot(page, "paste-1-picked")
+        assert read_place(tmp_path / "workspace")["train_settings"]["augment"]["paste"] == [
+            "triangle"]
+        page.reload()
+        expect(page.get_by_text("Dataset: demo")).to_be_visible()
+        expect(chips).to_have_text(["triangle"])
+        browser.close()

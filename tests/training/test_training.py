@@ -13,7 +13,7 @@ import pytest
 
 from helpers import REPO
 from segcore import launch, runs
-from segcore.data.pipeline import AugmentConfig
+from segcore.data.augment import AugmentConfig
 from segcore.errors import ConfigError, RunError
 from segcore.models import precision as precision_module
 from segcore.training import loop

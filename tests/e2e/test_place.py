@@ -36,6 +36,14 @@ def expect_train_place(page, dataset, epochs):
     assert_clean(page)
 
 
+def open_tab(browser, url):
+    """A new tab of the app's address, the size and patience of the other browser tests."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    return page
+
+
 def test_dataset_and_settings_are_kept_across_links_pages_reloads_and_tabs(server):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
@@ -48,9 +56,7 @@ def test_dataset_and_settings_are_kept_across_links_pages_reloads_and_tabs(serve
     runs.write_status(run, state="finished")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.set_default_timeout(60_000)
-        page.goto(url)
+        page = open_tab(browser, url)
         expect(page.get_by_text("48 images, 4 classes")).to_be_visible()
         wait_idle(page)
 
@@ -74,9 +80,7 @@ def test_dataset_and_settings_are_kept_across_links_pages_reloads_and_tabs(serve
         # A reload, then a new tab on the bare address: the workspace kept the place.
         page.reload()
         expect_train_place(page, "cells", 5)
-        other = browser.new_page(viewport={"width": 1400, "height": 1100})
-        other.set_default_timeout(60_000)
-        other.goto(url)
+        other = open_tab(browser, url)
         expect(other.get_by_text("cells: 6 images, 2 classes")).to_be_visible()
         expect(other).to_have_url(re.compile(r"dataset=cells"))
         wait_idle(other)
@@ -104,9 +108,7 @@ def test_paste_classes_come_from_the_dataset_and_are_kept_over_a_reload(server):
     url, tmp_path = server
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.set_default_timeout(60_000)
-        page.goto(url)
+        page = open_tab(browser, url)
         expect(page.get_by_text("48 images, 4 classes")).to_be_visible()
         wait_idle(page)
         page.get_by_role("link", name="Train").click()

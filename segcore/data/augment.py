@@ -36,7 +36,8 @@ class AugmentConfig:
             than this share of the training pixels are copied, image and label, from each
             sample of a batch onto the next one; 0 turns it off.
         paste: class names pasted the same way, whatever their share (`--paste
-            Pole,Pedestrian`); `--auto` names the rare classes of small objects there.
+            Pole,Pedestrian`); `--auto` leaves it empty and names in its reason the rare
+            classes of small objects to try.
     """
 
     hflip: bool = field(default=True, metadata={
@@ -91,7 +92,8 @@ class AugmentConfig:
         return cls(**data)
 
     def validate(self):
-        """Checks every value (flips are booleans, the rest finite and in range); returns self.
+        """Checks every value (flips are booleans, `paste` class names, the rest finite and in
+        range); returns self.
 
         Raises:
             ConfigError: naming the flag, e.g. `--scale-min nan must be a finite number in

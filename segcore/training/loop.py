@@ -39,7 +39,6 @@ class Trainer:
                 weights file is not read (it may be gone since the run started).
         """
         import keras
-        import tensorflow as tf
 
         self.config = config
         self.chief = is_chief()
@@ -97,8 +96,18 @@ class Trainer:
         self.plan = EpochPlan(config, self.state, self.steps_per_epoch)
         if fitting:
             self.state["prior_correction"] = config.prior_correction
-        self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
+        self._trace_step()
         self.encoder_frozen = False
+
+    def _trace_step(self):
+        """(Re)builds the step: a tf.function, with the forward and backward pass compiled by
+        XLA under `--jit xla` (the optimizer's update stays outside it, where a strategy
+        reduces the gradients across replicas and workers)."""
+        import tensorflow as tf
+
+        self._gradients = (tf.function(self._loss_and_gradients, jit_compile=True)
+                           if self.config.jit == "xla" else self._loss_and_gradients)
+        self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
 
     def _load_data(self):
         """Reads the dataset and its samples: in memory, as patches, or streamed (data_source)."""
@@ -114,17 +123,22 @@ class Trainer:
 
     # The distributed steps -------------------------------------------------------------------
 
+    def _loss_and_gradients(self, images, masks):
+        """One replica's loss (averaged over the global batch), logits and gradients."""
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            logits = self.model(images, training=True)
+            per_example = self.loss_fn(masks, logits)
+            loss = tf.nn.compute_average_loss(per_example,
+                                              global_batch_size=self.config.batch_size)
+        return loss, logits, tape.gradient(loss, self.model.trainable_variables)
+
     def _distributed_train_step(self, images, masks):
         import tensorflow as tf
 
-        global_batch = self.config.batch_size
-
         def step(images, masks):
-            with tf.GradientTape() as tape:
-                logits = self.model(images, training=True)
-                per_example = self.loss_fn(masks, logits)
-                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-            gradients = tape.gradient(loss, self.model.trainable_variables)
+            loss, logits, gradients = self._gradients(images, masks)
             self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
             if self.share_fit is None:
                 return loss
@@ -188,11 +202,9 @@ class Trainer:
         Derived from the epoch alone, so a resume continues in the phase it stopped in. A
         change retraces the step: Keras reads `trainable` when the step is traced.
         """
-        import tensorflow as tf
-
         freeze = finetune.frozen(epoch, self.config.hparams.get("freeze_epochs", 0))
         if finetune.set_frozen(self.encoder, freeze):
-            self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
+            self._trace_step()
             log.info("epoch %d: encoder %s", epoch + 1, "frozen" if freeze else "trainable")
         self.encoder_frozen = self.encoder is not None and freeze
 

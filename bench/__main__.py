@@ -1,4 +1,4 @@
-"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,precision,scale,all}`.
+"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,jit,precision,scale,all}`.
 
 Every figure is measured here, side by side in one run; none is asserted in a test.
 """
@@ -53,6 +53,9 @@ def main(argv=None):
     batchnorm.add_argument("--model", default="unet")
     batchnorm.add_argument("--rounds", type=int, default=3)
     batchnorm.add_argument("--json", action="store_true")
+    jit = sub.add_parser("jit", help="training step: XLA's against TensorFlow's")
+    jit.add_argument("--rounds", type=int, default=5)
+    jit.add_argument("--json", action="store_true")
     precision = sub.add_parser("precision", help="training step: bfloat16 vs float32")
     precision.add_argument("--models", default="unet,reseg")
     precision.add_argument("--rounds", type=int, default=3)
@@ -124,6 +127,10 @@ def main(argv=None):
         from bench.batchnorm import run_batchnorm
 
         print_json(run_batchnorm(args.rounds, args.model))
+    elif args.command == "jit":
+        from bench.jit import run_jit
+
+        print_json(run_jit(rounds=args.rounds))
     elif args.command == "precision":
         from bench.precision import run_precision
 

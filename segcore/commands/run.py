@@ -192,6 +192,19 @@ def training_in(workspace):
     return lambda: runlock.workspace_holder(runs.runs_dir(workspace))
 
 
+def _check_paste(config):
+    """A `--paste` name the dataset's class map lacks is refused before a run exists."""
+    if not config.augment.paste:
+        return
+    from segcore.data.augment import named_classes
+    from segcore.data.dataset import load_dataset
+
+    dataset = load_dataset(config.data, classes=config.classes,
+                           ignore_index=config.ignore_index, split=config.split,
+                           val_fraction=config.val_fraction, seed=config.seed)
+    named_classes(config.augment.paste, dataset.class_map.names)
+
+
 def _check_encoder_weights(hparams):
     """A missing weights file is refused before a run exists; a given file is kept absolute."""
     if hparams.get("encoder", "none") == "none":
@@ -274,6 +287,7 @@ def train_command(args):
         config.data = str(Path(config.data).resolve())
         if config.classes:
             config.classes = str(Path(config.classes).resolve())
+        _check_paste(config)
         path = None
         if lock is not None:
             lock.hold_workspace()  # before the folder exists: two starts at once make one run

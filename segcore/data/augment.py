@@ -119,6 +119,20 @@ class AugmentConfig:
         )
 
 
+def named_classes(paste, names):
+    """The indices of the `paste` class names in `names` (a class map's).
+
+    Raises:
+        ConfigError: a name the class map lacks, naming it and the classes there are.
+    """
+    unknown = [name for name in paste if name not in names]
+    if unknown:
+        raise ConfigError(f"--paste {', '.join(unknown)}: no such class"
+                          f"{'es' if len(unknown) > 1 else ''}; the classes are "
+                          f"{', '.join(names)}.")
+    return [list(names).index(name) for name in paste]
+
+
 def class_names(value, flag="--paste"):
     """Class names as a list: a list of names, or one comma-separated string of them.
 

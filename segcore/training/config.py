@@ -34,7 +34,7 @@ STRATEGIES = {
 JIT = {
     "off": "TensorFlow's graph with its oneDNN kernels",
     "xla": "XLA compiles each step's forward and backward pass into fused kernels (ReSeg "
-           "1.2x the images per second in float32 on an AVX2 CPU; `--auto` times both ways)",
+           "1.13x the images per second in float32 on an AVX2 CPU, U-Net on membrane 1.0x)",
 }
 # What the app's sliders offer; a config may hold any value of the field's range.
 SIZES = (32, 64, 96, 128, 160, 192, 224, 256, 320, 352, 384, 480, 512)
@@ -170,8 +170,8 @@ class RunConfig:
                              widget=Widget("Training arithmetic", "advanced", "select",
                                            help=" · ".join(f"{k}: {v}" for k, v in
                                                            PRECISIONS.items())))
-    # Issue 17: the compiler of the training step (segcore/training/loop.py); `--auto` picks the
-    # faster one on this machine (segcore/training/auto/speed.py).
+    # Issue 17: the compiler of the training step (segcore/training/loop.py, `python -m bench
+    # jit`); `--auto` leaves it off (bench/RESULTS.md).
     jit: str = _option("off", "compiler of each training step's forward and backward pass: "
                        "off (TensorFlow's kernels) or xla (XLA's fused kernels)", tuple(JIT),
                        widget=Widget("Step compiler", "advanced", "select",

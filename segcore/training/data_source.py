@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segcore.data.augment import named_classes
 from segcore.data.channels import BANDS, dataset_input, image_info
 from segcore.data.dataset import load_dataset
 from segcore.data.paste import rare_classes
@@ -33,7 +34,7 @@ from segcore.data.streaming import (
     memory_budget,
     source_dataset,
 )
-from segcore.errors import ConfigError, DataError
+from segcore.errors import DataError
 
 log = logging.getLogger("segcore.train")
 
@@ -134,12 +135,7 @@ class RunData:
         the training pixels and those `--paste` names (a name the class map lacks is a
         ConfigError naming it)."""
         augment = self.config.augment
-        named = []
-        for name in augment.paste:
-            if name not in self.class_map.names:
-                raise ConfigError(f"--paste {name}: no such class; the classes are "
-                                  f"{', '.join(self.class_map.names)}.")
-            named.append(self.class_map.names.index(name))
+        named = named_classes(augment.paste, self.class_map.names)
         rare = (rare_classes(self.class_counts, augment.paste_rare)
                 if self.class_counts is not None else ())
         self.paste = tuple(sorted(set(rare) | set(named)))

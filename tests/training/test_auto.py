@@ -52,6 +52,8 @@ def test_every_choice_has_a_reason_and_makes_a_valid_config():
             "augment.hflip", "time_budget_min", "epochs"} <= set(choices)
     config = as_config(choices)
     assert config.time_budget_min == 15
+    assert config.jit == "off" and "0.582 against 0.584" in choices["jit"].reason
+    assert chosen(made_up(), given={"jit": "xla"})["jit"].value == "xla"  # given wins
 
 
 def test_a_cpu_with_native_bfloat16_trains_in_it_and_on_more_pixels_unless_told_otherwise():

@@ -212,6 +212,16 @@ def test_paste_by_name_pastes_those_classes_and_an_unknown_name_is_refused(demo_
         RunData(tiny_config(demo_data, augment=dict(augment, paste=["kite"])), None)
 
 
+def test_an_unknown_paste_name_is_refused_before_a_run_exists(workspace, demo_data):
+    result = cli("train", "--data", str(demo_data), "--paste", "circle,kite,owl",
+                 workspace=workspace)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --paste kite, owl: no such classes; the classes are background, circle, "
+        "square, triangle.")
+    assert not list((workspace / "runs").glob("*"))  # no failed run folder left behind
+
+
 def test_rare_class_paste_names_the_rare_classes_and_changes_the_batches(demo_data, caplog):
     from segcore.training.data_source import RunData
 
@@ -227,3 +237,28 @@ def test_rare_class_paste_names_the_rare_classes_and_changes_the_batches(demo_da
     b = next(iter(pasted.batches(0)))
     moved = (a[1].numpy() != b[1].numpy()).mean()
     assert 0 < moved < 0.5  # some pixels pasted, most kept
+
+
+def test_the_xla_step_is_compiled_by_xla_and_computes_what_the_plain_step_does(demo_data):
+    import tensorflow as tf
+
+    trainers = {jit: loop.Trainer(tiny_config(demo_data, jit=jit), None) for jit in ("off", "xla")}
+    trainers["xla"].model.set_weights(trainers["off"].model.get_weights())
+    images, masks = next(iter(trainers["off"].batches.epoch(0, 0)))
+    (loss, logits, grads), (xla_loss, xla_logits, xla_grads) = (
+        trainers[jit]._gradients(images, masks) for jit in ("off", "xla"))
+    # Only an XLA-compiled function has an HLO module to show.
+    assert "HloModule" in trainers["xla"]._gradients.experimental_get_compiler_ir(
+        images, masks)(stage="hlo")
+    assert not isinstance(trainers["off"]._gradients, tf.types.experimental.GenericFunction)
+    np.testing.assert_allclose(float(xla_loss), float(loss), rtol=1e-5)
+    np.testing.assert_allclose(xla_logits, logits, atol=1e-4)
+    # XLA's arithmetic differs in the last bits, which batch normalization amplifies in a few
+    # gradients (`python -m bench jit`: up to 9% of a variable's largest one); as a whole the
+    # gradient is the same.
+    plain, fused = (np.concatenate([np.ravel(g) for g in each]) for each in (grads, xla_grads))
+    assert np.linalg.norm(fused - plain) < 0.01 * np.linalg.norm(plain)
+    before = float(trainers["xla"]._train_step(images, masks))
+    for _ in range(5):
+        after = float(trainers["xla"]._train_step(images, masks))
+    assert after < before  # the XLA step trains

@@ -77,14 +77,14 @@ def free_ports(count):
     return ports
 
 
-def start_cluster(data, tmp_path, epochs):
+def start_cluster(data, tmp_path, epochs, *extra):
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     workers = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         workers.append(train(data, tmp_path / f"ws{index}", "--epochs", str(epochs),
-                             "--strategy", "multiworker",
+                             "--strategy", "multiworker", *extra,
                              env={"TF_CONFIG": tf_config, "SEGCORE_COLLECTIVE_TIMEOUT": "20"}))
     return workers
 
@@ -94,8 +94,11 @@ def epoch_lines(text):
             if line.startswith(("epoch ", "weights fingerprint"))]
 
 
-def test_two_workers_end_with_identical_weights_and_metrics(demo_data, tmp_path):
-    chief, worker = start_cluster(demo_data, tmp_path, epochs=2)
+@pytest.mark.parametrize("jit", ["off", "xla"])
+def test_two_workers_end_with_identical_weights_and_metrics(demo_data, tmp_path, jit):
+    # With XLA, each worker's forward and backward pass is compiled; the update that sums
+    # the workers' gradients stays outside it.
+    chief, worker = start_cluster(demo_data, tmp_path, 2, "--jit", jit)
     chief_code, chief_out, chief_err = finish(chief)
     worker_code, _, worker_err = finish(worker)
     assert chief_code == 0 and worker_code == 0, chief_err[-2000:] + worker_err[-2000:]

@@ -32,19 +32,28 @@ def finish(process, timeout=300):
     return process.returncode, out, err
 
 
-def test_mirrored_over_two_cpus_matches_one_device(demo_data, tmp_path):
+def one_and_mirrored(data, tmp_path, one=(), mirrored=()):
+    """Trains 2 epochs on one device and mirrored over 2 logical CPUs, each with its flags;
+    returns {strategy: run folder}."""
     runs = {}
-    for strategy, replicas in (("one", "1"), ("mirrored", "2")):
-        # With the prior correction's share fitted: its counts are summed over replicas too.
-        code, out, err = finish(train(demo_data, tmp_path / strategy, "--epochs", "2",
-                                      "--strategy", strategy, "--class-weights", "median",
-                                      "--prior-fit", "train",
+    for strategy, replicas, extra in (("one", "1", one), ("mirrored", "2", mirrored)):
+        code, out, err = finish(train(data, tmp_path / strategy, "--epochs", "2",
+                                      "--strategy", strategy, *extra,
                                       env={"SEGCORE_CPU_REPLICAS": replicas}))
         assert code == 0, err[-2000:]
         runs[strategy] = out.strip().splitlines()[-1]
-    one = load_model(f"{runs['one']}/last.keras").get_weights()
-    mirrored = load_model(f"{runs['mirrored']}/last.keras").get_weights()
-    for a, b in zip(one, mirrored):
+    return runs
+
+
+def last_weights(run):
+    return load_model(f"{run}/last.keras").get_weights()
+
+
+def test_mirrored_over_two_cpus_matches_one_device(demo_data, tmp_path):
+    # With the prior correction's share fitted: its counts are summed over replicas too.
+    fitted = ("--class-weights", "median", "--prior-fit", "train")
+    runs = one_and_mirrored(demo_data, tmp_path, fitted, fitted)
+    for a, b in zip(last_weights(runs["one"]), last_weights(runs["mirrored"])):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
     shares = {strategy: [e.get("prior_correction") for e in read_metrics(run)[0]]
               for strategy, run in runs.items()}
@@ -54,16 +63,8 @@ def test_mirrored_over_two_cpus_matches_one_device(demo_data, tmp_path):
 def test_mirrored_with_the_xla_step_matches_one_device_without_it(demo_data, tmp_path):
     # XLA compiles each replica's forward and backward pass; the gradients are still summed
     # across replicas by the optimizer's update, outside the compiled function.
-    runs = {}
-    for strategy, replicas, jit in (("one", "1", "off"), ("mirrored", "2", "xla")):
-        code, out, err = finish(train(demo_data, tmp_path / strategy, "--epochs", "2",
-                                      "--strategy", strategy, "--jit", jit,
-                                      env={"SEGCORE_CPU_REPLICAS": replicas}))
-        assert code == 0, err[-2000:]
-        runs[strategy] = out.strip().splitlines()[-1]
-    one = load_model(f"{runs['one']}/last.keras").get_weights()
-    mirrored = load_model(f"{runs['mirrored']}/last.keras").get_weights()
-    for a, b in zip(one, mirrored):
+    runs = one_and_mirrored(demo_data, tmp_path, ("--jit", "off"), ("--jit", "xla"))
+    for a, b in zip(last_weights(runs["one"]), last_weights(runs["mirrored"])):
         np.testing.assert_allclose(a, b, atol=1e-3, rtol=1e-2)
 
 

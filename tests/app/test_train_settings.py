@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from page_runner import page
+from page_runner import page, widget
 from segcore import launch, runs
 from segcore.data.augment import AugmentConfig
 from segcore.models import MODELS
@@ -18,15 +18,6 @@ from segcore.training.config import RunConfig
 def no_exceptions(at):
     assert not at.exception, [e.value for e in at.exception]
 
-
-def widget(at, key):
-    """The element of any kind drawn under `key`."""
-    for kind in ("slider", "select_slider", "selectbox", "checkbox", "number_input",
-                 "multiselect"):
-        found = [w for w in getattr(at, kind) if w.key == key]
-        if found:
-            return found[0]
-    raise AssertionError(f"no widget with key {key!r}")
 
 
 CUSTOM = RunConfig(

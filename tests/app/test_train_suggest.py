@@ -1,7 +1,7 @@
 """Train page: "Suggest settings" fills the widgets from the dataset (the user's changes
 kept), encoder-only widgets appear only with an encoder, and "1 epoch" in the singular."""
 
-from page_runner import page
+from page_runner import page, widget, widget_keys
 from segcore import comparison
 from segcore.training import auto, settings
 from segcore.training.auto import speed as speed_module
@@ -12,19 +12,6 @@ from segcore.training.settings import ENCODER_ONLY
 def no_exceptions(at):
     assert not at.exception, [e.value for e in at.exception]
 
-
-def widget(at, key):
-    for kind in ("slider", "select_slider", "selectbox", "checkbox", "number_input",
-                 "multiselect"):
-        found = [w for w in getattr(at, kind) if w.key == key]
-        if found:
-            return found[0]
-    raise AssertionError(f"no widget with key {key!r}")
-
-
-def keys(at):
-    return {w.key for kind in ("slider", "select_slider", "selectbox", "checkbox",
-                               "number_input", "multiselect") for w in getattr(at, kind)}
 
 
 def test_suggest_fills_the_widgets_and_keeps_what_the_user_changed(app_env, monkeypatch):
@@ -80,10 +67,10 @@ def test_encoder_only_widgets_show_with_an_encoder_only(app_env):
     at = page("train").run()
     no_exceptions(at)
     assert widget(at, "hp_encoder").value == "none"
-    assert not set(ENCODER_ONLY) & keys(at)
+    assert not set(ENCODER_ONLY) & widget_keys(at)
     widget(at, "hp_encoder").set_value("mobilenet_v3_small").run()
     no_exceptions(at)
-    assert set(ENCODER_ONLY) <= keys(at)
+    assert set(ENCODER_ONLY) <= widget_keys(at)
 
 
 def test_one_epoch_is_singular():

@@ -50,9 +50,11 @@ def test_two_epochs_lower_the_loss_and_write_the_run_folder(workspace, demo_data
         assert (path / name).exists() or name == "train.log"
 
 
-@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_stop_and_resume_equal_an_uninterrupted_run(workspace, demo_data, monkeypatch, precision):
-    config = tiny_config(demo_data, precision=precision)
+@pytest.mark.parametrize("precision, jit", [("float32", "off"), ("bfloat16", "off"),
+                                            ("float32", "xla")])
+def test_stop_and_resume_equal_an_uninterrupted_run(workspace, demo_data, monkeypatch, precision,
+                                                    jit):
+    config = tiny_config(demo_data, precision=precision, jit=jit)
     straight = runs.create_run(workspace, config)
     monkeypatch.setattr(precision_module, "native_bfloat16", lambda: False)  # as if emulated
     said = io.StringIO()

@@ -1,4 +1,4 @@
-"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,jit,precision,scale,all}`.
+"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,jit,kernels,precision,scale,all}`.
 
 Every figure is measured here, side by side in one run; none is asserted in a test.
 """
@@ -56,6 +56,10 @@ def main(argv=None):
     jit = sub.add_parser("jit", help="training step: XLA's against TensorFlow's")
     jit.add_argument("--rounds", type=int, default=5)
     jit.add_argument("--json", action="store_true")
+    kernels = sub.add_parser("kernels", help="training step: oneDNN's kernels against "
+                                             "TensorFlow's own")
+    kernels.add_argument("--rounds", type=int, default=3)
+    kernels.add_argument("--json", action="store_true")
     precision = sub.add_parser("precision", help="training step: bfloat16 vs float32")
     precision.add_argument("--models", default="unet,reseg")
     precision.add_argument("--rounds", type=int, default=3)
@@ -131,6 +135,10 @@ def main(argv=None):
         from bench.jit import run_jit
 
         print_json(run_jit(rounds=args.rounds))
+    elif args.command == "kernels":
+        from bench.kernels import run_kernels
+
+        print_json(run_kernels(rounds=args.rounds))
     elif args.command == "precision":
         from bench.precision import run_precision
 

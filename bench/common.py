@@ -19,6 +19,8 @@ def machine_info():
     import numpy
     import tensorflow as tf
 
+    from segcore.cpuinfo import onednn_on
+
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -34,6 +36,7 @@ def machine_info():
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": numpy.__version__,
+        "onednn": onednn_on(),
     }
 
 

@@ -4,6 +4,8 @@ Read by the precision choice (does the CPU compute bfloat16 natively?) and by th
 cache key (which CPU was timed?). Elsewhere, or when the file cannot be read, fields are None.
 """
 
+import os
+
 CPUINFO = "/proc/cpuinfo"
 
 
@@ -25,4 +27,17 @@ def cpu_flags(cpuinfo=CPUINFO):
     return frozenset((cpuinfo_field("flags", cpuinfo) or "").split())
 
 
-__all__ = ["CPUINFO", "cpu_flags", "cpuinfo_field"]
+def onednn_on():
+    """Whether this process's TensorFlow runs its oneDNN kernels (segcore turns them on).
+
+    TensorFlow's own answer once it is imported; before that, what it will read from
+    `TF_ENABLE_ONEDNN_OPTS`.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").lower() in ("1", "true")
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+__all__ = ["CPUINFO", "cpu_flags", "cpuinfo_field", "onednn_on"]

@@ -16,7 +16,7 @@ import platform
 import time
 from typing import NamedTuple
 
-from segcore.cpuinfo import CPUINFO, cpuinfo_field
+from segcore.cpuinfo import CPUINFO, cpuinfo_field, onednn_on
 from segcore.fileio import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,9 @@ PROBE_SIZE = 256
 PROBE_BATCH = 4
 PROBE_STEPS = 3
 PROBE_CLASSES = 8
-# Bumped when the probe changes, so rates measured another way are measured again.
-PROBE_VERSION = 1
+# Bumped when the probe changes, so rates measured another way are measured again
+# (2: TensorFlow's oneDNN kernels, on by segcore's default, are part of the key).
+PROBE_VERSION = 2
 # A probe whose process got less than this share of its cores' time was slowed by another
 # program: its rate serves the run at hand but is not kept, or it would size every later run
 # for a slower machine than this one. On 2 cores the probe got 0.92-0.97 of them alone and
@@ -48,10 +49,12 @@ def cpu_name(cpuinfo=CPUINFO):
 
 
 def machine_key(cores):
-    """What a measured rate holds for: the CPU, the cores training may use, TensorFlow."""
+    """What a measured rate holds for: the CPU, the cores training may use, TensorFlow and
+    whether its oneDNN kernels are on (1.7-1.8x apart on an AVX2 CPU)."""
     import tensorflow as tf
 
-    return f"{cpu_name()}|{cores} cores|tf {tf.__version__}|probe {PROBE_VERSION}"
+    kernels = "onednn" if onednn_on() else "tf kernels"
+    return f"{cpu_name()}|{cores} cores|tf {tf.__version__}|{kernels}|probe {PROBE_VERSION}"
 
 
 def measure_rate(model, precision="float32", steps=PROBE_STEPS):

@@ -1,0 +1,94 @@
+"""TensorFlow's oneDNN kernels against its own: training images per second.
+
+TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` once, when it is imported, so each setting is timed
+in a child process of its own (`python -m bench.kernels CASES`), alternating on, off, off,
+on, ... over the rounds; each figure is the median of the rounds, each round the median of
+its timed steps. The step is the training loop's (forward, backward, Adam) on random data of
+the case's shape, in float32.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from bench.common import REPO, median
+from bench.jit import CASES
+
+SETTINGS = {"onednn": "1", "tensorflow": "0"}
+
+
+def _time_cases(cases, steps=3):
+    """In this process: training img/s for each case (after two untimed steps)."""
+    import keras
+    import tensorflow as tf
+
+    from segcore.models import build_model
+
+    rates = []
+    for model, height, width, channels, classes, batch in cases:
+        keras.utils.set_random_seed(0)
+        net = build_model(model, (None, None, channels), classes)
+        optimizer = keras.optimizers.Adam(1e-3)
+        rng = np.random.default_rng(0)
+        images = tf.constant(rng.random((batch, height, width, channels), dtype=np.float32))
+        masks = tf.constant(rng.integers(0, classes, (batch, height, width)), tf.int32)
+
+        @tf.function
+        def step(images, masks, net=net, optimizer=optimizer):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                    masks, net(images, training=True), from_logits=True))
+            optimizer.apply(tape.gradient(loss, net.trainable_variables),
+                            net.trainable_variables)
+            return loss
+
+        for _ in range(2):
+            float(step(images, masks))
+        times = []
+        for _ in range(steps):
+            started = time.perf_counter()
+            float(step(images, masks))
+            times.append(time.perf_counter() - started)
+        rates.append(batch / median(times))
+    return rates
+
+
+def _child(setting, cases):
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": SETTINGS[setting],
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-m", "bench.kernels", json.dumps(cases)],
+                          cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    if record["onednn"] != (setting == "onednn"):
+        raise RuntimeError(f"TF_ENABLE_ONEDNN_OPTS={SETTINGS[setting]} was not honoured")
+    return record["img_per_s"]
+
+
+def run_kernels(cases=CASES, rounds=3):
+    """Returns one record per case: img/s with each kernel set, and their ratio."""
+    cases = [list(case) for case in cases]
+    rates = {setting: [] for setting in SETTINGS}
+    for index in range(rounds):
+        order = ("onednn", "tensorflow") if index % 2 == 0 else ("tensorflow", "onednn")
+        for setting in order:
+            rates[setting].append(_child(setting, cases))
+    records = []
+    for number, (model, height, width, channels, _, batch) in enumerate(cases):
+        on, off = (median([r[number] for r in rates[s]]) for s in ("onednn", "tensorflow"))
+        records.append({"model": model, "window": f"{height}x{width}x{channels}", "batch": batch,
+                        "tensorflow_img_per_s": round(off, 2), "onednn_img_per_s": round(on, 2),
+                        "speedup": round(on / off, 3),
+                        "rounds": {s: [round(r[number], 2) for r in rates[s]]
+                                   for s in SETTINGS}})
+    return records
+
+
+if __name__ == "__main__":
+    from segcore.cpuinfo import onednn_on
+
+    img_per_s = _time_cases([tuple(case) for case in json.loads(sys.argv[1])])
+    print(json.dumps({"onednn": onednn_on(), "img_per_s": img_per_s}))

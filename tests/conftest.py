@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import segcore  # noqa: E402, F401  (its TensorFlow settings, before any test imports TensorFlow)
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "app"))
 REPO = Path(__file__).resolve().parent.parent

@@ -4,8 +4,11 @@ from pathlib import Path
 
 import pytest
 
+# segcore's TensorFlow settings (its oneDNN kernels) hold only if made before TensorFlow is
+# imported, which some tests do before they reach segcore.
+import segcore  # noqa: F401
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import segcore  # noqa: E402, F401  (its TensorFlow settings, before any test imports TensorFlow)
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "app"))
 REPO = Path(__file__).resolve().parent.parent

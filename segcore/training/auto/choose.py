@@ -278,10 +278,10 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=No
     model = _model(plan, fp)
     _hparams(plan, fp, model)
     speedup = _precision(plan, fp)
-    plan.set("jit", "off", "TensorFlow's step: XLA's trains ReSeg 1.2x the images per second "
-             "on a 2-core AVX2 CPU (U-Net on membrane's crops 0.86x), but the extra epochs "
-             "did not raise CamVid's score in 15 min (0.582 against 0.584, 3 seeds, "
-             "bench/RESULTS.md)")
+    plan.set("jit", "off", "TensorFlow's step on its oneDNN kernels: XLA's trains 0.59-0.76x "
+             "its images per second on a 2-core AVX2 CPU, and even against TensorFlow's own "
+             "kernels (1.2x there) its extra epochs did not raise CamVid's score in 15 min "
+             "(0.582 against 0.584, 3 seeds, bench/RESULTS.md)")
     rate = machine_rate(model, plan.get("precision"), cores, speedup, speed)
     size, crop = choose_size(plan, fp, model, float(minutes), rate, speedup, patches)
     window = tuple(crop or size)

@@ -30,8 +30,8 @@ def cpu_flags(cpuinfo=CPUINFO):
 def onednn_on():
     """Whether this process's TensorFlow runs its oneDNN kernels (segcore turns them on).
 
-    TensorFlow's own answer once it is imported; before that, what it will read from
-    `TF_ENABLE_ONEDNN_OPTS`.
+    TensorFlow's own answer (asking imports it); without TensorFlow, what
+    `TF_ENABLE_ONEDNN_OPTS` says.
     """
     try:
         from tensorflow.python.util import _pywrap_util_port

@@ -50,7 +50,7 @@ def cpu_name(cpuinfo=CPUINFO):
 
 def machine_key(cores):
     """What a measured rate holds for: the CPU, the cores training may use, TensorFlow and
-    whether its oneDNN kernels are on (1.7-1.8x apart on an AVX2 CPU)."""
+    whether its oneDNN kernels are on (1.77-1.95x apart on an AVX2 CPU)."""
     import tensorflow as tf
 
     kernels = "onednn" if onednn_on() else "tf kernels"

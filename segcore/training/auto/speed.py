@@ -25,9 +25,8 @@ PROBE_SIZE = 256
 PROBE_BATCH = 4
 PROBE_STEPS = 3
 PROBE_CLASSES = 8
-# Bumped when the probe changes, so rates measured another way are measured again
-# (2: TensorFlow's oneDNN kernels, on by segcore's default, are part of the key).
-PROBE_VERSION = 2
+# Bumped when the probe changes, so rates measured another way are measured again.
+PROBE_VERSION = 1
 # A probe whose process got less than this share of its cores' time was slowed by another
 # program: its rate serves the run at hand but is not kept, or it would size every later run
 # for a slower machine than this one. On 2 cores the probe got 0.92-0.97 of them alone and

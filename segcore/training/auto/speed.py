@@ -23,10 +23,13 @@ log = logging.getLogger(__name__)
 
 PROBE_SIZE = 256
 PROBE_BATCH = 4
-PROBE_STEPS = 3
+# Untimed steps before the timed ones: the first traces the step, and under oneDNN's kernels
+# the second is still slow (they pick their implementations on first use).
+PROBE_WARMUP = 2
+PROBE_STEPS = 5
 PROBE_CLASSES = 8
 # Bumped when the probe changes, so rates measured another way are measured again.
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 # A probe whose process got less than this share of its cores' time was slowed by another
 # program: its rate serves the run at hand but is not kept, or it would size every later run
 # for a slower machine than this one. On 2 cores the probe got 0.92-0.97 of them alone and
@@ -56,10 +59,10 @@ def machine_key(cores):
     return f"{cpu_name()}|{cores} cores|tf {tf.__version__}|{kernels}|probe {PROBE_VERSION}"
 
 
-def measure_rate(model, precision="float32", steps=PROBE_STEPS):
+def measure_rate(model, precision="float32", steps=PROBE_STEPS, warmup=PROBE_WARMUP):
     """Training pixels per second of `model` (default hyperparameters) on this machine.
 
-    One step to trace, then the median of `steps` timed steps of batch `PROBE_BATCH` at
+    `warmup` untimed steps, then the median of `steps` timed steps of batch `PROBE_BATCH` at
     `PROBE_SIZE` a side, with cross-entropy and Adam as training uses them.
 
     Returns:
@@ -91,7 +94,8 @@ def measure_rate(model, precision="float32", steps=PROBE_STEPS):
         optimizer.apply(grads, net.trainable_variables)
         return loss
 
-    step(images, masks).numpy()
+    for _ in range(warmup):
+        step(images, masks).numpy()
     times, cpu = [], time.process_time()
     for _ in range(steps):
         started = time.perf_counter()

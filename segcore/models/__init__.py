@@ -2,8 +2,7 @@
 
 Importing this package does not import Keras: the CLI and the app read the registry without
 paying TensorFlow's start-up. The builders load on first use. A `.keras` file with segcore's
-layers (ReNet, FusedBatchNorm, EncoderInput, ResizeLike, InputNorm, PriorCorrection,
-SpaceToDepth, DepthToSpace) can
+layers (ReNet, FusedBatchNorm, EncoderInput, ResizeLike, InputNorm, PriorCorrection) can
 only be deserialized once their modules have registered them: load models with `load_model`
 below.
 """
@@ -24,15 +23,13 @@ def register_layers():
     from segcore.models.encoder_input import EncoderInput
     from segcore.models.fused_batch_norm import FusedBatchNorm
     from segcore.models.input_norm import InputNorm
-    from segcore.models.pixel_fold import DepthToSpace, SpaceToDepth
     from segcore.models.prior_correction import PriorCorrection
     from segcore.models.renet_layer import ReNet
     from segcore.models.resize_like import ResizeLike
 
     return {"segcore>ReNet": ReNet, "segcore>FusedBatchNorm": FusedBatchNorm,
             "segcore>EncoderInput": EncoderInput, "segcore>ResizeLike": ResizeLike,
-            "segcore>InputNorm": InputNorm, "segcore>PriorCorrection": PriorCorrection,
-            "segcore>SpaceToDepth": SpaceToDepth, "segcore>DepthToSpace": DepthToSpace}
+            "segcore>InputNorm": InputNorm, "segcore>PriorCorrection": PriorCorrection}
 
 
 def load_model(path, compile=False):

@@ -153,9 +153,6 @@ MODELS = {
             _RNN, _UNITS,
             Param("skips", "bool", True, help="skip connections from the encoder to the decoder"),
             _BN, _DROPOUT,
-            Param("fold_pixels", "bool", False,
-                  help="fold 2x2 pixels into channels: no full-resolution convolutions, "
-                       "about 1.5x the images per second"),
         ),
         stride_param="encoder_depth",
     ),

@@ -5,14 +5,13 @@ from keras import layers
 
 from segcore.models.blocks import conv_block, logits_head, upsample
 from segcore.models.input_norm import model_input
-from segcore.models.pixel_fold import DepthToSpace, SpaceToDepth
 from segcore.models.renet_layer import ReNet
 from segcore.models.unet import encoder
 
 
 def build_reseg(input_shape, num_classes, encoder_depth=3, base_filters=16, renet_layers=1,
                 rnn_type="gru", rnn_units=32, skips=True, batch_norm=True, dropout=0.0,
-                input_norm=None, fold_pixels=False):
+                input_norm=None):
     """Builds a ReSeg-style RNN segmentation model that outputs float32 logits.
 
     The CNN encoder reduces the image by 2**encoder_depth; the ReNet layers then sweep the
@@ -33,33 +32,20 @@ def build_reseg(input_shape, num_classes, encoder_depth=3, base_filters=16, rene
         dropout: dropout after the recurrent layers.
         input_norm: {"mean", "std"} per input channel for the first layer (`InputNorm`);
             None feeds the input as it is.
-        fold_pixels: fold each 2x2 block of pixels into channels at the input and unfold
-            2x2 logits per class at the output (`pixel_fold`), so no convolution runs at full
-            resolution: the first encoder level works at half resolution and the decoder
-            stops there, its last features giving 4 logits per class through a 3x3
-            convolution. The input must still be a multiple of 2**encoder_depth.
 
     Returns:
         A functional `keras.Model` named "reseg".
     """
     inputs, x = model_input(input_shape, input_norm)
-    first = 1 if fold_pixels else 0
-    if fold_pixels:
-        x = SpaceToDepth(2, name="fold")(x)
-    x, encoder_skips = encoder(x, encoder_depth, base_filters, batch_norm, first_level=first)
+    x, encoder_skips = encoder(x, encoder_depth, base_filters, batch_norm)
     for index in range(renet_layers):
         x = ReNet(rnn_units, rnn_type, name=f"renet{index}")(x)
     if dropout > 0:
         x = layers.Dropout(dropout, name="renet_dropout")(x)
-    for level in reversed(range(first, encoder_depth)):
+    for level in reversed(range(encoder_depth)):
         filters = base_filters * 2**level
         x = upsample(x, filters, "transpose", name=f"dec{level}")
         if skips:
-            x = layers.Concatenate(name=f"dec{level}_concat")([x, encoder_skips[level - first]])
+            x = layers.Concatenate(name=f"dec{level}_concat")([x, encoder_skips[level]])
         x = conv_block(x, filters, batch_norm, 0.0, name=f"dec{level}")
-    if fold_pixels:
-        x = layers.Conv2D(4 * num_classes, 3, padding="same", dtype="float32",
-                          name="logits_folded")(x)
-        return keras.Model(inputs, DepthToSpace(2, dtype="float32", name="logits")(x),
-                           name="reseg")
     return keras.Model(inputs, logits_head(x, num_classes), name="reseg")

@@ -7,15 +7,13 @@ from segcore.models.blocks import conv_block, logits_head, upsample
 from segcore.models.input_norm import model_input
 
 
-def encoder(inputs, depth, base_filters, batch_norm, first_level=0):
-    """Returns (pooled features, skips): conv blocks, each followed by 2x2 pooling.
+def encoder(inputs, depth, base_filters, batch_norm):
+    """Returns (pooled features, skips): `depth` conv blocks, each followed by 2x2 pooling.
 
-    Level `l` has `base_filters * 2**l` filters; levels `first_level` to `depth - 1` are
-    built (a later first level: the input is already at that level's resolution), and
-    `skips[i]` is level `first_level + i`'s output before pooling.
+    Level `l` has `base_filters * 2**l` filters; `skips[l]` is its output before pooling.
     """
     x, skips = inputs, []
-    for level in range(first_level, depth):
+    for level in range(depth):
         x = conv_block(x, base_filters * 2**level, batch_norm, 0.0, name=f"enc{level}")
         skips.append(x)
         x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)

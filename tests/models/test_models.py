@@ -24,7 +24,6 @@ TINY = {
 VARIANTS = [
     ("unet", {"upsampling": "resize", "batch_norm": False, "dropout": 0.2}),
     ("reseg", {"skips": False, "renet_layers": 2, "rnn_type": "lstm", "dropout": 0.1}),
-    ("reseg", {"fold_pixels": True}),
     ("unet-renet", {"upsampling": "resize", "rnn_type": "gru"}),
     ("unet", {"encoder": "mobilenet_v3_small", "depth": 5}),
     ("deeplabv3plus", {"output_stride": 8, "dropout": 0.1}),

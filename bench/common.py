@@ -101,13 +101,18 @@ def run_cli(args, env=None, timeout=None):
     return result.stdout, result.stderr
 
 
-def step_images_per_second(model, images, masks, steps):
-    """Images per second of `steps` bare Adam steps on one batch (after one that traces)."""
+def step_images_per_second(model, images, masks, steps, warmup=1):
+    """Images per second of `steps` bare Adam steps on one batch.
+
+    `warmup` untimed steps go first: the first traces the step, and under oneDNN's kernels
+    the second is still slow (they pick their implementations on first use).
+    """
     import keras
 
     step = bare_train_step(model, keras.optimizers.Adam(1e-3),
                            keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    float(step(images, masks))  # traces
+    for _ in range(warmup):
+        float(step(images, masks))
     start = time.perf_counter()
     for _ in range(steps):
         loss = step(images, masks)

@@ -2,20 +2,19 @@
 
 TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` once, when it is imported, so each setting is timed
 in a child process of its own (`python -m bench.kernels CASES`), alternating on, off, off,
-on, ... over the rounds; each figure is the median of the rounds, each round the median of
-its timed steps. The step is the training loop's (forward, backward, Adam) on random data of
-the case's shape, in float32.
+on, ... over the rounds; each figure is the median of the rounds, each round the mean of
+its timed steps (`common.step_images_per_second`, after two untimed steps). The step is the
+training loop's (forward, backward, Adam) on random data of the case's shape, in float32.
 """
 
 import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
-from bench.common import REPO, median
+from bench.common import REPO, median, step_images_per_second
 from bench.jit import CASES
 
 SETTINGS = {"onednn": "1", "tensorflow": "0"}
@@ -32,28 +31,10 @@ def _time_cases(cases, steps=3):
     for model, height, width, channels, classes, batch in cases:
         keras.utils.set_random_seed(0)
         net = build_model(model, (None, None, channels), classes)
-        optimizer = keras.optimizers.Adam(1e-3)
         rng = np.random.default_rng(0)
         images = tf.constant(rng.random((batch, height, width, channels), dtype=np.float32))
         masks = tf.constant(rng.integers(0, classes, (batch, height, width)), tf.int32)
-
-        @tf.function
-        def step(images, masks, net=net, optimizer=optimizer):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                    masks, net(images, training=True), from_logits=True))
-            optimizer.apply(tape.gradient(loss, net.trainable_variables),
-                            net.trainable_variables)
-            return loss
-
-        for _ in range(2):
-            float(step(images, masks))
-        times = []
-        for _ in range(steps):
-            started = time.perf_counter()
-            float(step(images, masks))
-            times.append(time.perf_counter() - started)
-        rates.append(batch / median(times))
+        rates.append(step_images_per_second(net, images, masks, steps, warmup=2))
     return rates
 
 

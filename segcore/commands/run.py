@@ -192,17 +192,25 @@ def training_in(workspace):
     return lambda: runlock.workspace_holder(runs.runs_dir(workspace))
 
 
-def _check_paste(config):
-    """A `--paste` name the dataset's class map lacks is refused before a run exists."""
+def _check_paste(config, auto=None):
+    """A `--paste` name the dataset's class map lacks is refused before a run exists.
+
+    `auto`: `--auto`'s record, whose fingerprint read the same folder's class map (with the
+    run's class file and void value), so its names serve and the dataset is not read again:
+    without a classes.json, reading it means scanning every mask.
+    """
     if not config.augment.paste:
         return
     from segcore.data.augment import named_classes
-    from segcore.data.dataset import load_dataset
 
-    dataset = load_dataset(config.data, classes=config.classes,
-                           ignore_index=config.ignore_index, split=config.split,
-                           val_fraction=config.val_fraction, seed=config.seed)
-    named_classes(config.augment.paste, dataset.class_map.names)
+    names = ((auto or {}).get("fingerprint") or {}).get("class_names")
+    if not names:
+        from segcore.data.dataset import load_dataset
+
+        names = load_dataset(config.data, classes=config.classes,
+                             ignore_index=config.ignore_index, split=config.split,
+                             val_fraction=config.val_fraction, seed=config.seed).class_map.names
+    named_classes(config.augment.paste, names)
 
 
 def _check_encoder_weights(hparams):
@@ -287,7 +295,7 @@ def train_command(args):
         config.data = str(Path(config.data).resolve())
         if config.classes:
             config.classes = str(Path(config.classes).resolve())
-        _check_paste(config)
+        _check_paste(config, chosen)
         path = None
         if lock is not None:
             lock.hold_workspace()  # before the folder exists: two starts at once make one run

@@ -224,6 +224,20 @@ def test_an_unknown_paste_name_is_refused_before_a_run_exists(workspace, demo_da
     assert not list((workspace / "runs").glob("*"))  # no failed run folder left behind
 
 
+def test_auto_s_fingerprint_names_the_classes_for_the_paste_check(tmp_path):
+    from segcore.commands.run import _check_paste
+
+    empty = tmp_path / "empty"  # reading it as a dataset would fail: the names come from auto
+    empty.mkdir()
+    auto = {"fingerprint": {"class_names": ["road", "pole", "sign"]}}
+    config = tiny_config(empty, augment=dict(AugmentConfig().to_json(), paste=["pole"]))
+    _check_paste(config, auto)
+    config.augment.paste = ["pole", "kite"]
+    with pytest.raises(ConfigError, match="--paste kite: no such class; the classes are "
+                                          "road, pole, sign."):
+        _check_paste(config, auto)
+
+
 def test_rare_class_paste_names_the_rare_classes_and_changes_the_batches(demo_data, caplog):
     from segcore.training.data_source import RunData
 

@@ -59,22 +59,6 @@ def matmul_peak_gflops(size=2048, repeats=5):
     return 4 * 2 * size**3 / best / 1e9
 
 
-def bare_train_step(model, optimizer, loss_fn):
-    """The least a training loop can do: a `tf.function` of one gradient step, nothing else."""
-    import tensorflow as tf
-
-    variables = model.trainable_variables
-
-    @tf.function
-    def step(images, masks):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(masks, model(images, training=True))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    return step
-
-
 def median(values):
     return statistics.median(values)
 
@@ -108,6 +92,8 @@ def step_images_per_second(model, images, masks, steps, warmup=1):
     the second is still slow (they pick their implementations on first use).
     """
     import keras
+
+    from segcore.training.auto.speed import bare_train_step
 
     step = bare_train_step(model, keras.optimizers.Adam(1e-3),
                            keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, bare_train_step, machine_info, matmul_peak_gflops, median
+from bench.common import REPO, machine_info, matmul_peak_gflops, median
+from segcore.training.auto.speed import bare_train_step
 
 SIZE = (256, 256)
 BATCH = 8

@@ -4,7 +4,13 @@ when damaged."""
 import json
 
 from segcore.training.auto.size import machine_rate
-from segcore.training.auto.speed import MachineSpeed, Probe, cpu_name, machine_key
+from segcore.training.auto.speed import (
+    MachineSpeed,
+    Probe,
+    bare_train_step,
+    cpu_name,
+    machine_key,
+)
 
 
 class Timer:
@@ -99,3 +105,17 @@ def test_the_cpu_is_named_from_cpuinfo_or_else_the_platform(tmp_path):
                        "processor\t: 1\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n")
     assert cpu_name(cpuinfo) == "AMD EPYC 9R14 96-Core Processor"
     assert cpu_name(tmp_path / "missing")  # the platform's own name: never empty in the key
+
+
+def test_the_bare_step_trains_the_model_it_is_given():
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1)])
+    images = np.random.default_rng(0).random((4, 8, 8, 3), dtype=np.float32)
+    masks = (images[..., 0] > 0.5).astype(np.int32)  # a class the first channel tells
+    step = bare_train_step(net, keras.optimizers.Adam(0.05),
+                           keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    losses = [float(step(images, masks)) for _ in range(40)]
+    assert losses[-1] < 0.5 * losses[0]

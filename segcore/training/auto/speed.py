@@ -60,6 +60,25 @@ def machine_key(cores):
     return f"{cpu_name()}|{cores} cores|tf {tf.__version__}|{kernels}|probe {PROBE_VERSION}"
 
 
+def bare_train_step(model, optimizer, loss_fn):
+    """The least a training loop can do: a `tf.function` of one gradient step, nothing else.
+
+    The probe times it, and so does `bench` (the loop's overhead is measured against it).
+    """
+    import tensorflow as tf
+
+    variables = model.trainable_variables
+
+    @tf.function
+    def step(images, masks):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(masks, model(images, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    return step
+
+
 def measure_rate(model, precision="float32", steps=PROBE_STEPS, warmup=PROBE_WARMUP):
     """Training pixels per second of `model` (default hyperparameters) on this machine.
 
@@ -80,20 +99,12 @@ def measure_rate(model, precision="float32", steps=PROBE_STEPS, warmup=PROBE_WAR
     side = PROBE_SIZE
     with policy(precision):
         net = build_model(model, (side, side, 3), PROBE_CLASSES)
-    optimizer = keras.optimizers.Adam(1e-3)
     rng = np.random.default_rng(0)
     images = tf.constant(rng.random((PROBE_BATCH, side, side, 3), dtype=np.float32))
     masks = tf.constant(rng.integers(0, PROBE_CLASSES, (PROBE_BATCH, side, side)), tf.int32)
 
-    @tf.function
-    def step(images, masks):
-        with tf.GradientTape() as tape:
-            logits = net(images, training=True)
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                masks, logits, from_logits=True))
-        grads = tape.gradient(loss, net.trainable_variables)
-        optimizer.apply(grads, net.trainable_variables)
-        return loss
+    step = bare_train_step(net, keras.optimizers.Adam(1e-3),
+                           keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     for _ in range(warmup):
         step(images, masks).numpy()
@@ -188,4 +199,7 @@ class MachineSpeed:
             log.warning("%s: cannot keep the measured speed (%s)", self.path, error)
 
 
-__all__ = ["BUSY_SHARE", "MachineSpeed", "Probe", "cpu_name", "machine_key", "measure_rate"]
+__all__ = [
+    "BUSY_SHARE", "MachineSpeed", "Probe", "bare_train_step", "cpu_name", "machine_key",
+    "measure_rate",
+]

@@ -36,6 +36,17 @@ def expect_train_place(page, dataset, epochs):
     assert_clean(page)
 
 
+def expect_step_compiler(page, value):
+    """The Advanced expander's "Step compiler" select shows `value` (opened if closed)."""
+    from playwright.sync_api import expect
+
+    select = page.locator(".st-key-jit")
+    if not select.is_visible():
+        page.locator(".st-key-advanced_expander summary").click()
+    expect(select).to_be_visible()
+    expect(select.get_by_role("combobox", name="Step compiler")).to_have_value(value)
+
+
 def open_tab(browser, url):
     """A new tab of the app's address, the size and patience of the other browser tests."""
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -70,6 +81,10 @@ def test_dataset_and_settings_are_kept_across_links_pages_reloads_and_tabs(serve
         # Move a slider, visit another page by its sidebar link, come back the same way.
         set_slider(page, "epochs", 4)  # 1 + 4 = 5 epochs
         expect_train_place(page, "cells", 5)
+        expect_step_compiler(page, "off")
+        choose(page, "jit", "xla")  # a select inside the closed-by-default expander
+        expect_step_compiler(page, "xla")
+        wait_idle(page)
         page.get_by_role("link", name="Results").click()
         expect(page.get_by_text("No trained runs yet")).to_be_visible()
         expect(page).to_have_url(re.compile(r"/results\?.*dataset=cells"))
@@ -80,6 +95,8 @@ def test_dataset_and_settings_are_kept_across_links_pages_reloads_and_tabs(serve
         # A reload, then a new tab on the bare address: the workspace kept the place.
         page.reload()
         expect_train_place(page, "cells", 5)
+        expect_step_compiler(page, "xla")
+        shot(page, "place-1b-step-compiler-after-reload")
         other = open_tab(browser, url)
         expect(other.get_by_text("cells: 6 images, 2 classes")).to_be_visible()
         expect(other).to_have_url(re.compile(r"dataset=cells"))

@@ -1,4 +1,4 @@
-"""The user's place in a real Chromium: a picked dataset and a moved Train slider survive the
+"""The user's place in a real Chromium: a picked dataset, a moved Train slider and an Advanced select survive the
 sidebar links, another page, a reload and a new tab (no training needed)."""
 
 import re

@@ -1,5 +1,6 @@
-"""The user's place in a real Chromium: a picked dataset, a moved Train slider and an Advanced select survive the
-sidebar links, another page, a reload and a new tab (no training needed)."""
+"""The user's place in a real Chromium: a picked dataset, a moved Train slider and an
+Advanced select survive the sidebar links, another page, a reload and a new tab (no training
+needed)."""
 
 import re
 from pathlib import Path

@@ -60,13 +60,20 @@ def machine_key(cores):
     return f"{cpu_name()}|{cores} cores|tf {tf.__version__}|{kernels}|probe {PROBE_VERSION}"
 
 
-def bare_train_step(model, optimizer, loss_fn):
+def bare_train_step(model, optimizer=None, loss_fn=None):
     """The least a training loop can do: a `tf.function` of one gradient step, nothing else.
 
     The probe times it, and so does `bench` (the loop's overhead is measured against it).
+    `optimizer` and `loss_fn` default to the probe's: Adam at 1e-3 and cross-entropy on
+    logits.
     """
+    import keras
     import tensorflow as tf
 
+    if optimizer is None:
+        optimizer = keras.optimizers.Adam(1e-3)
+    if loss_fn is None:
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = model.trainable_variables
 
     @tf.function
@@ -89,7 +96,6 @@ def measure_rate(model, precision="float32", steps=PROBE_STEPS, warmup=PROBE_WAR
         A `Probe`: the rate, and the process's CPU time over the timed steps' wall time on
         every core it may use (near 1 on an idle machine, lower when another program ran).
     """
-    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -103,9 +109,7 @@ def measure_rate(model, precision="float32", steps=PROBE_STEPS, warmup=PROBE_WAR
     images = tf.constant(rng.random((PROBE_BATCH, side, side, 3), dtype=np.float32))
     masks = tf.constant(rng.integers(0, PROBE_CLASSES, (PROBE_BATCH, side, side)), tf.int32)
 
-    step = bare_train_step(net, keras.optimizers.Adam(1e-3),
-                           keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-
+    step = bare_train_step(net)
     for _ in range(warmup):
         step(images, masks).numpy()
     times, cpu = [], time.process_time()

@@ -5,6 +5,7 @@ so each training path (in memory, patches, streamed) gives the same batches and 
 replays exactly after a resume.
 """
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from segcore.errors import ConfigError
@@ -23,7 +24,9 @@ class AugmentConfig:
         hflip: random left-right flip.
         vflip: random up-down flip.
         rot90: random multiple of 90 degrees (square training sizes only).
-        scale_min: scale-crop: a random window of `scale..1` of the side is zoomed to full size.
+        scale_min: scale-crop: a whole image has a random window of `scale..1` of its sides
+            zoomed to the training size (from images kept larger, `zoom_source`); a crop
+            or patch is cut `1..1/scale` times its side and shrunk to it.
         brightness: maximum brightness shift (added to pixels in [0, 1]).
         contrast: maximum contrast change (factor in [1 - c, 1 + c]).
         saturation: maximum colour saturation change of RGB images (each pixel's distance
@@ -199,10 +202,13 @@ def _warp(image, field, nearest):
     return tf.reshape(top * (1.0 - wy) + bottom * wy, tf.shape(image))
 
 
-def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0)):
+def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0), whole=False):
     """Applies one sample's augmentations; `seeds` is a [k, 2] int tensor of stateless seeds.
 
-    `value_range` clips jittered pixels (None: unbounded, e.g. float bands)."""
+    `value_range` clips jittered pixels (None: unbounded, e.g. float bands). `whole`: the
+    sample is a whole image (possibly stored larger than `out_size`, see `zoom_source`), so
+    the scale-crop zooms in on a window of `scale..1` of its sides; otherwise (crops,
+    patches) the window is `out_size / scale`, as far as the input reaches."""
     import tensorflow as tf
 
     height, width = out_size
@@ -211,15 +217,21 @@ def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0)):
     if augment.scale_min < 1.0 or image.shape[0] != height or image.shape[1] != width:
         scale = tf.random.stateless_uniform([], seeds[0], augment.scale_min, 1.0)
         in_h, in_w = tf.shape(image)[0], tf.shape(image)[1]
-        crop_h = tf.minimum(in_h, tf.cast(tf.round(height / scale), tf.int32))
-        crop_w = tf.minimum(in_w, tf.cast(tf.round(width / scale), tf.int32))
-        if augment.scale_min >= 1.0:
+        if whole:
+            crop_h = tf.maximum(1, tf.cast(tf.round(tf.cast(in_h, tf.float32) * scale), tf.int32))
+            crop_w = tf.maximum(1, tf.cast(tf.round(tf.cast(in_w, tf.float32) * scale), tf.int32))
+        else:
+            crop_h = tf.minimum(in_h, tf.cast(tf.round(height / scale), tf.int32))
+            crop_w = tf.minimum(in_w, tf.cast(tf.round(width / scale), tf.int32))
+        if augment.scale_min >= 1.0 and not whole:
             crop_h, crop_w = tf.minimum(in_h, height), tf.minimum(in_w, width)
         top = tf.random.stateless_uniform([], seeds[1], 0, in_h - crop_h + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[2], 0, in_w - crop_w + 1, dtype=tf.int32)
         image = image[top:top + crop_h, left:left + crop_w]
         mask = mask[top:top + crop_h, left:left + crop_w]
-        image = tf.image.resize(image, (height, width), method="bilinear")
+        # A whole image's window is often larger than the output (a zoom source):
+        # antialiased like the area resize that prediction shrinks images with.
+        image = tf.image.resize(image, (height, width), method="bilinear", antialias=whole)
         mask = tf.image.resize(mask, (height, width), method="nearest")
     if augment.elastic > 0:
         # Its own seed, folded from the flips', so the other draws stay as they were.
@@ -263,15 +275,33 @@ def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0)):
     return image, mask
 
 
-def augment_sample(image, mask, seed, epoch, index, augment, out_size, value_range):
+def augment_sample(image, mask, seed, epoch, index, augment, out_size, value_range,
+                   whole=False):
     """Augments one sample with seeds drawn from (seed, epoch, index) alone.
 
     Every training path (in memory, patches, streamed) goes through here, so they give the
-    same batches for the same seed and an epoch replays exactly after a resume.
+    same batches for the same seed and an epoch replays exactly after a resume. `whole`: the
+    sample is a whole image, which the scale-crop zooms into (see `_augment`).
     """
     import tensorflow as tf
 
     seeds = tf.random.experimental.stateless_split(
         tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + index]), 6
     )
-    return _augment(image, mask, seeds, augment, out_size, value_range)
+    return _augment(image, mask, seeds, augment, out_size, value_range, whole)
+
+
+def zoom_source(size, native, scale_min):
+    """The (H, W) whole training images are kept at so the scale-crop zooms into real pixels.
+
+    A window of `scale_min` of the sides, zoomed to the training `size`, needs `size /
+    scale_min` pixels to bring detail rather than an upsample; no more than the native
+    image has, and never less than `size`.
+
+    Example:
+        >>> zoom_source((152, 200), (360, 480), 0.75)
+        (203, 267)
+    """
+    if scale_min >= 1.0:
+        return tuple(size)
+    return tuple(max(s, min(n, math.ceil(s / scale_min - 1e-9))) for s, n in zip(size, native))

@@ -97,7 +97,7 @@ def epoch_samples(count, batch_size, seed, first, last):
 
 
 def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop=None,
-                  value_range=(0.0, 1.0), epochs=1, paste=()):
+                  value_range=(0.0, 1.0), epochs=1, paste=(), size=None):
     """Shuffled, augmented training batches of `epochs` epochs from `epoch` on.
 
     One dataset for a whole run keeps one copy of the training set in TensorFlow and lets
@@ -115,6 +115,8 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
         value_range: where brightness/contrast jitter clips pixels (None: no clipping).
         epochs: how many epochs the dataset holds.
         paste: classes to paste from sample to sample (`paste.paste_classes`).
+        size: (h, w) of whole-image batches when the images are kept larger for the
+            scale-crop to zoom into (`augment.zoom_source`); None: the images' own size.
 
     Returns:
         A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]).
@@ -122,8 +124,8 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
     import tensorflow as tf
 
     augment = augment or AugmentConfig(hflip=False)
-    out_size = tuple(crop) if crop else images.shape[1:3]
-    needs_map = augment.enabled or tuple(out_size) != tuple(images.shape[1:3])
+    out_size = tuple(crop or size or images.shape[1:3])
+    needs_map = augment.enabled or out_size != tuple(images.shape[1:3])
     samples = epoch_samples(len(images), batch_size, seed, epoch, epoch + epochs)
 
     def take(sample_epoch, index):
@@ -131,7 +133,7 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
         mask = tf.gather(masks_t, index)
         if needs_map:
             image, mask = augment_sample(image, mask, seed, sample_epoch, index, augment,
-                                         out_size, value_range)
+                                         out_size, value_range, whole=crop is None)
         return image, tf.cast(mask, tf.int32)
 
     images_t = tf.constant(images)

@@ -249,7 +249,8 @@ def _save_atomic(path, array):
 
 
 def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=None,
-                   patch=None, oversample=0.0, value_range=(0.0, 1.0), epochs=1, paste=()):
+                   patch=None, oversample=0.0, value_range=(0.0, 1.0), epochs=1, paste=(),
+                   size=None):
     """Shuffled, augmented training batches of `epochs` epochs from a `MemorySource`/`DiskSource`.
 
     The sample order and the augmentation seeds are those of `pipeline.train_dataset`, so with
@@ -266,6 +267,8 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
         value_range: where brightness/contrast jitter clips pixels (None: no clipping).
         epochs: how many epochs the dataset holds, one after another.
         paste: classes to paste from sample to sample (`paste.paste_classes`).
+        size: (h, w) of whole-image batches when the samples are kept larger for the
+            scale-crop to zoom into (`augment.zoom_source`); None: their own size.
 
     Returns:
         A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]).
@@ -274,7 +277,8 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
 
     augment = augment or AugmentConfig(hflip=False)
     in_size = tuple(patch) if patch else tuple(source.prep.size)
-    out_size = tuple(out_size or in_size)
+    whole = out_size is None and patch is None
+    out_size = tuple(out_size or (None if patch else size) or in_size)
     needs_map = augment.enabled or out_size != in_size
 
     def fetch(sample_epoch, index):
@@ -296,7 +300,7 @@ def source_dataset(source, batch_size, augment=None, seed=0, epoch=0, out_size=N
         mask = tf.ensure_shape(mask, in_size)
         if needs_map:
             image, mask = augment_sample(image, mask, seed, sample_epoch, index, augment,
-                                         out_size, value_range)
+                                         out_size, value_range, whole)
         return image, tf.cast(mask, tf.int32)
 
     samples = epoch_samples(len(source), batch_size, seed, epoch, epoch + epochs)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segcore.data.augment import named_classes
+from segcore.data.augment import named_classes, zoom_source
 from segcore.data.channels import BANDS, dataset_input, image_info
 from segcore.data.dataset import load_dataset
 from segcore.data.paste import rare_classes
@@ -88,13 +88,25 @@ class RunData:
         infos = [image_info(s.image) for s in (*train, *val)]
         spec = dataset_input(infos)
         patch = config.patch
+        # Whole training images are kept larger when the scale-crop zooms into them, so
+        # its windows bring real pixels; validation's stay at the training size.
+        self.train_size = None if patch else (
+            tuple(config.img_size) if config.crop else
+            zoom_source(config.img_size, (min(i.height for i in infos),
+                                          min(i.width for i in infos)),
+                        config.augment.scale_min))
         prep = (Preprocess(scale=config.scale, spec=spec) if patch
                 else Preprocess(size=tuple(config.img_size), spec=spec))
+        train_prep = prep if patch else Preprocess(size=self.train_size, spec=spec)
         # Patches keep 8-bit images as uint8 (see streaming.compact); whole resized images
         # are float32 stacks.
         depth = 1 if (patch and spec.dtype == "uint8") else 4
-        self.needed_bytes = estimate_bytes([(i.height, i.width) for i in infos], prep,
-                                           depth * spec.channels + 1)
+        pixel_bytes = depth * spec.channels + 1
+        self.needed_bytes = (
+            estimate_bytes([(i.height, i.width) for i in infos[:len(train)]], train_prep,
+                           pixel_bytes)
+            + estimate_bytes([(i.height, i.width) for i in infos[len(train):]], prep,
+                             pixel_bytes))
         self.budget_bytes = memory_budget(config.cache_memory)
         self.streaming = self.needed_bytes > self.budget_bytes
         self.tiled = bool(patch) or self.streaming
@@ -107,7 +119,7 @@ class RunData:
         self.class_counts = None
         if not self.tiled:
             self.train_images, self.train_masks = load_arrays(train, self.class_map,
-                                                              config.img_size, spec)
+                                                              self.train_size, spec)
             self.val_images, self.val_masks = load_arrays(val, self.class_map, config.img_size,
                                                           spec)
             self.input_spec = spec.with_stats(self.train_images)  # the training split's only
@@ -117,11 +129,11 @@ class RunData:
         if self.streaming:
             log.info("decoded data would take %.0f MB, over the %.0f MB budget: streaming from %s",
                      self.needed_bytes / 2**20, self.budget_bytes / 2**20, cache_dir)
-            make = lambda samples: DiskSource(samples, self.class_map, prep, cache_dir,  # noqa: E731
-                                              dataset.fingerprint())
+            make = lambda samples, prep: DiskSource(samples, self.class_map, prep,  # noqa: E731
+                                                    cache_dir, dataset.fingerprint())
         else:
-            make = lambda samples: MemorySource(samples, self.class_map, prep)  # noqa: E731
-        self.train_source, self.val_source = make(train), make(val)
+            make = lambda samples, prep: MemorySource(samples, self.class_map, prep)  # noqa: E731
+        self.train_source, self.val_source = make(train, train_prep), make(val, prep)
         # A streamed RGB run without class weights needs no pass over its data before training.
         if not self.streaming or spec.mode == BANDS or weights_needed:
             stats, self.class_counts = _scan(self.train_source, self.class_map.num_classes)
@@ -162,10 +174,12 @@ class RunData:
         if not self.tiled:
             return train_dataset(self.train_images, self.train_masks, config.batch_size,
                                  config.augment, config.seed, first_epoch, config.crop,
-                                 self.input_spec.value_range, epochs, self.paste)
+                                 self.input_spec.value_range, epochs, self.paste,
+                                 size=config.img_size)
         return source_dataset(self.train_source, config.batch_size, config.augment, config.seed,
                               first_epoch, config.crop, config.patch, config.oversample_rare,
-                              self.input_spec.value_range, epochs, self.paste)
+                              self.input_spec.value_range, epochs, self.paste,
+                              size=None if config.patch else config.img_size)
 
 
 class BatchStream:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from segcore.data.augment import AugmentConfig, _warp
+from segcore.data.augment import AugmentConfig, _warp, zoom_source
 from segcore.data.paste import rare_classes
 from segcore.data.pipeline import epoch_order, epoch_samples, train_dataset
 
@@ -30,6 +30,44 @@ def test_every_mask_pixel_lines_up_with_its_image_pixel(augment, crop):
         pure = np.abs(batch_images.numpy()[..., 0] * 4.0 - decoded - 0.5) < 1e-4
         assert pure.mean() > 0.3
         assert (decoded[pure] == batch_masks.numpy()[pure]).all()
+
+
+def test_a_whole_image_scale_crop_zooms_into_a_window_of_scale_to_1_of_its_sides():
+    # Pixels hold their column (0..1 across the image): a batch row's span is the window's.
+    height, width = 24, 40
+    columns = np.linspace(0.0, 1.0, width, dtype=np.float32)
+    images = np.broadcast_to(columns[None, :, None], (8, height, width, 3)).copy()
+    masks = np.zeros((8, height, width), np.uint8)
+    augment = AugmentConfig(hflip=False, scale_min=0.6)
+    spans = [row[-1] - row[0] for batch, _ in train_dataset(images, masks, 4, augment, seed=2,
+                                                            epochs=3)
+             for row in batch.numpy()[:, height // 2, :, 0]]
+    assert len(spans) == 24
+    assert all(0.6 - 0.06 <= span <= 1.0 + 1e-6 for span in spans)
+    assert sum(span < 0.9 for span in spans) >= 6  # zoomed, not the whole image every time
+
+
+def test_whole_images_kept_larger_give_batches_of_the_training_size_from_real_pixels():
+    # 48x64 images kept for a 24x32 training size with zooms down to half the side.
+    fine = np.indices((48, 64)).sum(axis=0) % 2  # a checkerboard of single pixels
+    images = np.repeat(fine[None, ..., None], 4, axis=0).repeat(3, axis=-1).astype(np.float32)
+    masks = np.repeat(fine[None], 4, axis=0).astype(np.uint8)
+    zoomed = AugmentConfig(hflip=False, scale_min=0.5)
+    batches = list(train_dataset(images, masks, 4, zoomed, seed=1, epochs=4, size=(24, 32)))
+    assert all(b[0].shape == (4, 24, 32, 3) and b[1].shape == (4, 24, 32) for b in batches)
+    # A window of the stored pixels at (nearly) 1:1 keeps the checkerboard's single-pixel
+    # alternation in its masks, which a stored image of the training size would not have.
+    labels = np.concatenate([b[1].numpy() for b in batches])
+    alternating = (np.diff(labels, axis=2) != 0).mean(axis=(1, 2))
+    assert alternating.max() > 0.9
+
+
+def test_the_zoom_source_holds_the_smallest_window_at_the_training_size():
+    assert zoom_source((152, 200), (360, 480), 0.75) == (203, 267)
+    assert zoom_source((144, 192), (360, 480), 0.75) == (192, 256)  # 144 / 0.75 is 192
+    assert zoom_source((300, 400), (360, 480), 0.5) == (360, 480)  # no more than native
+    assert zoom_source((400, 500), (360, 480), 0.5) == (400, 500)  # never below the size
+    assert zoom_source((152, 200), (360, 480), 1.0) == (152, 200)  # no scale-crop
 
 
 def test_epochs_replay_exactly_and_differ_between_epochs():

@@ -238,6 +238,25 @@ def test_auto_s_fingerprint_names_the_classes_for_the_paste_check(tmp_path):
         _check_paste(config, auto)
 
 
+@pytest.mark.parametrize("cache_memory", ["auto", "1KB"])  # in memory, then streamed
+def test_whole_training_images_are_kept_larger_for_the_scale_crop(tmp_path, cache_memory):
+    from segcore.data.synthetic import make_synthetic
+    from segcore.training.data_source import RunData
+
+    data = make_synthetic(tmp_path / "data", count=12, size=(64, 96))
+    augment = dict(AugmentConfig(scale_min=0.75).to_json())
+    run = RunData(tiny_config(data, img_size=(32, 48), augment=augment, class_weights="none",
+                              cache_memory=cache_memory), tmp_path / "cache")
+    assert run.train_size == (43, 64) and run.streaming == (cache_memory != "auto")
+    if not run.streaming:
+        assert run.train_images.shape[1:3] == (43, 64)
+        assert run.val_images.shape[1:3] == (32, 48)  # validation at the training size
+    images, masks = next(iter(run.batches(0)))
+    assert images.shape[1:3] == (32, 48) and masks.shape[1:3] == (32, 48)
+    plain = RunData(tiny_config(data, img_size=(32, 48), class_weights="none"), None)
+    assert plain.train_size == (32, 48)  # no scale-crop: kept at the training size
+
+
 def test_rare_class_paste_names_the_rare_classes_and_changes_the_batches(demo_data, caplog):
     from segcore.training.data_source import RunData
 

@@ -152,6 +152,12 @@ def test_thin_classes_in_scenes_for_recurrent_sweeps_are_resized_not_cropped():
     assert choices["img_size"].value[0] < 360  # resized by the budget instead
     cnn = chosen(scenes, minutes=15, given={"model": "unet"})
     assert cnn["crop"].value is not None and cnn["img_size"].value[1] == 480  # native
+    # Zooming into whole images lost on CamVid; crops are cut larger and shrunk, as measured.
+    assert choices["augment.scale_min"].value == 1.0
+    assert "no scale-crop on whole images" in choices["augment.scale_min"].reason
+    assert cnn["augment.scale_min"].value == 0.75
+    zoomed = chosen(scenes, minutes=15, given={"augment.scale_min": 0.6})
+    assert zoomed["augment.scale_min"].value == 0.6 and zoomed["augment.scale_min"].given
 
 
 def test_thin_classes_keep_a_third_of_the_side_for_a_recurrent_family_while_epochs_allow():

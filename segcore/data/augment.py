@@ -220,11 +220,11 @@ def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0), whol
         if whole:
             crop_h = tf.maximum(1, tf.cast(tf.round(tf.cast(in_h, tf.float32) * scale), tf.int32))
             crop_w = tf.maximum(1, tf.cast(tf.round(tf.cast(in_w, tf.float32) * scale), tf.int32))
+        elif augment.scale_min >= 1.0:
+            crop_h, crop_w = tf.minimum(in_h, height), tf.minimum(in_w, width)
         else:
             crop_h = tf.minimum(in_h, tf.cast(tf.round(height / scale), tf.int32))
             crop_w = tf.minimum(in_w, tf.cast(tf.round(width / scale), tf.int32))
-        if augment.scale_min >= 1.0 and not whole:
-            crop_h, crop_w = tf.minimum(in_h, height), tf.minimum(in_w, width)
         top = tf.random.stateless_uniform([], seeds[1], 0, in_h - crop_h + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[2], 0, in_w - crop_w + 1, dtype=tf.int32)
         image = image[top:top + crop_h, left:left + crop_w]

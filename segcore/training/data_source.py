@@ -179,7 +179,7 @@ class RunData:
         return source_dataset(self.train_source, config.batch_size, config.augment, config.seed,
                               first_epoch, config.crop, config.patch, config.oversample_rare,
                               self.input_spec.value_range, epochs, self.paste,
-                              size=None if config.patch else config.img_size)
+                              size=config.img_size)
 
 
 class BatchStream:

@@ -124,27 +124,47 @@ def _per_example_mean(values, weights):
     return numerator / tf.maximum(tf.reduce_sum(weights, axis=[1, 2]), _EPS)
 
 
-def cross_entropy(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
+def cross_entropy(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smoothing=0.0):
     """Pixel cross-entropy, class-weighted, per example.
 
     loss_b = sum_i w_{y_i} CE_i / sum_i w_{y_i} over the valid pixels i of example b, with
     CE_i = -log softmax(logits_i)[y_i] and w = 1 without class weights (PyTorch's weighted
-    mean). Void pixels have weight 0.
+    mean). Void pixels have weight 0. With label smoothing e, each pixel's target is
+    (1 - e) of its class plus e spread evenly over all C classes: CE_i becomes
+    (1 - e) CE_i + e mean_c(-log softmax(logits_i)[c]) (see `_smoothed`).
 
     Example:
         labels [[0, 1, 255]], logits [[2, 0], [0, 0], [9, -9]]:
         CE = [log(1 + e^-2), log 2, -] = [0.1269, 0.6931]; loss = 0.4100.
         With class_weights [1, 3]: (0.1269 + 3 * 0.6931) / 4 = 0.5516.
+        With smoothing 0.1: pixel 0's uniform term is (0.1269 + 2.1269) / 2 = 1.1269, so
+        CE = [0.9 * 0.1269 + 0.1 * 1.1269, 0.6931] = [0.2269, 0.6931]; loss = 0.4600.
     """
     ce, safe, valid = _pixel_cross_entropy(y_true, logits, ignore_label)
+    ce = _smoothed(ce, logits, smoothing)
     return _per_example_mean(ce, _pixel_weights(safe, valid, class_weights))
 
 
-def focal(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, gamma=2.0):
+def _smoothed(ce, logits, smoothing):
+    """Label smoothing (Szegedy et al., 2016) of a pixel cross-entropy `ce` [B, H, W]:
+    (1 - e) ce + e mean_c(-log softmax(logits)[c]), the cross-entropy against a target of
+    (1 - e) on the true class and e / C on each class. It bounds how far the logits are
+    pushed apart, so a short run stops sharpening the pixels it already has right."""
+    if not smoothing:
+        return ce
+    import tensorflow as tf
+
+    uniform = -tf.reduce_mean(tf.nn.log_softmax(tf.cast(logits, tf.float32)), axis=-1)
+    return (1.0 - smoothing) * ce + smoothing * uniform
+
+
+def focal(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smoothing=0.0,
+          gamma=2.0):
     """Focal loss (Lin et al., 2017) per example: easy pixels count less.
 
     FL_i = (1 - p_i)^gamma CE_i with p_i = softmax(logits_i)[y_i] = exp(-CE_i); averaged over
     the valid pixels with the class weights as in `cross_entropy`. gamma = 0 is cross-entropy.
+    With label smoothing, CE_i is smoothed as in `cross_entropy`; p_i is not.
 
     Example:
         labels [[0, 1]], logits [[2, 0], [0, 0]], gamma 2: p = [0.881, 0.5],
@@ -154,6 +174,7 @@ def focal(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, gamma=2
 
     ce, safe, valid = _pixel_cross_entropy(y_true, logits, ignore_label)
     modulation = (1.0 - tf.exp(-ce)) ** gamma
+    ce = _smoothed(ce, logits, smoothing)
     return _per_example_mean(modulation * ce, _pixel_weights(safe, valid, class_weights))
 
 
@@ -163,7 +184,7 @@ OHEM_THRESHOLD = 0.7
 OHEM_MIN_KEPT = 0.25
 
 
-def ohem(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL,
+def ohem(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smoothing=0.0,
          threshold=OHEM_THRESHOLD, min_kept=OHEM_MIN_KEPT):
     """Online hard example mining (Shrivastava et al., 2016; bootstrapped cross-entropy):
     cross-entropy over each example's hard pixels only.
@@ -173,7 +194,8 @@ def ohem(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL,
     up to that count are kept instead (ties at the cut are all kept). The loss is
     `cross_entropy`'s weighted mean over the kept pixels. Easy pixels, most of a large class
     once learnt, stop diluting the gradient of the thin and rare ones. Which pixels are kept
-    carries no gradient.
+    carries no gradient, and is decided before label smoothing (which smooths the kept
+    pixels' cross-entropy).
 
     Example:
         labels [[0, 1, 1, 1]], logits [[2, 0], [0, 0], [0, 3], [0, 3]], threshold 0.7,
@@ -197,6 +219,7 @@ def ohem(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL,
     hard = -math.log(threshold) if threshold > 0 else math.inf  # CE above it: p under threshold
     cut = tf.minimum(cut, hard)[:, None, None]
     kept = tf.cast(hardness >= cut, tf.float32)
+    ce = _smoothed(ce, logits, smoothing)
     return _per_example_mean(ce, _pixel_weights(safe, valid, class_weights) * kept)
 
 
@@ -228,12 +251,12 @@ def soft_dice(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smo
     return 1.0 - tf.reduce_sum(dice * weights, axis=-1) / tf.maximum(tf.reduce_sum(weights), _EPS)
 
 
-def ce_dice(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
+def ce_dice(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smoothing=0.0):
     """Cross-entropy (class-weighted) plus unweighted soft Dice: sharp pixels, balanced areas.
 
     Dice is already insensitive to class frequency, so the weights apply to the CE term only.
     """
-    return cross_entropy(y_true, logits, class_weights, ignore_label) + soft_dice(
+    return cross_entropy(y_true, logits, class_weights, ignore_label, smoothing) + soft_dice(
         y_true, logits, None, ignore_label
     )
 
@@ -278,13 +301,13 @@ def lovasz_softmax(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL
         tf.reduce_sum(present, axis=-1), _EPS)
 
 
-def ce_lovasz(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL):
+def ce_lovasz(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL, smoothing=0.0):
     """Cross-entropy (class-weighted) plus unweighted Lovász-softmax: pixels and IoU at once.
 
     Lovász-softmax averages over the classes present, so it already weighs a rare class as
     much as a common one; the weights apply to the CE term only.
     """
-    return cross_entropy(y_true, logits, class_weights, ignore_label) + lovasz_softmax(
+    return cross_entropy(y_true, logits, class_weights, ignore_label, smoothing) + lovasz_softmax(
         y_true, logits, None, ignore_label
     )
 
@@ -301,6 +324,9 @@ LOSS_HELP = {
     "ce+lovasz": "cross-entropy plus Lovász-softmax",
 }
 
+# The losses with a cross-entropy term, which label smoothing applies to.
+SMOOTHABLE = ("ce", "focal", "ohem", "ce+dice", "ce+lovasz")
+
 LOSSES = {
     "ce": cross_entropy,
     "focal": focal,
@@ -312,7 +338,8 @@ LOSSES = {
 }
 
 
-def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_LABEL):
+def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_LABEL,
+               smoothing=0.0):
     """Returns fn(y_true int [B, H, W], logits [B, H, W, C]) -> per-example loss float32 [B].
 
     Args:
@@ -321,12 +348,16 @@ def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_L
         num_classes: C, to check `class_weights` against (optional).
         class_weights: float [C] from `compute_class_weights`, or None.
         ignore_label: the void label (255) whose pixels are left out.
+        smoothing: label smoothing of the cross-entropy term, in [0, 1) (losses of
+            `SMOOTHABLE` only).
 
     Raises:
-        ConfigError: an unknown name, or class weights of the wrong length.
+        ConfigError: an unknown name, class weights of the wrong length, or label smoothing
+            for a loss with no cross-entropy term.
     """
     if name not in LOSSES:
         raise ConfigError(f"Unknown loss {name!r}; choose one of {', '.join(LOSSES)}.")
+    check_smoothing(name, smoothing)
     if class_weights is not None:
         class_weights = np.asarray(class_weights, np.float32)
         if num_classes is not None and class_weights.shape != (num_classes,):
@@ -334,9 +365,19 @@ def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_L
                 f"Class weights have {class_weights.size} values for {num_classes} classes."
             )
     function = LOSSES[name]
+    extra = {"smoothing": float(smoothing)} if smoothing else {}
 
     def loss(y_true, logits):
-        return function(y_true, logits, class_weights, ignore_label)
+        return function(y_true, logits, class_weights, ignore_label, **extra)
 
     loss.__name__ = f"{name}_loss"
     return loss
+
+
+def check_smoothing(name, smoothing):
+    """Raises ConfigError when label smoothing is asked of a loss with no cross-entropy."""
+    if smoothing and name not in SMOOTHABLE:
+        raise ConfigError(
+            f"--label-smoothing applies to the losses with a cross-entropy term "
+            f"({', '.join(SMOOTHABLE)}), not to --loss {name}."
+        )

@@ -39,6 +39,7 @@ BAD_FLAGS = [
     ("--paste", "Pole,,Sign"),
     ("--dropout", "nan"), ("--dropout", "inf"), ("--dropout", "0.9"),
     ("--depth", "nan"), ("--base-filters", "inf"),
+    ("--label-smoothing", "nan"), ("--label-smoothing", "1"), ("--label-smoothing", "-0.1"),
 ]
 
 
@@ -56,7 +57,7 @@ def test_a_bad_value_is_refused_naming_its_flag(flag, value):
     ("--seed", "0"), ("--seed", str(2**32 - 1)), ("--ignore-index", "0"), ("--ignore-index", "255"),
     ("--time-budget", "0.5"), ("--scale-min", "1"), ("--scale-min", "0.3"), ("--contrast", "0.5"),
     ("--elastic", "10"), ("--saturation", "1"), ("--paste-rare", "0.5"),
-    ("--dropout", "0.5"),
+    ("--dropout", "0.5"), ("--label-smoothing", "0"), ("--label-smoothing", "0.5"),
 ])
 def test_values_at_the_edges_of_the_ranges_pass(flag, value):
     parse(f"{flag}={value}")
@@ -87,6 +88,12 @@ def test_every_numeric_field_has_a_range():
     for f in dataclasses.fields(RunConfig):
         if f.type in ("int", "float", "int | None", int, float) or f.name == "ignore_index":
             assert "range" in f.metadata, f.name
+
+
+def test_label_smoothing_is_refused_for_a_loss_without_cross_entropy():
+    with pytest.raises(ConfigError, match="--label-smoothing .*not to --loss dice"):
+        parse("--loss", "dice", "--label-smoothing", "0.1")
+    assert parse("--loss", "ce+dice", "--label-smoothing", "0.1").label_smoothing == 0.1
 
 
 @pytest.mark.parametrize("flags, needle", [

@@ -81,7 +81,8 @@ class Trainer:
             if self.encoder is not None:
                 finetune.scale_encoder_rate(self.optimizer, self.encoder.trainable_variables,
                                             hparams.get("encoder_lr_scale", 1.0))
-        self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights)
+        self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights,
+                                  smoothing=config.label_smoothing)
         self.checkpoint = None
         self.trace_seconds = None  # the first steps of this process: tracing and compiling
         from segcore.models import model_stride

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from segcore.data.augment import AugmentConfig
 from segcore.errors import ConfigError
+from segcore.losses import SMOOTHABLE
 from segcore.models import get_spec
 from segcore.training.config import RunConfig
 from segcore.widget import Widget
@@ -190,9 +191,12 @@ def shown(key, values):
         values: {widget key: value} of the widgets drawn so far.
 
     Returns:
-        False for encoder-only widgets without an encoder, patch-only ones without a patch
-        and the prior correction without class weights.
+        False for encoder-only widgets without an encoder, patch-only ones without a patch,
+        the prior correction without class weights and label smoothing for a loss with no
+        cross-entropy term.
     """
+    if key == "label_smoothing":
+        return values.get("loss", "ce") in SMOOTHABLE
     if key in PATCH_ONLY:
         return values.get("patch", "none") != "none"
     if key in WEIGHTS_ONLY:
@@ -261,11 +265,12 @@ def run_summary(config):
         return ""
     hparams = " ".join(f"{k}={v}" for k, v in (config.get("hparams") or {}).items())
     size = "x".join(str(s) for s in config.get("img_size", []))
+    smoothing = config.get("label_smoothing") or 0
     return (f"{config.get('model', '?')} {hparams} · {size} · "
             f"{plural(config.get('epochs'), 'epoch')} · "
             f"batch {config.get('batch_size')} · lr {config.get('lr'):g} "
             f"{config.get('optimizer')}/{config.get('schedule')} · loss {config.get('loss')}"
-            f"{_weighting(config)}")
+            f"{f', label smoothing {smoothing:g}' if smoothing else ''}{_weighting(config)}")
 
 
 def _weighting(config):

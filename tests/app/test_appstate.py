@@ -76,3 +76,7 @@ def test_run_summary_names_the_class_weighting_and_how_the_correction_is_set():
     fitted = run_summary({**config, "prior_fit": "train"})
     assert fitted.endswith("class weights median, prior correction fitted from 0.5")
     assert run_summary({**config, "class_weights": "none"}).endswith("· loss ce")
+    smoothed = run_summary({**config, "label_smoothing": 0.1})
+    assert smoothed.endswith("loss ce, label smoothing 0.1 · class weights median, prior "
+                             "correction 0.5")
+    assert run_summary({**config, "label_smoothing": 0.0}) == run_summary(config)

@@ -54,6 +54,16 @@ def test_every_widget_field_has_a_setting_with_its_help_and_choices():
     assert "strategy" not in keys and "data" not in keys  # no widget: the page sets data
 
 
+def test_label_smoothing_shows_for_the_losses_with_a_cross_entropy_only():
+    values = settings.widget_values(settings.restore(
+        RunConfig(loss="ce", label_smoothing=0.1).to_json()))
+    assert settings.shown("label_smoothing", values)
+    assert settings.config_from_values(values, data="").validate().label_smoothing == 0.1
+    values["loss"] = "dice"  # no cross-entropy: the widget hides and its value stays out
+    assert not settings.shown("label_smoothing", values)
+    assert settings.config_from_values(values, data="").validate().label_smoothing == 0.0
+
+
 def test_values_a_widget_cannot_show_are_fitted():
     keys = {s.key: s for s in settings.settings_for("unet")}
     assert settings.fit(keys["epochs"], 500) == 200  # a CLI run beyond the slider

@@ -208,3 +208,42 @@ def test_ohem_with_unknown_spatial_shape_matches_the_static_one():
 
 def test_every_loss_has_a_line_of_help():
     assert list(LOSS_HELP) == list(LOSSES)
+
+
+def test_label_smoothing_hand_value_and_its_target():
+    labels = np.array([[[0, 1, 255]]], "int32")
+    logits = np.array([[[[2.0, 0.0], [0.0, 0.0], [9.0, -9.0]]]], "float32")
+    ce_first = np.log(1 + np.exp(-2.0))
+    uniform_first = (ce_first + 2.0 + ce_first) / 2  # mean of -log p over both classes
+    expected = (0.9 * ce_first + 0.1 * uniform_first + np.log(2.0)) / 2
+    smoothed = build_loss("ce", 2, smoothing=0.1)
+    assert float(smoothed(labels, logits)[0]) == pytest.approx(expected, rel=1e-5)
+    assert float(smoothed(labels, logits)[0]) == pytest.approx(0.4600, abs=1e-4)
+    # Its minimum over the logits is the smoothed target: 0.95 on the true class of two.
+    variable = tf.Variable(np.zeros((1, 1, 1, 2), "float32"))
+    optimizer = tf.keras.optimizers.SGD(1.0)
+    for _ in range(300):
+        with tf.GradientTape() as tape:
+            value = tf.reduce_sum(smoothed(np.zeros((1, 1, 1), "int32"), variable))
+        optimizer.apply_gradients([(tape.gradient(value, variable), variable)])
+    assert float(tf.nn.softmax(variable)[0, 0, 0, 0]) == pytest.approx(0.95, abs=1e-3)
+
+
+@pytest.mark.parametrize("name", ["ce", "focal", "ohem", "ce+dice", "ce+lovasz"])
+def test_label_smoothing_changes_every_loss_with_a_cross_entropy(name):
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, (2, 8, 8)).astype("int32")
+    logits = 3.0 * rng.normal(size=(2, 8, 8, 3)).astype("float32")
+    plain = build_loss(name, 3)(labels, logits).numpy()
+    smoothed = build_loss(name, 3, smoothing=0.1)(labels, logits).numpy()
+    assert np.isfinite(smoothed).all() and not np.allclose(plain, smoothed)
+    np.testing.assert_allclose(build_loss(name, 3, smoothing=0.0)(labels, logits), plain)
+
+
+@pytest.mark.parametrize("name", ["dice", "lovasz"])
+def test_label_smoothing_without_a_cross_entropy_is_a_config_error(name):
+    from segcore.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"--label-smoothing .*--loss {name}"):
+        build_loss(name, 3, smoothing=0.1)
+    build_loss(name, 3, smoothing=0.0)

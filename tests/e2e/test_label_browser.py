@@ -178,6 +178,8 @@ def test_a_stroke_lands_exactly_in_the_mask_and_undo_restores(server):  # noqa: 
         Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(buffer, format="PNG")
         page.locator(".st-key-label_upload input[type=file]").set_input_files(
             files=[{"name": "fresh.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
+        # Under load the upload may still be on its way: "Add them" must see the file.
+        page.locator(".st-key-label_upload").get_by_text("fresh.png").wait_for()
         page.get_by_role("button", name="Add them").click()
         page.get_by_text("Added 1 image to cells/unlabelled/.").wait_for()
         assert (root / "unlabelled" / "fresh.png").is_file()

@@ -34,6 +34,7 @@ def test_suggest_fills_the_widgets_and_keeps_what_the_user_changed(app_env, monk
     assert widget(at, "class_weights").value == choices["class_weights"].value
     assert widget(at, "precision").value == choices["precision"].value  # this CPU's
     assert widget(at, "jit").value == "off" and widget(at, "jit").options == ["off", "xla"]
+    assert widget(at, "label_smoothing").value == choices["label_smoothing"].value == 0.1
     assert widget(at, "aug_brightness").value == choices["augment.brightness"].value
     assert widget(at, "time_budget_min").value == 15.0
     assert (widget(at, "img_h").value, widget(at, "img_w").value) == choices["img_size"].value

@@ -54,9 +54,12 @@ def test_every_choice_has_a_reason_and_makes_a_valid_config():
     assert config.time_budget_min == 15
     assert config.jit == "off" and "0.582 against 0.584" in choices["jit"].reason
     assert chosen(made_up(), given={"jit": "xla"})["jit"].value == "xla"  # given wins
-    assert config.label_smoothing == 0.0 and "three seeds" in choices["label_smoothing"].reason
-    smoothed = chosen(made_up(), given={"label_smoothing": 0.1})
-    assert as_config(smoothed).label_smoothing == 0.1 and smoothed["label_smoothing"].given
+    assert config.label_smoothing == 0.1 and "6 seeds" in choices["label_smoothing"].reason
+    plain = chosen(made_up(), given={"label_smoothing": 0.0})
+    assert as_config(plain).label_smoothing == 0.0 and plain["label_smoothing"].given
+    dice = chosen(made_up(), given={"loss": "dice"})  # no cross-entropy term to smooth
+    assert as_config(dice).label_smoothing == 0.0
+    assert "no cross-entropy" in dice["label_smoothing"].reason
 
 
 def test_a_cpu_with_native_bfloat16_trains_in_it_and_on_more_pixels_unless_told_otherwise():

@@ -64,7 +64,7 @@ def run_probabilities(predictor, image):
             max(predictor.stride, round(height * scale_y * extra)))
     if size != (width, height):
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return softmax(predict_logits(predictor.model, image, predictor.stride))
+    return softmax(predict_logits(predictor.forward, image, predictor.stride))
 
 
 def rank_images(paths, probabilities, measure="entropy", read=None):

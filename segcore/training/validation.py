@@ -15,7 +15,7 @@ import numpy as np
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.pipeline import eval_dataset
 from segcore.data.streaming import expand
-from segcore.inference import predict_tiled
+from segcore.inference import Traced, predict_tiled
 from segcore.metrics import confusion_matrix, confusion_matrix_tf, scores
 
 
@@ -107,8 +107,8 @@ class TiledValidator:
         import tensorflow as tf
 
         self.tile, self.stride, self.class_names = tuple(tile), stride, list(class_names)
-        # Traced once per tile shape: eager Keras calls cost more than the tiles themselves.
-        self._logits = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        # Traced: eager Keras calls cost more than the tiles themselves.
+        self._model = Traced(model)
         self._loss = tf.function(lambda y, x: loss_fn(y, x), reduce_retracing=True)
 
     def __call__(self, source):
@@ -124,9 +124,6 @@ class TiledValidator:
             total += confusion_matrix(mask, labels, num_classes, ignore_index=IGNORE_LABEL)
         loss = float(np.mean(losses)) if losses else float("nan")
         return loss, scores(total, self.class_names), total
-
-    def _model(self, tiles, training=False):
-        return self._logits(np.asarray(tiles, dtype=np.float32))
 
     def _tile_loss(self, mask, losses):
         """The loss of each tile the predictor reads, on the mask padded with void like it."""

@@ -2,6 +2,7 @@ import numpy as np
 
 from segcore.data.classes import ClassMap
 from segcore.inference import (
+    Traced,
     _window,
     blended_logits,
     colorize,
@@ -11,6 +12,7 @@ from segcore.inference import (
     predict_tiled,
 )
 from segcore.models import build_model
+from segcore.tta import FlipAverage
 
 
 def test_tiles_agree_with_whole_image_prediction_and_odd_sizes_work():
@@ -55,3 +57,41 @@ def test_pictures():
     assert overlay(image, labels, classes, 1.0)[0, 0].tolist() == [255, 0, 0]
     errors = error_map(np.array([[0, 0], [0, 0]]), labels)
     assert errors[0, 1].tolist() == [230, 30, 30] and errors[1, 0].tolist() == [0, 0, 0]
+
+
+def _batch_size_model():
+    """A real Keras model whose logits are (the batch size its call saw, 0) at every pixel."""
+    import keras
+
+    def logits(x):
+        size = keras.ops.cast(keras.ops.shape(x)[0], "float32")
+        return keras.ops.concatenate([keras.ops.ones_like(x[..., :1]) * size,
+                                      keras.ops.zeros_like(x[..., :1])], axis=-1)
+
+    inputs = keras.Input((None, None, 3))
+    return keras.Model(inputs, keras.layers.Lambda(logits)(inputs))
+
+
+def test_traced_calls_agree_with_the_model_at_any_size_and_batch():
+    model = build_model("unet", (None, None, 3), 3, depth=2, base_filters=8)
+    traced = Traced(model)
+    rng = np.random.default_rng(2)
+    for shape in ((1, 32, 48), (3, 32, 48), (2, 40, 24), (1, 16, 16)):
+        images = rng.random((*shape, 3), dtype=np.float32)
+        np.testing.assert_allclose(np.asarray(traced(images)),
+                                   np.asarray(model(images, training=False)), atol=1e-5)
+    # From the second shape on, one trace serves every height, width and batch.
+    assert traced._call.experimental_get_tracing_count() <= 3
+
+
+def test_one_image_is_predicted_as_two_and_flip_pairs_are_not_doubled():
+    model = _batch_size_model()
+    one = np.zeros((1, 8, 8, 3), np.float32)
+    assert np.asarray(model(one))[..., 0].max() == 1
+    # oneDNN's fused convolution and batch normalization is slow on one image (see Traced).
+    traced = np.asarray(Traced(model)(one))
+    assert traced.shape == (1, 8, 8, 2) and traced[..., 0].max() == 2
+    assert np.asarray(Traced(model)(np.zeros((3, 8, 8, 3), np.float32)))[..., 0].max() == 3
+    # FlipAverage calls the model on an image and its mirror together: two, not four.
+    flipped = np.asarray(Traced(FlipAverage(model), pairs=True)(one))
+    np.testing.assert_allclose(flipped[..., 0], np.log(1 / (1 + np.exp(-2.0))), rtol=1e-5)

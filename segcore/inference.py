@@ -340,7 +340,7 @@ def predict_image_file(model, path, tile=(256, 256), stride=None):
 
     image = read_image_uint8(path)
     stride = stride or 32
-    return predict_tiled(model, image, tile, stride, model.output_shape[-1])
+    return predict_tiled(Traced(model), image, tile, stride, model.output_shape[-1])
 
 
 # Pictures ----------------------------------------------------------------------------------

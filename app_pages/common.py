@@ -230,8 +230,23 @@ def dataset_report(path):
     return _doctor(str(path), appstate.folder_signature(path))
 
 
-def tta_choice(container, key):
-    """The Flip and Multi-scale TTA checkboxes; returns None, "flip" or "scales"."""
+def tta_choice(container, key, run_path):
+    """The Flip and Multi-scale TTA checkboxes; returns None, "flip" or "scales".
+
+    Each run starts at its own default (`train --predict-tta`, which `--auto` chooses), set
+    again whenever another run is picked or the page was left (its widgets' state is gone).
+    """
+    from segcore.tta import run_tta
+
+    flip_key, scales_key, seen = f"{key}_tta", f"{key}_tta_scales", f"{key}_tta_run"
+    if st.session_state.get(seen) != str(run_path) or flip_key not in st.session_state:
+        try:
+            default = run_tta(run_path)
+        except SegcoreError:  # a damaged config.json: the page reports it where it reads it
+            default = None
+        st.session_state[seen] = str(run_path)
+        st.session_state[flip_key] = default is not None
+        st.session_state[scales_key] = default == "scales"
     flip = container.checkbox("Flip TTA", key=f"{key}_tta",
                               help="Average each prediction with that of the image's "
                                    "left-right mirror (twice the compute; scored and cached "

@@ -171,7 +171,7 @@ def predict_page():
                           format_func=lambda r: shown.get(r, r),
                           on_change=lambda: set_run(st.session_state["predict_run"]))
     run_path = available[ids.index(run_id)].path
-    tta = tta_choice(st, "predict")
+    tta = tta_choice(st, "predict", run_path)
     checkpoint = run_path / "best.keras"
     mtime = checkpoint.stat().st_mtime if checkpoint.is_file() else 0
     try:

@@ -164,7 +164,7 @@ def results_page():
         return
     splits = [s for s in ("val", "test", "train") if dataset.samples(s)]
     split = right.selectbox("Split", splits, key="results_split")
-    tta = tta_choice(right, "results")
+    tta = tta_choice(right, "results", run.path)
     result = evaluation(run, split, tta)
     st.markdown(f"**{run.label}** · {split} mean IoU **{result['mean_iou']:.3f}** · pixel "
                 f"accuracy {result['pixel_accuracy']:.3f} · mean class accuracy "

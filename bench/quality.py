@@ -35,8 +35,9 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
             ("mean_iou_data_val", ("--data", DIR, "--split", "val")) for another dataset.
 
     Returns:
-        A dict with mean_iou, pixel_accuracy, per_class_iou, epochs, train_seconds, run, and
-        each `also` key's mean IoU.
+        A dict with mean_iou, pixel_accuracy, per_class_iou (each image predicted once),
+        epochs, train_seconds, run, predict_tta (the run's default TTA, scored only when
+        `tta` names it), and each TTA's and `also` key's mean IoU.
     """
     workspace = workspace or tempfile.mkdtemp(prefix="segcore-bench-")
     chosen = ["--auto"] if model == "auto" else ["--model", model]
@@ -54,8 +55,10 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
     train_seconds = time.perf_counter() - start
     run_dir = Path(stdout.strip().splitlines()[-1])
     stdout, _ = run_cli(
-        # The run remembers its split; evaluate scores the run's own validation images.
-        ["--workspace", str(workspace), "evaluate", "--run", str(run_dir), "--json"]
+        # The run remembers its split; evaluate scores the run's own validation images, each
+        # predicted once (a run's own `--predict-tta` is scored only when `tta` asks for it).
+        ["--workspace", str(workspace), "evaluate", "--run", str(run_dir), "--json",
+         "--tta", "off"]
     )
     result = json.loads(stdout)
     epochs = sum(
@@ -64,14 +67,16 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
     )
     scored = {}
     for key, evaluate_args in scorings(tta, also):
+        plain = () if "--tta" in evaluate_args else ("--tta", "off")
         stdout, _ = run_cli(["--workspace", str(workspace), "evaluate", "--run", str(run_dir),
-                             "--json", *evaluate_args])
+                             "--json", *evaluate_args, *plain])
         scored[key] = json.loads(stdout)["mean_iou"]
     config = json.loads((run_dir / "config.json").read_text())["config"]
     return {
         **scored,
         "model": config["model"],
         "img_size": config["img_size"],
+        "predict_tta": config.get("predict_tta", "off"),
         "mean_iou": result["mean_iou"],
         "pixel_accuracy": result["pixel_accuracy"],
         "per_class_iou": result["per_class_iou"],

@@ -132,10 +132,15 @@ class RunPredictor:
     def predict(self, image):
         """Returns uint8 labels at the image's own size."""
         if self.tta == "scales":
-            from segcore.tta import TTA_SCALES, predict_multiscale
+            from segcore.tta import TTA_SCALES, fits_multiscale, predict_multiscale
 
-            return predict_multiscale(self.forward, image, self.tile, self.stride, self.scale,
-                                      TTA_SCALES, self.class_map.num_classes)
+            if fits_multiscale(image, self.class_map.num_classes):
+                return predict_multiscale(self.forward, image, self.tile, self.stride,
+                                          self.scale, TTA_SCALES, self.class_map.num_classes)
+            # The model flips already: such an image gets flip TTA, in bounded memory.
+            logging.getLogger("segcore").warning(
+                "a %dx%d image is too large for multi-scale TTA; predicted with flip TTA",
+                image.shape[1], image.shape[0])
         return predict_labels(self.forward, image, self.tile, self.stride, self.scale,
                               self.class_map.num_classes)
 

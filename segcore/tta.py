@@ -1,7 +1,8 @@
 """Test-time augmentation: predictions averaged over mirrors (flip) and input sizes (scales).
 
 `RunPredictor(tta=...)` applies it; `evaluate`, `predict` and the Results and Predict pages
-take it from there.
+take it from there, each by default the run's own (`run_tta`: `train --predict-tta`, which
+`--auto` chooses).
 """
 
 import cv2
@@ -47,18 +48,36 @@ TTA_MODES = ("flip", "scales")
 
 
 def tta_mode(tta):
-    """The TTA mode: None, "flip" (True also means it) or "scales".
+    """The TTA mode: None ("off" and False also mean it), "flip" (True also means it) or
+    "scales".
 
     Raises:
         ValueError: any other value.
     """
-    if tta is None or tta is False:
+    if tta is None or tta is False or tta == "off":
         return None
     if tta is True:
         return "flip"
     if tta not in TTA_MODES:
         raise ValueError(f"test-time augmentation {tta!r} is not one of {', '.join(TTA_MODES)}")
     return tta
+
+
+def run_tta(run_dir):
+    """The TTA a run predicts with unless told otherwise (its config's `predict_tta`):
+    None, "flip" or "scales". Runs from before the setting predict plain.
+
+    Raises:
+        RunError: config.json is damaged or names no known mode (`runs.read_config`).
+    """
+    from segcore.runs import read_config
+
+    return tta_mode(read_config(run_dir)["config"].get("predict_tta", "off"))
+
+
+def chosen_tta(run_dir, tta):
+    """`tta` as given ("off" for none), or the run's own (`run_tta`) when it is None."""
+    return run_tta(run_dir) if tta is None else tta_mode(tta)
 
 
 def predict_probs(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None):
@@ -85,6 +104,11 @@ def predict_probs(model, image, tile, stride, scale=(1.0, 1.0), num_classes=None
 MULTISCALE_LIMIT = 2**29
 
 
+def fits_multiscale(image, num_classes):
+    """True when multi-scale TTA can hold the image's probabilities (`MULTISCALE_LIMIT`)."""
+    return image.shape[0] * image.shape[1] * num_classes <= MULTISCALE_LIMIT
+
+
 def predict_multiscale(model, image, tile, stride, scale, factors, num_classes):
     """Labels from the probabilities averaged over `factors` times the trained `scale`.
 
@@ -96,7 +120,7 @@ def predict_multiscale(model, image, tile, stride, scale, factors, num_classes):
         DataError: the image's probabilities would not fit `MULTISCALE_LIMIT`.
     """
     height, width = image.shape[:2]
-    if height * width * num_classes > MULTISCALE_LIMIT:
+    if not fits_multiscale(image, num_classes):
         raise DataError(f"A {width}x{height} image with {num_classes} classes is too large "
                         "for multi-scale TTA (it holds every pixel's probabilities); use "
                         "flip TTA for images this large.")

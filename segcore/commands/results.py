@@ -11,13 +11,16 @@ import sys
 from pathlib import Path
 
 from segcore.errors import DataError
-from segcore.tta import TTA_MODES
+from segcore.tta import TTA_MODES, chosen_tta
 from segcore.workspace import workspace_root
 
 _TTA_HELP = ("test-time augmentation: --tta (or --tta flip) averages the softmax of each "
              "image and of its left-right mirror (twice the compute); --tta scales does so at "
              "0.75, 1, 1.25 and 1.5 times the trained size and averages those (about nine "
-             "times the compute)")
+             "times the compute); --tta off predicts each image once. Default: the run's own "
+             "(train --predict-tta, which --auto chooses)")
+_TTA_CHOICES = ("off", *TTA_MODES)
+_TTA_SAID = {None: "", "flip": ", flip TTA", "scales": ", multi-scale and flip TTA"}
 
 
 def _run_command(subparsers, name, summary, handler):
@@ -35,7 +38,8 @@ def register(subparsers):
     evaluate.add_argument("--data", help="dataset folder (default: the run's)")
     evaluate.add_argument("--split", default="val", choices=("train", "val", "test"))
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--tta", nargs="?", const="flip", choices=TTA_MODES, help=_TTA_HELP)
+    evaluate.add_argument("--tta", nargs="?", const="flip", choices=_TTA_CHOICES,
+                          help=_TTA_HELP)
 
     predict = _run_command(subparsers, "predict", "predict masks for images (tiled if large)",
                            predict_command)
@@ -43,7 +47,8 @@ def register(subparsers):
     predict.add_argument("--output", required=True, help="folder for masks and overlays")
     predict.add_argument("--overwrite", action="store_true",
                          help="replace masks and overlays left in --output by an earlier run")
-    predict.add_argument("--tta", nargs="?", const="flip", choices=TTA_MODES, help=_TTA_HELP)
+    predict.add_argument("--tta", nargs="?", const="flip", choices=_TTA_CHOICES,
+                          help=_TTA_HELP)
 
     export = _run_command(subparsers, "export", "export a run's model", export_command)
     export.add_argument("--format", required=True, choices=("keras", "savedmodel", "tflite"))
@@ -58,14 +63,15 @@ def evaluate_command(args):
     workspace = workspace_root(args.workspace)
     # A run outside the workspace is read, never written: no score cache is kept there.
     path = runs.run_dir(workspace, args.run, write=False)
+    tta = chosen_tta(path, args.tta)
     result = evaluate_run(path, args.data, args.split, args.weights,
-                          cache=runs.can_write(workspace, path), tta=args.tta)
+                          cache=runs.can_write(workspace, path), tta=tta)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"run {path.name}, {args.split} split, {result['images']} images, "
-          f"{result['checkpoint']} weights"
-          + {None: "", "flip": ", flip TTA", "scales": ", multi-scale and flip TTA"}[args.tta])
+          f"{result['checkpoint']} weights" + _TTA_SAID[tta]
+          + (" (the run's default; --tta off for none)" if tta and args.tta is None else ""))
     print(f"mean IoU {result['mean_iou']:.4f}  pixel accuracy {result['pixel_accuracy']:.4f}  "
           f"mean class accuracy {result['mean_class_accuracy']:.4f}  fw IoU {result['fw_iou']:.4f}")
     for name, iou in zip(result["class_names"], result["per_class_iou"]):
@@ -101,7 +107,7 @@ def predict_command(args):
                 f"{existing[0]} exists already{more}; give --overwrite to replace earlier "
                 "predictions, or another --output folder."
             )
-    predictor = RunPredictor(path, args.weights, tta=args.tta)
+    predictor = RunPredictor(path, args.weights, tta=chosen_tta(path, args.tta))
     for image_path, stem in zip(inputs, stems):
         image = predictor.read(image_path, compact=True)  # as the run reads: RGB or bands
         labels = predictor.predict(image)

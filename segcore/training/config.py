@@ -36,6 +36,12 @@ JIT = {
     "xla": "XLA compiles each step's forward and backward pass into fused kernels (0.59-0.76x "
            "the images per second of oneDNN's kernels in float32 on an AVX2 CPU)",
 }
+PREDICT_TTA = {
+    "off": "each image once",
+    "flip": "each image and its left-right mirror, averaged (twice the compute)",
+    "scales": "the image and its mirror at 0.75, 1, 1.25 and 1.5 times the trained size, "
+              "averaged (about nine times the compute)",
+}
 # What the app's sliders offer; a config may hold any value of the field's range.
 SIZES = (32, 64, 96, 128, 160, 192, 224, 256, 320, 352, 384, 480, 512)
 RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
@@ -185,6 +191,17 @@ class RunConfig:
                        "off (TensorFlow's kernels) or xla (XLA's fused kernels)", tuple(JIT),
                        widget=Widget("Step compiler", "advanced", "select",
                                      help=" · ".join(f"{k}: {v}" for k, v in JIT.items())))
+    # Issue 17: how `evaluate`, `predict` and the app predict with the run's model unless told
+    # otherwise (segcore/tta.py); validation during training, and so the choice of best.keras,
+    # is always plain.
+    predict_tta: str = _option(
+        "off", "test-time augmentation that evaluate, predict and the app use for this run's "
+        "model unless told otherwise: off, flip or scales (training's validation is plain)",
+        tuple(PREDICT_TTA),
+        widget=Widget("Prediction TTA (default of this run)", "advanced", "select",
+                      help=" · ".join(f"{k}: {v}" for k, v in PREDICT_TTA.items())
+                      + ". Evaluation and prediction use it unless told otherwise; "
+                        "validation during training is always plain."))
     strategy: str = _option("auto", "tf.distribute strategy", tuple(STRATEGIES))
     log_every: int = _option(5, "write a train-loss record every N steps", range=_ints(1, 1_000_000),
                              widget=Widget("Log train loss every N steps", "advanced", "slider",

@@ -55,3 +55,40 @@ def test_predict_with_flip_tta_gives_the_tta_labels(app_env):
     np.testing.assert_array_equal(labels, expected)
     assert not np.array_equal(
         expected, RunPredictor(root / "runs" / run_id).predict(pixels)), "TTA changed nothing"
+
+
+def test_a_run_opens_with_its_own_tta_and_the_users_change_holds(app_env, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from page_runner import REPO
+
+    root, run_id = app_env
+    copy = tmp_path / "workspace"
+    shutil.copytree(root, copy)
+    config = copy / "runs" / run_id / "config.json"
+    info = json.loads(config.read_text())
+    info["config"]["predict_tta"] = "scales"  # as `--auto` chooses for whole colour images
+    config.write_text(json.dumps(info))
+    monkeypatch.setenv("SEGCORE_HOME", str(copy))
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["run"] = run_id
+    at.run()
+    at.switch_page("app_pages/results.py").run()
+    no_exceptions(at)
+    assert at.checkbox(key="results_tta_scales").value
+    shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
+    assert shown and "with multi-scale and flip TTA" in shown[0]
+    at.checkbox(key="results_tta_scales").uncheck().run()
+    at.checkbox(key="results_tta").uncheck().run()
+    no_exceptions(at)
+    shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
+    assert not at.checkbox(key="results_tta_scales").value and "TTA" not in shown[0]
+
+    predict = page("predict")
+    predict.query_params["run"] = run_id
+    predict.run()
+    no_exceptions(predict)
+    assert predict.checkbox(key="predict_tta_scales").value

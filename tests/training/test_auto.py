@@ -62,6 +62,22 @@ def test_every_choice_has_a_reason_and_makes_a_valid_config():
     assert "no cross-entropy" in dice["label_smoothing"].reason
 
 
+def test_prediction_tta_is_multi_scale_for_whole_colour_images_and_flip_otherwise():
+    scenes = chosen(made_up())  # RGB scenes trained on whole resized images
+    assert scenes["crop"].value is None and scenes["predict_tta"].value == "scales"
+    assert "validation stays plain" in scenes["predict_tta"].reason
+    assert "0.609 against 0.592" in scenes["predict_tta"].reason
+    assert as_config(scenes).predict_tta == "scales"
+    gray = made_up(train_images=25, val_images=5, median_size=(512, 512), min_size=(512, 512),
+                   max_size=(512, 512), channels=1, num_classes=2,
+                   class_names=("membrane", "cell"), class_shares=(0.22, 0.78),
+                   thin_classes=(0,))
+    crops = chosen(gray, minutes=4)
+    assert crops["crop"].value is not None and crops["predict_tta"].value == "flip"
+    assert chosen(gray, minutes=4, given={"predict_tta": "off"})["predict_tta"].given
+    assert as_config(chosen(made_up(), given={"predict_tta": "off"})).predict_tta == "off"
+
+
 def test_a_cpu_with_native_bfloat16_trains_in_it_and_on_more_pixels_unless_told_otherwise():
     plain, fast = chosen(made_up()), chosen(made_up(native_bfloat16=True))
     assert plain["precision"].value == "float32" and "no native bfloat16" in plain[

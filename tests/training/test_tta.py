@@ -100,8 +100,8 @@ def test_multiscale_reads_native_pixels_and_tiles_like_a_whole_image():
 
 
 def test_tta_modes():
-    assert [tta_mode(v) for v in (None, False, True, "flip", "scales")] == [
-        None, None, "flip", "flip", "scales"]
+    assert [tta_mode(v) for v in (None, False, "off", True, "flip", "scales")] == [
+        None, None, None, "flip", "flip", "scales"]
     with pytest.raises(ValueError, match="sideways"):
         tta_mode("sideways")
 
@@ -131,3 +131,51 @@ def test_multi_scale_tta_predicts_evaluates_and_caches_apart(trained_run, demo_d
     with pytest.raises(SystemExit) as refused:
         main(["--workspace", str(root), "evaluate", "--run", path.name, "--tta", "sideways"])
     assert refused.value.code == 2
+
+
+def test_a_run_predicts_with_its_own_tta_unless_told_otherwise(trained_run, demo_data, tmp_path,
+                                                               capsys, monkeypatch):
+    from segcore import tta as tta_module
+    from segcore.tta import run_tta
+
+    root = tmp_path / "ws"
+    config = RunConfig(data=str(demo_data), model="unet", hparams={"depth": 2, "base_filters": 8},
+                       img_size=(32, 32), epochs=1, batch_size=4, seed=0, predict_tta="scales")
+    path = runs.create_run(root, config)
+    assert loop.train(config, path, stream=io.StringIO()) == "finished"
+    assert run_tta(path) == "scales" and run_tta(trained_run[1]) is None  # before: plain
+
+    assert main(["--workspace", str(root), "evaluate", "--run", path.name]) == 0
+    assert "multi-scale and flip TTA (the run's default" in capsys.readouterr().out
+    assert main(["--workspace", str(root), "evaluate", "--run", path.name, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tta"] == "scales"
+    assert main(["--workspace", str(root), "evaluate", "--run", path.name, "--json",
+                 "--tta", "off"]) == 0
+    assert json.loads(capsys.readouterr().out)["tta"] is False
+    assert sorted(p.name for p in path.glob("eval_val_best*.json")) == [
+        "eval_val_best.json", "eval_val_best_tta_scales.json"]
+
+    image_path = sorted((demo_data / "images").iterdir())[0]
+    image = cv2.cvtColor(cv2.imread(str(image_path)), cv2.COLOR_BGR2RGB)
+    scales = RunPredictor(path, tta="scales").predict(image)
+    assert not np.array_equal(scales, RunPredictor(path).predict(image))
+    assert main(["--workspace", str(root), "predict", "--run", str(path), "--input",
+                 str(image_path), "--output", str(tmp_path / "out")]) == 0
+    written = cv2.imread(str(tmp_path / "out" / f"{image_path.stem}_mask.png"),
+                         cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(written, scales)
+
+    # An image too large for multi-scale TTA's probabilities gets flip TTA, not a failure.
+    monkeypatch.setattr(tta_module, "MULTISCALE_LIMIT", image.shape[0] * image.shape[1])
+    np.testing.assert_array_equal(RunPredictor(path, tta="scales").predict(image),
+                                  RunPredictor(path, tta="flip").predict(image))
+
+    info = json.loads((path / "config.json").read_text())
+    info["config"]["predict_tta"] = "sideways"
+    (path / "config.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["--workspace", str(root), "evaluate", "--run", path.name]) == 2
+    assert "--predict-tta 'sideways' is not one of off, flip, scales" in capsys.readouterr().err
+    del info["config"]["predict_tta"]  # a run from before the setting predicts plain
+    (path / "config.json").write_text(json.dumps(info))
+    assert run_tta(path) is None

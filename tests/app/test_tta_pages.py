@@ -65,8 +65,8 @@ def test_a_run_opens_with_its_own_tta_and_the_users_change_holds(app_env, tmp_pa
     from page_runner import REPO
 
     root, run_id = app_env
-    copy = tmp_path / "workspace"
-    shutil.copytree(root, copy)
+    copy = tmp_path / "workspace"  # the run alone: others' runs may be mid-test or broken
+    shutil.copytree(root / "runs" / run_id, copy / "runs" / run_id)
     config = copy / "runs" / run_id / "config.json"
     info = json.loads(config.read_text())
     info["config"]["predict_tta"] = "scales"  # as `--auto` chooses for whole colour images

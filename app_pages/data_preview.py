@@ -9,7 +9,7 @@ from segcore.data.band_view import STRETCH, default_bands, render_bands
 from segcore.data.channels import BANDS, InputSpec, read_input
 from segcore.data.doctor import summary_facts
 from segcore.data.masks import read_mask
-from segcore.inference import overlay
+from segcore.pictures import overlay
 
 # How the success line names each layout of `segcore.data.readers`.
 FORMAT_NAMES = {"folder": "images + masks", "coco": "COCO JSON", "cvat": "CVAT masks",

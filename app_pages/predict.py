@@ -13,7 +13,8 @@ from segcore.data.masks import read_mask
 from segcore.errors import SegcoreError
 from segcore.export import EXPORT_FORMATS, export_model, export_path
 from segcore.export_card import sidecar_names, usage_text
-from segcore.inference import WHICH, RunPredictor, error_map, output_stems, overlay, to_uint8
+from segcore.inference import WHICH, RunPredictor
+from segcore.pictures import error_map, output_stems, overlay, to_uint8
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the run's model…")

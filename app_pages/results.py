@@ -11,7 +11,8 @@ from segcore.data.classes import ClassMap
 from segcore.data.masks import read_mask
 from segcore.errors import SegcoreError
 from segcore.evaluation import evaluate_run
-from segcore.inference import RunPredictor, error_map, overlay, to_uint8
+from segcore.inference import RunPredictor
+from segcore.pictures import error_map, overlay, to_uint8
 
 
 def checkpoint_mtime(path):

@@ -13,8 +13,8 @@ import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
 from segcore.errors import ConfigError, DataError
-from segcore.inference import colorize
 from segcore.metrics import confusion_matrix, scores
+from segcore.pictures import colorize
 
 
 def zip_files(named_bytes):

@@ -16,7 +16,7 @@ from run_folders import train_tiny_run
 from segcore.cli import main
 from segcore.errors import RunError
 from segcore.export import export_model, export_path
-from segcore.inference import output_stems
+from segcore.pictures import output_stems
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,8 @@ def evaluate_command(args):
 def predict_command(args):
     from segcore import runs
     from segcore.data.formats import is_image_name
-    from segcore.inference import RunPredictor, colorize, output_stems, overlay
+    from segcore.inference import RunPredictor
+    from segcore.pictures import colorize, output_stems, overlay
 
     # Predicting only reads the run, so a run folder outside the workspace is fine.
     path = runs.run_dir(workspace_root(args.workspace), args.run, write=False)

@@ -10,10 +10,10 @@ import numpy as np
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import SPLITS, UNLABELLED, load_dataset, natural_key
 from segcore.errors import DataError
-from segcore.inference import palette, to_uint8
 from segcore.labelling.maskfile import open_mask, save_mask
 from segcore.labelling.raster import paint_objects
 from segcore.labelling.undo import EditHistory
+from segcore.pictures import palette, to_uint8
 
 TOOLS = ("brush", "polygon", "fill", "eraser")
 CANVAS_MAX = (700, 560)  # (width, height) of the canvas on the page, in screen pixels

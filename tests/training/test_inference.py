@@ -5,13 +5,11 @@ from segcore.inference import (
     Traced,
     _window,
     blended_logits,
-    colorize,
-    error_map,
-    overlay,
     predict_logits,
     predict_tiled,
 )
 from segcore.models import build_model
+from segcore.pictures import colorize, error_map, overlay
 from segcore.tta import FlipAverage
 
 

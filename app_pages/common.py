@@ -247,12 +247,12 @@ def tta_choice(container, key, run_path):
         st.session_state[seen] = str(run_path)
         st.session_state[flip_key] = default is not None
         st.session_state[scales_key] = default == "scales"
-    flip = container.checkbox("Flip TTA", key=f"{key}_tta",
+    flip = container.checkbox("Flip TTA", key=flip_key,
                               help="Average each prediction with that of the image's "
                                    "left-right mirror (twice the compute; scored and cached "
                                    "apart).")
     scales = container.checkbox(
-        "Multi-scale TTA", key=f"{key}_tta_scales",
+        "Multi-scale TTA", key=scales_key,
         help="Includes Flip TTA: the image and its mirror predicted at 0.75, 1, 1.25 and 1.5 "
              "times the trained size, all averaged; thin structures gain from the larger "
              "sizes (about nine times the compute).")

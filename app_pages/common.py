@@ -233,20 +233,30 @@ def dataset_report(path):
 def tta_choice(container, key, run_path):
     """The Flip and Multi-scale TTA checkboxes; returns None, "flip" or "scales".
 
-    Each run starts at its own default (`train --predict-tta`, which `--auto` chooses), set
-    again whenever another run is picked or the page was left (its widgets' state is gone).
+    A run opens at its own default (`train --predict-tta`, which `--auto` chooses). The
+    user's change holds for that run on Results and Predict, across page switches (a session
+    key of its own: the widgets' state goes with the page) and reloads (`?tta=` in the URL).
+    Picking another run starts it at that run's default.
     """
-    from segcore.tta import run_tta
+    from segcore.tta import TTA_MODES, run_tta
 
     flip_key, scales_key, seen = f"{key}_tta", f"{key}_tta_scales", f"{key}_tta_run"
-    if st.session_state.get(seen) != str(run_path) or flip_key not in st.session_state:
-        try:
-            default = run_tta(run_path)
-        except SegcoreError:  # a damaged config.json: the page reports it where it reads it
-            default = None
-        st.session_state[seen] = str(run_path)
-        st.session_state[flip_key] = default is not None
-        st.session_state[scales_key] = default == "scales"
+    run = str(run_path)
+    if st.session_state.get(seen) != run or flip_key not in st.session_state:
+        kept = st.session_state.get("tta_kept")
+        asked = st.query_params.get("tta")
+        if isinstance(kept, dict) and kept.get("run") == run:
+            mode = kept["mode"]
+        elif kept is None and asked in ("off", *TTA_MODES):
+            mode = None if asked == "off" else asked  # a reload or a shared link: the URL's
+        else:
+            try:
+                mode = run_tta(run_path)
+            except SegcoreError:  # a damaged config.json: the page reports it where it reads it
+                mode = None
+        st.session_state[seen] = run
+        st.session_state[flip_key] = mode is not None
+        st.session_state[scales_key] = mode == "scales"
     flip = container.checkbox("Flip TTA", key=flip_key,
                               help="Average each prediction with that of the image's "
                                    "left-right mirror (twice the compute; scored and cached "
@@ -256,4 +266,7 @@ def tta_choice(container, key, run_path):
         help="Includes Flip TTA: the image and its mirror predicted at 0.75, 1, 1.25 and 1.5 "
              "times the trained size, all averaged; thin structures gain from the larger "
              "sizes (about nine times the compute).")
-    return "scales" if scales else "flip" if flip else None
+    mode = "scales" if scales else "flip" if flip else None
+    st.session_state["tta_kept"] = {"run": run, "mode": mode}
+    in_url("tta", mode or "off")
+    return mode

@@ -1,4 +1,4 @@
-"""`python -m bench {throughput,quality,tiling,inference,peers,batchnorm,jit,kernels,precision,scale,all}`.
+"""`python -m bench {throughput,quality,tiling,inference,exports,peers,batchnorm,jit,kernels,precision,scale,all}`.
 
 Every figure is measured here, side by side in one run; none is asserted in a test.
 """
@@ -68,6 +68,11 @@ def main(argv=None):
     inference.add_argument("--models", default="reseg,deeplabv3plus+mobilenet_v2")
     inference.add_argument("--rounds", type=int, default=1)
     inference.add_argument("--json", action="store_true")
+    exports = sub.add_parser("exports", help="an exported SavedModel's batch-1 serve, ms, "
+                                             "under oneDNN's kernels and TensorFlow's own")
+    exports.add_argument("--models", default="reseg,unet")
+    exports.add_argument("--rounds", type=int, default=2)
+    exports.add_argument("--json", action="store_true")
     tiling = sub.add_parser("tiling", help="tiled prediction time and peak RSS")
     tiling.add_argument("--json", action="store_true")
     scale = sub.add_parser("scale", help="patch training streamed from disk: peak RSS and img/s "
@@ -147,6 +152,10 @@ def main(argv=None):
         from bench.inference import run_inference
 
         print_json(run_inference(args.models.split(","), args.rounds))
+    elif args.command == "exports":
+        from bench.exports import run_exports
+
+        print_json(run_exports(args.models.split(","), rounds=args.rounds))
     elif args.command == "tiling":
         from bench.tiling import run_tiling
 

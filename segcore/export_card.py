@@ -18,9 +18,10 @@ CARD_SUFFIX, README_SUFFIX = ".json", ".README.md"
 _LOADERS = {
     "keras": (
         "# segcore's own layers must be registered first: install segcore (this repository).\n"
+        "from segcore.inference import Traced  # traced, and never one image alone: fast\n"
         "from segcore.models import load_model\n\n"
         "model = load_model(MODEL)\n"
-        "logits = np.asarray(model(x, training=False))[0]"
+        "logits = np.asarray(Traced(model)(x))[0]"
     ),
     "savedmodel": (
         "import tensorflow as tf\n\n"

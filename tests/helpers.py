@@ -73,3 +73,16 @@ def assert_reloads_in_a_fresh_process(model, x, folder):
     done = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True,
                           text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def batch_size_model():
+    """A real Keras model whose logits are (the batch size its call saw, 0) at every pixel."""
+    import keras
+
+    def logits(x):
+        size = keras.ops.cast(keras.ops.shape(x)[0], "float32")
+        return keras.ops.concatenate([keras.ops.ones_like(x[..., :1]) * size,
+                                      keras.ops.zeros_like(x[..., :1])], axis=-1)
+
+    inputs = keras.Input((None, None, 3))
+    return keras.Model(inputs, keras.layers.Lambda(logits)(inputs))

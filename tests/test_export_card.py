@@ -154,3 +154,17 @@ def test_each_formats_snippet_runs_alone_and_gives_the_labels_of_predict(
         assert share >= agreement, (name, share)
         assert np.array_equal(np.load(folder / f"{name}.values.npy")[labels == expected],
                               values[labels == expected]), name
+
+
+def test_a_saved_model_runs_its_one_image_as_two(tmp_path):
+    # oneDNN's fused convolution and batch normalization is slow on one image (inference.Traced):
+    # the SavedModel's own graph sends two copies, whatever runtime loads it.
+    import tensorflow as tf
+
+    from helpers import batch_size_model
+    from segcore.export import write_saved_model
+
+    signature = tf.TensorSpec((1, 8, 8, 3), tf.float32, name="image")
+    write_saved_model(batch_size_model(), signature, tmp_path / "saved")
+    served = tf.saved_model.load(str(tmp_path / "saved")).serve(tf.zeros((1, 8, 8, 3)))
+    assert served.shape == (1, 8, 8, 2) and float(tf.reduce_max(served[..., 0])) == 2

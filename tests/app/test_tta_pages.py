@@ -92,3 +92,63 @@ def test_a_run_opens_with_its_own_tta_and_the_users_change_holds(app_env, tmp_pa
     predict.run()
     no_exceptions(predict)
     assert predict.checkbox(key="predict_tta_scales").value
+
+
+def test_the_users_tta_holds_across_pages_and_reloads_and_not_for_other_runs(
+        app_env, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from page_runner import REPO
+
+    root, run_id = app_env
+    other = run_id[:-4] + "0ther"
+    copy = tmp_path / "workspace"  # the runs alone: others' runs may be mid-test or broken
+    for name, mode in ((run_id, "scales"), (other, "flip")):
+        shutil.copytree(root / "runs" / run_id, copy / "runs" / name)
+        config = copy / "runs" / name / "config.json"
+        info = json.loads(config.read_text())
+        info["config"]["predict_tta"] = mode
+        config.write_text(json.dumps(info))
+    monkeypatch.setenv("SEGCORE_HOME", str(copy))
+
+    def boxes(at, key):
+        return at.checkbox(key=f"{key}_tta").value, at.checkbox(key=f"{key}_tta_scales").value
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["run"] = run_id
+    at.run()
+    at.switch_page("app_pages/results.py").run()
+    no_exceptions(at)
+    assert boxes(at, "results") == (True, True)
+    at.checkbox(key="results_tta_scales").uncheck().run()
+    no_exceptions(at)
+    assert boxes(at, "results") == (True, False) and at.query_params["tta"] == "flip"
+
+    # Another page of the same session: the page's widgets are new, the choice is not.
+    del at.query_params["tta"]  # a browser's page switch drops the page's own parameters
+    at.switch_page("app_pages/predict.py").run()
+    no_exceptions(at)
+    assert boxes(at, "predict") == (True, False)
+    at.checkbox(key="predict_tta").uncheck().run()
+    assert at.query_params["tta"] == "off"
+    at.switch_page("app_pages/results.py").run()
+    no_exceptions(at)
+    assert boxes(at, "results") == (False, False)
+    shown = [m.value for m in at.markdown if "val mean IoU" in m.value]
+    assert shown and "TTA" not in shown[0]
+
+    # A reload: a new session with the tab's URL.
+    reloaded = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    reloaded.query_params.update(at.query_params)
+    reloaded.run()
+    reloaded.switch_page("app_pages/results.py").run()
+    no_exceptions(reloaded)
+    assert boxes(reloaded, "results") == (False, False)
+
+    # Another run opens at its own default, whatever the user chose for the first one.
+    at.multiselect(key="results_runs").set_value([other]).run()
+    no_exceptions(at)
+    assert boxes(at, "results") == (True, False)
+    assert at.query_params["tta"] == "flip"

@@ -1,5 +1,6 @@
 import numpy as np
 
+from helpers import batch_size_model
 from segcore.data.classes import ClassMap
 from segcore.inference import (
     Traced,
@@ -57,19 +58,6 @@ def test_pictures():
     assert errors[0, 1].tolist() == [230, 30, 30] and errors[1, 0].tolist() == [0, 0, 0]
 
 
-def _batch_size_model():
-    """A real Keras model whose logits are (the batch size its call saw, 0) at every pixel."""
-    import keras
-
-    def logits(x):
-        size = keras.ops.cast(keras.ops.shape(x)[0], "float32")
-        return keras.ops.concatenate([keras.ops.ones_like(x[..., :1]) * size,
-                                      keras.ops.zeros_like(x[..., :1])], axis=-1)
-
-    inputs = keras.Input((None, None, 3))
-    return keras.Model(inputs, keras.layers.Lambda(logits)(inputs))
-
-
 def test_traced_calls_agree_with_the_model_at_any_size_and_batch():
     model = build_model("unet", (None, None, 3), 3, depth=2, base_filters=8)
     traced = Traced(model)
@@ -83,7 +71,7 @@ def test_traced_calls_agree_with_the_model_at_any_size_and_batch():
 
 
 def test_one_image_is_predicted_as_two_and_flip_pairs_are_not_doubled():
-    model = _batch_size_model()
+    model = batch_size_model()
     one = np.zeros((1, 8, 8, 3), np.float32)
     assert np.asarray(model(one))[..., 0].max() == 1
     # oneDNN's fused convolution and batch normalization is slow on one image (see Traced).

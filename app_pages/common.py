@@ -240,12 +240,12 @@ def tta_choice(container, key, run_path):
     """
     from segcore.tta import TTA_MODES, run_tta
 
-    flip_key, scales_key, seen = f"{key}_tta", f"{key}_tta_scales", f"{key}_tta_run"
+    flip_key, scales_key = f"{key}_tta", f"{key}_tta_scales"
     run = str(run_path)
-    if st.session_state.get(seen) != run or flip_key not in st.session_state:
-        kept = st.session_state.get("tta_kept")
+    kept = st.session_state.get("tta_kept")  # {"run", "mode"}: written below on every draw
+    if kept is None or kept["run"] != run or flip_key not in st.session_state:
         asked = st.query_params.get("tta")
-        if isinstance(kept, dict) and kept.get("run") == run:
+        if kept is not None and kept["run"] == run:
             mode = kept["mode"]
         elif kept is None and asked in ("off", *TTA_MODES):
             mode = None if asked == "off" else asked  # a reload or a shared link: the URL's
@@ -254,7 +254,6 @@ def tta_choice(container, key, run_path):
                 mode = run_tta(run_path)
             except SegcoreError:  # a damaged config.json: the page reports it where it reads it
                 mode = None
-        st.session_state[seen] = run
         st.session_state[flip_key] = mode is not None
         st.session_state[scales_key] = mode == "scales"
     flip = container.checkbox("Flip TTA", key=flip_key,

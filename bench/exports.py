@@ -4,10 +4,10 @@ A SavedModel is traced for one (1, H, W, C) image, and oneDNN's convolution fuse
 inference-mode batch normalization runs 20-40 times slower on one image than on two
 (`segcore.inference.Traced`). `export` therefore writes a `serve` that runs two copies
 (`segcore.export.write_saved_model`). This writes both SavedModels of one random-weight model
-(speed does not depend on the weights) and times `serve` on one image in fresh processes that
-import TensorFlow alone, as a user's runtime does, with `TF_ENABLE_ONEDNN_OPTS` on and off,
-alternating the order over the rounds (`python -m bench.exports PATH H W CALLS`; nothing of segcore is loaded there but
-`cpuinfo`).
+(speed does not depend on the weights) and times `serve` on one image, each SavedModel loaded
+with `tf.saved_model.load` as a user's runtime does, in a fresh process per kernel set
+(`python -m bench.exports PATH H W CALLS`: TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` once),
+alternating the order over the rounds.
 """
 
 import json
@@ -26,7 +26,7 @@ from bench.throughput import model_and_hparams
 SIZE = (144, 208)  # about a 15-minute CamVid ReSeg's training size here; U-Net's stride 16
 CLASSES = 11
 CALLS = 10
-EXPORTS = {"one": "one image (Keras's export)", "two": "two copies (segcore's export)"}
+EXPORTS = ("one", "two")  # Keras's own `model.export` (one image), segcore's (two copies)
 
 
 def write_exports(folder, model, size):
@@ -63,14 +63,19 @@ def _serve_ms(path, size, calls):
     return 1e3 * median(times)
 
 
+def _python(what, args, env=None):
+    """Runs `python ARGS` in the repository; its stdout, or a RuntimeError naming `what`."""
+    done = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
 def _child(setting, path, size, calls):
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": SETTINGS[setting], "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-m", "bench.exports", str(path), *map(str, size),
-                           str(calls)], cwd=REPO, env=env, capture_output=True, text=True,
-                          check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"serving {path} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = _python(f"serving {path}", ["-m", "bench.exports", path, *size, calls], env)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def run_exports(models=("reseg", "unet"), size=SIZE, rounds=2, calls=CALLS):
@@ -82,10 +87,7 @@ def run_exports(models=("reseg", "unet"), size=SIZE, rounds=2, calls=CALLS):
         with tempfile.TemporaryDirectory(prefix="segcore-bench-exports-") as folder:
             code = ("import sys; from bench.exports import write_exports; "
                     "write_exports(sys.argv[1], sys.argv[2], (int(sys.argv[3]), int(sys.argv[4])))")
-            done = subprocess.run([sys.executable, "-c", code, folder, model, *map(str, size)],
-                                  cwd=REPO, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"exporting {model} failed:\n{done.stderr[-3000:]}")
+            _python(f"exporting {model}", ["-c", code, folder, model, *size])
             times = {(s, e): [] for s in SETTINGS for e in EXPORTS}
             for index in range(rounds):
                 order = list(SETTINGS) if index % 2 == 0 else list(SETTINGS)[::-1]
@@ -108,7 +110,7 @@ def run_exports(models=("reseg", "unet"), size=SIZE, rounds=2, calls=CALLS):
 
 
 if __name__ == "__main__":
-    from segcore.cpuinfo import onednn_on  # TensorFlow's own answer, and nothing else loaded
+    from segcore.cpuinfo import onednn_on  # TensorFlow's own answer
 
     path, height, width, calls = sys.argv[1], *map(int, sys.argv[2:5])
     print(json.dumps({"onednn": onednn_on(), "ms": _serve_ms(path, (height, width), calls)}))

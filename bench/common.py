@@ -67,22 +67,38 @@ def print_json(data):
     print(json.dumps(data, indent=2))
 
 
+def run_python(what, args, env=None, timeout=None):
+    """Runs `python ARGS` in the repository, in a fresh process.
+
+    Args:
+        what: names the child in the error ("tiling 2048", "segcore train ...").
+        args: the arguments after `python`.
+        env: the child's whole environment (None: this process's).
+        timeout: seconds before `subprocess.TimeoutExpired`.
+
+    Returns:
+        The `subprocess.CompletedProcess`, with stdout and stderr as text.
+
+    Raises:
+        RuntimeError: the child failed; the message ends with the last of its stderr.
+    """
+    done = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return done
+
+
+def last_json(stdout):
+    """The JSON on a child's last line of output."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
 def run_cli(args, env=None, timeout=None):
     """Runs `python -m segcore ARGS` and returns (stdout, stderr); raises on failure."""
-    full_env = dict(os.environ, **(env or {}))
-    result = subprocess.run(
-        [sys.executable, "-m", "segcore", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=full_env,
-        timeout=timeout,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"segcore {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}"
-        )
-    return result.stdout, result.stderr
+    done = run_python(f"segcore {' '.join(args)}", ["-m", "segcore", *args],
+                      dict(os.environ, **(env or {})), timeout)
+    return done.stdout, done.stderr
 
 
 def step_images_per_second(model, images, masks, steps, warmup=1):

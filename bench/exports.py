@@ -12,14 +12,13 @@ alternating the order over the rounds.
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, median
+from bench.common import last_json, median, run_python
 from bench.kernels import SETTINGS
 from bench.throughput import model_and_hparams
 
@@ -63,19 +62,10 @@ def _serve_ms(path, size, calls):
     return 1e3 * median(times)
 
 
-def _python(what, args, env=None):
-    """Runs `python ARGS` in the repository; its stdout, or a RuntimeError naming `what`."""
-    done = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
 def _child(setting, path, size, calls):
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": SETTINGS[setting], "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = _python(f"serving {path}", ["-m", "bench.exports", path, *size, calls], env)
-    return json.loads(out.strip().splitlines()[-1])
+    return last_json(run_python(f"serving {path}", ["-m", "bench.exports", path, *size, calls],
+                                env).stdout)
 
 
 def run_exports(models=("reseg", "unet"), size=SIZE, rounds=2, calls=CALLS):
@@ -87,7 +77,7 @@ def run_exports(models=("reseg", "unet"), size=SIZE, rounds=2, calls=CALLS):
         with tempfile.TemporaryDirectory(prefix="segcore-bench-exports-") as folder:
             code = ("import sys; from bench.exports import write_exports; "
                     "write_exports(sys.argv[1], sys.argv[2], (int(sys.argv[3]), int(sys.argv[4])))")
-            _python(f"exporting {model}", ["-c", code, folder, model, *size])
+            run_python(f"exporting {model}", ["-c", code, folder, model, *size])
             times = {(s, e): [] for s in SETTINGS for e in EXPORTS}
             for index in range(rounds):
                 order = list(SETTINGS) if index % 2 == 0 else list(SETTINGS)[::-1]

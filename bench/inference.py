@@ -7,14 +7,11 @@ encoder (`deeplabv3plus+mobilenet_v2`). Each image is one model call, timed both
 `inference.Traced` (what prediction uses) and with the Keras model called eagerly.
 """
 
-import json
-import subprocess
-import sys
 import time
 
 import numpy as np
 
-from bench.common import REPO, median
+from bench.common import last_json, median, run_python
 from bench.throughput import model_and_hparams
 
 IMAGE = (360, 480)
@@ -59,11 +56,7 @@ def run_inference(models=("reseg", "deeplabv3plus+mobilenet_v2"), rounds=1):
         for _ in range(rounds):
             code = ("import json, sys; from bench.inference import images_per_second; "
                     "print(json.dumps(images_per_second(sys.argv[1])))")
-            done = subprocess.run([sys.executable, "-c", code, model], capture_output=True,
-                                  text=True, cwd=REPO, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"{model} failed:\n{done.stderr[-3000:]}")
-            rates.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            rates.append(last_json(run_python(model, ["-c", code, model]).stdout))
         eager = median([r["eager"] for r in rates])
         traced = median([r["traced"] for r in rates])
         records.append({"model": model, "image": f"{IMAGE[0]}x{IMAGE[1]}",

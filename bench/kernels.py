@@ -9,12 +9,11 @@ training loop's (forward, backward, Adam) on random data of the case's shape, in
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
-from bench.common import REPO, median, step_images_per_second
+from bench.common import last_json, median, run_python, step_images_per_second
 from bench.jit import CASES
 
 SETTINGS = {"onednn": "1", "tensorflow": "0"}
@@ -41,9 +40,8 @@ def _time_cases(cases, steps=3):
 def _child(setting, cases):
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": SETTINGS[setting],
            "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-m", "bench.kernels", json.dumps(cases)],
-                          cwd=REPO, env=env, capture_output=True, text=True, check=True)
-    record = json.loads(done.stdout.strip().splitlines()[-1])
+    record = last_json(run_python(f"bench kernels ({setting})",
+                                  ["-m", "bench.kernels", json.dumps(cases)], env).stdout)
     if record["onednn"] != (setting == "onednn"):
         raise RuntimeError(f"TF_ENABLE_ONEDNN_OPTS={SETTINGS[setting]} was not honoured")
     return record["img_per_s"]

@@ -19,14 +19,13 @@ img/s are counted over the steps after the first `WARMUP` (which trace the step 
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, machine_info
+from bench.common import REPO, last_json, machine_info, run_python
 
 SIZES = (250, 1000, 2000)
 SIDE = 1024
@@ -169,11 +168,8 @@ def _run_child(data, cache_memory, steps, workspace, **extra):
     spec = {"data": str(data), "cache_memory": cache_memory, "steps": steps, **extra}
     env = {**os.environ, "SEGCORE_HOME": str(workspace), "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "bench.scale", json.dumps(spec)], cwd=REPO,
-                            env=env, capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise RuntimeError(f"bench scale child failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return last_json(run_python("bench scale child", ["-m", "bench.scale", json.dumps(spec)],
+                                env).stdout)
 
 
 def run_scale(work=DEFAULT_WORK, steps=STEPS, rounds=ROUNDS, fresh_cache=True):

@@ -9,15 +9,13 @@ machine hit both alike.
 """
 
 import io
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, machine_info, matmul_peak_gflops, median
+from bench.common import machine_info, matmul_peak_gflops, median, run_python
 from segcore.training.auto.speed import bare_train_step
 
 SIZE = (256, 256)
@@ -134,11 +132,8 @@ def measure_in_fresh_process(contender, data, model, workspace):
     """
     code = ("import sys; from pathlib import Path; from bench.throughput import *; "
             "data, model, workspace = sys.argv[1:4]; print(" + _CONTENDERS[contender] + ")")
-    result = subprocess.run([sys.executable, "-c", code, str(data), model, str(workspace)],
-                            capture_output=True, text=True, cwd=REPO, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{contender} on {model} failed:\n{result.stderr[-3000:]}")
-    return float(result.stdout.strip().splitlines()[-1])
+    done = run_python(f"{contender} on {model}", ["-c", code, data, model, workspace])
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def gflop_per_image(model):

@@ -4,11 +4,8 @@ Each size runs in a fresh process, so its peak RSS (VmHWM) is its own. The model
 U-Net at its default width trained on nothing: speed and memory do not depend on its weights.
 """
 
-import json
-import subprocess
-import sys
 
-from bench.common import REPO
+from bench.common import last_json, run_python
 
 _CHILD = r"""
 import json, resource, sys, tempfile, time
@@ -44,13 +41,7 @@ def run_tiling(sizes=(2048, 8192), tile=512):
     """Returns one record per size, plus the 8192/2048 peak-RSS ratio on the last."""
     records = []
     for size in sizes:
-        result = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(size), str(tile)],
-            capture_output=True, text=True, cwd=REPO, check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"tiling {size} failed:\n{result.stderr[-3000:]}")
-        records.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        records.append(last_json(run_python(f"tiling {size}", ["-c", _CHILD, size, tile]).stdout))
     if len(records) == 2:
         records[-1]["rss_ratio_to_smallest"] = round(
             records[-1]["peak_rss_mib"] / records[0]["peak_rss_mib"], 2

@@ -145,6 +145,37 @@ def cross_entropy(y_true, logits, class_weights=None, ignore_label=IGNORE_LABEL,
     return _per_example_mean(ce, _pixel_weights(safe, valid, class_weights))
 
 
+def share_cross_entropy(y_true, logits, class_weights=None, smoothing=0.0):
+    """`cross_entropy` toward each pixel's class shares instead of one label.
+
+    y_true[..., c] is the share of class c in the pixel's footprint and y_true[..., C] void's
+    (`shrink.label_shares`, for masks shrunk with the image). Over the labelled share
+    s_i = sum_c y_ic, the target is t_ic = y_ic / s_i, CE_i = -sum_c t_ic log softmax(z_i)[c],
+    and the pixel weighs s_i sum_c t_ic w_c: a pixel half void counts half, a pixel half a
+    rare class carries half its weight. One-hot shares give `cross_entropy` exactly. Label
+    smoothing mixes e / C of every class into the target, as there.
+
+    Example:
+        shares [[1, 0, 0], [0.5, 0.5, 0]], logits [[2, 0], [0, 0]]:
+        CE = [log(1 + e^-2), log 2] = [0.1269, 0.6931]; loss = 0.4100.
+        With class_weights [1, 3]: pixel 1 weighs 0.5 + 1.5 = 2, so
+        (0.1269 + 2 * 0.6931) / 3 = 0.5044.
+    """
+    import tensorflow as tf
+
+    y_true = tf.cast(y_true, tf.float32)
+    log_p = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+    labelled = tf.reduce_sum(y_true[..., :-1], axis=-1)
+    target = y_true[..., :-1] / tf.maximum(labelled, _EPS)[..., None]
+    ce = -tf.reduce_sum(target * log_p, axis=-1)
+    if smoothing:
+        ce = (1.0 - smoothing) * ce - smoothing * tf.reduce_mean(log_p, axis=-1)
+    weights = labelled
+    if class_weights is not None:
+        weights *= tf.reduce_sum(target * tf.constant(class_weights, tf.float32), axis=-1)
+    return _per_example_mean(ce, weights)
+
+
 def _smoothed(ce, logits, smoothing):
     """Label smoothing (Szegedy et al., 2016) of a pixel cross-entropy `ce` [B, H, W]:
     (1 - e) ce + e mean_c(-log softmax(logits)[c]), the cross-entropy against a target of
@@ -342,6 +373,9 @@ def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_L
                smoothing=0.0):
     """Returns fn(y_true int [B, H, W], logits [B, H, W, C]) -> per-example loss float32 [B].
 
+    Given class shares (float [B, H, W, C + 1], `--label-resize shares`) for y_true, the
+    function is `share_cross_entropy` whatever the name (the config allows only "ce").
+
     Args:
         name: a key of `LOSSES` ("ce", "focal", "ohem", "dice", "ce+dice", "lovasz",
             "ce+lovasz").
@@ -368,6 +402,8 @@ def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_L
     extra = {"smoothing": float(smoothing)} if smoothing else {}
 
     def loss(y_true, logits):
+        if len(y_true.shape) == 4:  # class shares (`--label-resize shares`)
+            return share_cross_entropy(y_true, logits, class_weights, **extra)
         return function(y_true, logits, class_weights, ignore_label, **extra)
 
     loss.__name__ = f"{name}_loss"

@@ -97,6 +97,19 @@ def test_label_smoothing_is_refused_for_a_loss_without_cross_entropy():
 
 
 @pytest.mark.parametrize("flags, needle", [
+    (("--loss", "dice"), "--loss dice: shares train cross-entropy only"),
+    (("--paste", "a"), "--paste or --paste-rare"),
+    (("--patch", "32x32"), "--patch: patches keep their pixels"),
+    (("--class-weights", "median", "--prior-fit", "train"), "--prior-fit train"),
+])
+def test_label_shares_are_refused_where_labels_are_needed(flags, needle):
+    assert parse("--label-resize", "shares").label_resize == "shares"
+    assert parse("--label-resize", "majority", *flags).label_resize == "majority"
+    with pytest.raises(ConfigError, match=f"--label-resize shares does not go with {needle}"):
+        parse("--label-resize", "shares", *flags)
+
+
+@pytest.mark.parametrize("flags, needle", [
     (("--momentum", "nan", "--optimizer", "sgd"), "--momentum"),
     (("--seed", "-5"), "--seed"),
     (("--ignore-index", "300"), "--ignore-index"),

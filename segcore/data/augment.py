@@ -208,12 +208,15 @@ def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0), whol
     `value_range` clips jittered pixels (None: unbounded, e.g. float bands). `whole`: the
     sample is a whole image (possibly stored larger than `out_size`, see `zoom_source`), so
     the scale-crop zooms in on a window of `scale..1` of its sides; otherwise (crops,
-    patches) the window is `out_size / scale`, as far as the input reaches."""
+    patches) the window is `out_size / scale`, as far as the input reaches. A mask of
+    class shares ([h, w, classes + 1], `shrink.label_shares`) is resized and warped as an
+    image is, so its shares stay shares."""
     import tensorflow as tf
 
     height, width = out_size
     channels = image.shape[-1]
-    mask = mask[..., None]
+    shares = mask.shape.rank == 3
+    mask = mask if shares else mask[..., None]
     if augment.scale_min < 1.0 or image.shape[0] != height or image.shape[1] != width:
         scale = tf.random.stateless_uniform([], seeds[0], augment.scale_min, 1.0)
         in_h, in_w = tf.shape(image)[0], tf.shape(image)[1]
@@ -232,13 +235,16 @@ def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0), whol
         # A whole image's window is often larger than the output (a zoom source):
         # antialiased like the area resize that prediction shrinks images with.
         image = tf.image.resize(image, (height, width), method="bilinear", antialias=whole)
-        mask = tf.image.resize(mask, (height, width), method="nearest")
+        mask = (tf.cast(tf.round(tf.image.resize(tf.cast(mask, tf.float32), (height, width),
+                                                 method="bilinear", antialias=True)), mask.dtype)
+                if shares else tf.image.resize(mask, (height, width), method="nearest"))
     if augment.elastic > 0:
         # Its own seed, folded from the flips', so the other draws stay as they were.
         field = _elastic_field(tf.random.experimental.stateless_fold_in(seeds[3], 1),
                                (height, width), augment.elastic)
         image = _warp(image, field, nearest=False)
-        mask = _warp(mask, field, nearest=True)
+        mask = (tf.cast(tf.round(_warp(tf.cast(mask, tf.float32), field, nearest=False)),
+                        mask.dtype) if shares else _warp(mask, field, nearest=True))
     flips = tf.random.stateless_uniform([3], seeds[3])
     if augment.hflip:
         image = tf.cond(flips[0] < 0.5, lambda: tf.reverse(image, [1]), lambda: image)
@@ -271,7 +277,8 @@ def _augment(image, mask, seeds, augment, out_size, value_range=(0.0, 1.0), whol
     if jittered and value_range is not None:
         image = tf.clip_by_value(image, *value_range)
     image = tf.ensure_shape(image, (height, width, channels))
-    mask = tf.ensure_shape(mask[..., 0], (height, width))
+    mask = (tf.ensure_shape(mask, (height, width, mask.shape[-1])) if shares
+            else tf.ensure_shape(mask[..., 0], (height, width)))
     return image, mask
 
 

@@ -11,18 +11,21 @@ import cv2
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
+from segcore.data.shrink import shrink_labels
 
 # A stream of its own, so patch positions never share random numbers with augmentation.
 _PATCH_STREAM = 7_919
 
 
-def rescale_pair(image, mask, scale):
-    """Rescales image (area down, linear up) and mask (nearest) by `scale`; 1 keeps them.
+def rescale_pair(image, mask, scale, labels="nearest"):
+    """Rescales image (area down, linear up) and mask (`shrink.shrink_labels` by `labels`)
+    by `scale`; 1 keeps them.
 
     Args:
         image: (H, W, C) array.
         mask: (H, W) training labels.
         scale: factor applied to both sides.
+        labels: how the mask shrinks ("nearest" or "majority").
 
     Returns:
         (image, mask) of size (round(H * scale), round(W * scale)), at least 1 pixel a side.
@@ -34,7 +37,7 @@ def rescale_pair(image, mask, scale):
     resized = cv2.resize(image, (width, height), interpolation=interpolation)
     if resized.ndim == 2:  # cv2 drops a single channel
         resized = resized[..., None]
-    return resized, cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    return resized, shrink_labels(mask, (height, width), labels)
 
 
 def pad_to_patch(image, mask, patch):

@@ -12,20 +12,28 @@ from segcore.data.augment import AugmentConfig, augment_sample
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.masks import raw_to_labels, read_pair
 from segcore.data.paste import paste_classes
+from segcore.data.shrink import SHARE_SCALE, label_shares, shrink_labels
 from segcore.errors import DataError
 
 
-def resize_pair(image, mask, size):
-    """Resizes image (area) and mask (nearest) to size=(H, W)."""
+def shrink_image(image, size):
+    """Resizes an image to size=(H, W): by area when shrinking, bilinear when enlarging."""
     height, width = size
-    if image.shape[:2] != (height, width):
-        interpolation = cv2.INTER_AREA if image.shape[0] >= height else cv2.INTER_LINEAR
-        image = cv2.resize(image, (width, height), interpolation=interpolation)
-        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    if image.shape[:2] == (height, width):
+        return image
+    interpolation = cv2.INTER_AREA if image.shape[0] >= height else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def resize_pair(image, mask, size, labels="nearest"):
+    """Resizes image (`shrink_image`) and mask (`shrink.shrink_labels` by `labels`) to
+    size=(H, W)."""
+    if image.shape[:2] != tuple(size):
+        image, mask = shrink_image(image, size), shrink_labels(mask, size, labels)
     return image, mask
 
 
-def load_arrays(samples, class_map, size=None, spec=None):
+def load_arrays(samples, class_map, size=None, spec=None, labels="nearest"):
     """Decodes every sample once into memory.
 
     Args:
@@ -33,9 +41,11 @@ def load_arrays(samples, class_map, size=None, spec=None):
         class_map: the dataset's class map.
         size: (H, W) to resize to; None keeps the native size (all samples must share it).
         spec: the dataset's `channels.InputSpec` (default: decided from these samples).
+        labels: how masks shrink (`--label-resize`, `shrink.LABEL_RESIZE`).
 
     Returns:
-        (images float32 [N, H, W, C], masks uint8 [N, H, W]).
+        (images float32 [N, H, W, C], masks uint8 [N, H, W], or [N, H, W, classes + 1]
+        `shrink.label_shares` with "shares").
     """
     from segcore.data.channels import samples_input
 
@@ -44,8 +54,12 @@ def load_arrays(samples, class_map, size=None, spec=None):
     for sample in samples:
         image, raw = read_pair(sample.image, sample.mask, spec)  # the data doctor's reader too
         mask = raw_to_labels(raw, class_map, str(sample.mask))
-        if size is not None:
-            image, mask = resize_pair(image, mask, size)
+        if labels == "shares":
+            target = size or mask.shape[:2]
+            image = shrink_image(image, target)
+            mask = label_shares(mask, class_map.num_classes, target)
+        elif size is not None:
+            image, mask = resize_pair(image, mask, size, labels)
         images.append(image if image.ndim == 3 else image[..., None])  # cv2 drops a lone channel
         masks.append(mask)
     if size is None and len({m.shape for m in masks}) > 1:
@@ -54,7 +68,11 @@ def load_arrays(samples, class_map, size=None, spec=None):
 
 
 def class_pixel_counts(masks, num_classes):
-    """Counts the pixels of each class (void excluded) as int64 [num_classes]."""
+    """Counts the pixels of each class (void excluded) as int64 [num_classes]; masks of
+    `shrink.label_shares` count each pixel's shares."""
+    if np.ndim(masks) == 4:
+        totals = np.asarray(masks).sum(axis=(0, 1, 2), dtype=np.int64)
+        return np.rint(totals[:num_classes] / SHARE_SCALE).astype(np.int64)
     counts = np.zeros(256, dtype=np.int64)
     for mask in masks:
         counts += np.bincount(np.asarray(mask).ravel(), minlength=256)
@@ -107,7 +125,7 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
 
     Args:
         images: float32 [N, H, W, C] in memory.
-        masks: uint8 [N, H, W] training labels.
+        masks: uint8 [N, H, W] training labels, or [N, H, W, classes + 1] label shares.
         batch_size: the global batch size; each epoch's last partial batch is dropped.
         augment: an `AugmentConfig` (None: no augmentation).
         seed: run seed. epoch: the first epoch; together they fix order and augmentation.
@@ -119,7 +137,8 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
             scale-crop to zoom into (`augment.zoom_source`); None: the images' own size.
 
     Returns:
-        A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]).
+        A `tf.data.Dataset` of (float32 [B, h, w, C], int32 [B, h, w]), or with shares
+        float32 [B, h, w, classes + 1] in [0, 1].
     """
     import tensorflow as tf
 
@@ -134,8 +153,13 @@ def train_dataset(images, masks, batch_size, augment=None, seed=0, epoch=0, crop
         if needs_map:
             image, mask = augment_sample(image, mask, seed, sample_epoch, index, augment,
                                          out_size, value_range, whole=crop is None)
+        if shares:
+            return image, tf.cast(mask, tf.float32) / SHARE_SCALE
         return image, tf.cast(mask, tf.int32)
 
+    shares = masks.ndim == 4
+    if shares and paste:
+        raise ValueError("class paste needs labels, not label shares")
     images_t = tf.constant(images)
     masks_t = tf.constant(masks)
     dataset = samples.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -153,5 +177,6 @@ def eval_dataset(images, masks, batch_size):
 
 __all__ = [
     "AugmentConfig", "IGNORE_LABEL", "augment_sample", "class_pixel_counts", "epoch_order",
-    "epoch_samples", "eval_dataset", "load_arrays", "resize_pair", "train_dataset",
+    "epoch_samples", "eval_dataset", "load_arrays", "resize_pair", "shrink_image",
+    "train_dataset",
 ]

@@ -83,18 +83,23 @@ def memory_budget(setting):
 class Preprocess:
     """How a sample is decoded for training: resized whole to `size`, or rescaled by `scale`.
 
-    `spec` is the dataset's `channels.InputSpec` (how its pixels are read; None: as they are).
+    `spec` is the dataset's `channels.InputSpec` (how its pixels are read; None: as they are);
+    `labels` how masks shrink (`shrink.LABEL_RESIZE`).
     """
 
     size: tuple | None = None
     scale: float = 1.0
     spec: object = None
+    labels: str = "nearest"
 
     def key(self):
         """What the decoded arrays depend on (the spec's statistics are applied later)."""
         spec = self.spec.to_json() if self.spec is not None else {}
-        return {"size": list(self.size) if self.size else None, "scale": self.scale,
-                "read": {k: spec.get(k) for k in ("mode", "channels", "dtype")}}
+        key = {"size": list(self.size) if self.size else None, "scale": self.scale,
+               "read": {k: spec.get(k) for k in ("mode", "channels", "dtype")}}
+        if self.labels != "nearest":  # caches decoded before the option keep their key
+            key["labels"] = self.labels
+        return key
 
     def shape_of(self, native):
         """The decoded (H, W) of an image of native (H, W)."""
@@ -125,10 +130,10 @@ def decode_sample(sample, class_map, prep):
     if image.ndim == 2:
         image = image[..., None]
     if prep.size:
-        image, mask = resize_pair(image, mask, prep.size)
+        image, mask = resize_pair(image, mask, prep.size, prep.labels)
         image = image[..., None] if image.ndim == 2 else image
     else:
-        image, mask = rescale_pair(image, mask, prep.scale)
+        image, mask = rescale_pair(image, mask, prep.scale, prep.labels)
     return compact(image), np.ascontiguousarray(mask, dtype=np.uint8)
 
 

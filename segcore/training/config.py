@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from segcore.data.augment import AugmentConfig
 from segcore.data.dataset import SPLIT_MODES
+from segcore.data.shrink import LABEL_RESIZE
 from segcore.errors import ConfigError
 from segcore.losses import CLASS_WEIGHTINGS, LOSS_HELP, LOSSES, check_smoothing
 from segcore.models import MODELS, model_stride, resolve_hparams
@@ -135,6 +136,15 @@ class RunConfig:
                       help="The share of each pixel's target spread over all classes: the "
                            "loss stops pushing logits apart once a pixel is right. Applies to "
                            "the losses with a cross-entropy term."))
+    # Issue 17: shrunk by nearest neighbour, CamVid's poles break into dashes
+    # (segcore/data/shrink.py, bench/RESULTS.md).
+    label_resize: str = _option(
+        "nearest", "how masks shrink with their images: nearest (the label at one point of "
+        "each pixel's footprint), majority (the label covering most of each pixel's footprint) or "
+        "shares (every class's share of it, a soft target)",
+        tuple(LABEL_RESIZE),
+        widget=Widget("Mask shrinking", "data", "select",
+                      help=" · ".join(f"{k}: {v}" for k, v in LABEL_RESIZE.items())))
     class_weights: str = _option("none", "class weighting from training pixel counts",
                                  CLASS_WEIGHTINGS,
                                  widget=Widget("Class weighting", "optimization", "select"))
@@ -237,6 +247,7 @@ class RunConfig:
             raise ConfigError("The augmentations must be a JSON object (hflip, scale_min, ...).")
         self.augment.validate()
         check_smoothing(self.loss, self.label_smoothing)
+        self._validate_shares()
         if not isinstance(self.hparams, dict):
             raise ConfigError(f"The model hyperparameters must be a JSON object, not {self.hparams!r}.")
         self.hparams = resolve_hparams(self.model, self.hparams)
@@ -252,6 +263,21 @@ class RunConfig:
             raise ConfigError("--crop must not be larger than --img-size.")
         self._validate_patch()
         return self
+
+    def _validate_shares(self):
+        if self.label_resize != "shares":
+            return
+        clash = ("--patch: patches keep their pixels, and their masks take labels"
+                 if self.patch else
+                 f"--loss {self.loss}: shares train cross-entropy only (--loss ce)"
+                 if self.loss != "ce" else
+                 "--paste or --paste-rare: pasting copies labels, not shares"
+                 if self.augment.paste or self.augment.paste_rare > 0 else
+                 "--prior-fit train: the fit counts labels, not shares"
+                 if self.prior_fit == "train" else None)
+        if clash:
+            raise ConfigError(f"--label-resize shares does not go with {clash}; use "
+                              "--label-resize majority.")
 
     def _validate_patch(self):
         from segcore.data.streaming import parse_memory

@@ -95,16 +95,21 @@ class RunData:
             zoom_source(config.img_size, (min(i.height for i in infos),
                                           min(i.width for i in infos)),
                         config.augment.scale_min))
-        prep = (Preprocess(scale=config.scale, spec=spec) if patch
-                else Preprocess(size=tuple(config.img_size), spec=spec))
-        train_prep = prep if patch else Preprocess(size=self.train_size, spec=spec)
+        labels = config.label_resize
+        # Validation scores labels: the majority of each footprint where training takes shares.
+        val_labels = "majority" if labels == "shares" else labels
+        prep = (Preprocess(scale=config.scale, spec=spec, labels=val_labels) if patch
+                else Preprocess(size=tuple(config.img_size), spec=spec, labels=val_labels))
+        train_prep = prep if patch else Preprocess(size=self.train_size, spec=spec, labels=labels)
         # Patches keep 8-bit images as uint8 (see streaming.compact); whole resized images
         # are float32 stacks.
         depth = 1 if (patch and spec.dtype == "uint8") else 4
         pixel_bytes = depth * spec.channels + 1
+        shares = labels == "shares"  # a byte per class and void, not one label
+        train_bytes = pixel_bytes + (self.class_map.num_classes if shares else 0)
         self.needed_bytes = (
             estimate_bytes([(i.height, i.width) for i in infos[:len(train)]], train_prep,
-                           pixel_bytes)
+                           train_bytes)
             + estimate_bytes([(i.height, i.width) for i in infos[len(train):]], prep,
                              pixel_bytes))
         self.budget_bytes = memory_budget(config.cache_memory)
@@ -119,13 +124,19 @@ class RunData:
         self.class_counts = None
         if not self.tiled:
             self.train_images, self.train_masks = load_arrays(train, self.class_map,
-                                                              self.train_size, spec)
+                                                              self.train_size, spec, labels)
             self.val_images, self.val_masks = load_arrays(val, self.class_map, config.img_size,
-                                                          spec)
+                                                          spec, val_labels)
             self.input_spec = spec.with_stats(self.train_images)  # the training split's only
             self.class_counts = class_pixel_counts(self.train_masks, self.class_map.num_classes)
             self._choose_paste()
             return
+        if self.streaming and shares:
+            raise DataError(
+                f"{config.data}: --label-resize shares keeps the training masks in memory, a "
+                f"byte per class a pixel ({self.needed_bytes / 2**20:.0f} MB with the images), "
+                f"over the {self.budget_bytes / 2**20:.0f} MB budget; raise --cache-memory, "
+                "shrink --img-size, or use --label-resize majority.")
         if self.streaming:
             log.info("decoded data would take %.0f MB, over the %.0f MB budget: streaming from %s",
                      self.needed_bytes / 2**20, self.budget_bytes / 2**20, cache_dir)

@@ -195,3 +195,40 @@ def test_saturation_scales_each_pixels_colour_about_its_gray():
 def test_saturation_leaves_images_that_are_not_rgb_alone(channels):
     out, images = _one_epoch(*_colour_pairs(channels), AugmentConfig(hflip=False, saturation=0.9))
     assert np.allclose(out, images)
+
+
+def test_label_shares_keep_a_line_thinner_than_a_pixel_that_nearest_drops():
+    from segcore.data.pipeline import class_pixel_counts, resize_pair
+    from segcore.data.shrink import SHARE_SCALE, label_shares
+
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:, 3] = 1  # a 1-pixel line of class 1
+    mask[0, 0] = 255  # one void pixel
+    shares = label_shares(mask, 2, (4, 4))
+    assert shares.shape == (4, 4, 3) and shares.dtype == np.uint8
+    # The line falls in output column 1, where it is half of each 2x2 footprint.
+    assert (np.abs(shares[:, 1, 1].astype(int) - SHARE_SCALE // 2) <= 1).all()
+    assert (shares[:, [0, 2, 3], 1] == 0).all()
+    assert shares[0, 0, 2] == round(SHARE_SCALE / 4)  # void's quarter of the corner
+    assert (np.abs(shares.sum(axis=-1).astype(int) - SHARE_SCALE) <= 1).all()
+    _, nearest = resize_pair(np.zeros((8, 8, 3), np.float32), mask, (4, 4))
+    assert (nearest == 1).sum() == 0  # nearest neighbour samples columns 0, 2, 4, 6
+    counts = class_pixel_counts(shares[None], 2)
+    assert counts.tolist() == [round(3 * 4 * 1.0 + 4 * 0.5 - 0.25), 2]
+
+
+def test_share_masks_go_through_every_augmentation_as_shares():
+    images, masks = coded_pair()
+    shares = np.stack([masks == c for c in range(4)] + [masks == 255], -1).astype(np.uint8) * 255
+    augment = AugmentConfig(hflip=True, vflip=True, rot90=True, elastic=2.0, scale_min=0.6)
+    for batch_images, batch_shares in train_dataset(images, shares, 2, augment, seed=3):
+        values = batch_shares.numpy()
+        assert values.shape == (2, 16, 16, 5) and values.dtype == np.float32
+        assert values.min() >= 0 and values.max() <= 1
+        np.testing.assert_allclose(values.sum(-1), 1.0, atol=0.02)
+        decoded = np.floor(batch_images.numpy()[..., 0] * 4.0).astype(np.int32)
+        pure = np.abs(batch_images.numpy()[..., 0] * 4.0 - decoded - 0.5) < 1e-4
+        assert pure.mean() > 0.3
+        assert (values.argmax(-1)[pure] == decoded[pure]).all()
+    with pytest.raises(ValueError, match="paste"):
+        train_dataset(images, shares, 2, augment, paste=(1,))

@@ -247,3 +247,46 @@ def test_label_smoothing_without_a_cross_entropy_is_a_config_error(name):
     with pytest.raises(ConfigError, match=f"--label-smoothing .*--loss {name}"):
         build_loss(name, 3, smoothing=0.1)
     build_loss(name, 3, smoothing=0.0)
+
+
+def one_hot_shares(labels, num_classes):
+    """Shares of `label_shares`'s layout for hard labels: one class (or void) per pixel."""
+    planes = [labels == c for c in range(num_classes)] + [labels == 255]
+    return np.stack(planes, axis=-1).astype("float32")
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_one_hot_shares_train_exactly_the_labels_cross_entropy(smoothing):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, (2, 6, 5)).astype("int32")
+    labels[0, :2] = 255
+    logits = rng.normal(size=(2, 6, 5, 3)).astype("float32")
+    loss = build_loss("ce", 3, np.array([0.5, 2.0, 3.0], "float32"), smoothing=smoothing)
+    np.testing.assert_allclose(loss(one_hot_shares(labels, 3), logits), loss(labels, logits),
+                               rtol=1e-5)
+
+
+def test_share_cross_entropy_hand_value_a_half_pixel_carries_half_of_each_weight():
+    shares = np.array([[[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]]], "float32")
+    logits = np.array([[[[2.0, 0.0], [0.0, 0.0]]]], "float32")
+    ce_first = np.log(1 + np.exp(-2.0))
+    assert float(build_loss("ce")(shares, logits)[0]) == pytest.approx(
+        (ce_first + np.log(2.0)) / 2, rel=1e-5)
+    weighted = build_loss("ce", class_weights=np.array([1.0, 3.0], "float32"))(shares, logits)
+    assert float(weighted[0]) == pytest.approx((ce_first + 2 * np.log(2.0)) / 3, rel=1e-5)
+    # A pixel half void counts half; its target is its labelled share alone.
+    half_void = np.array([[[[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]]]], "float32")
+    value = float(build_loss("ce")(half_void, logits)[0])
+    assert value == pytest.approx((ce_first + 0.5 * np.log(2.0)) / 1.5, rel=1e-5)
+
+
+def test_share_cross_entropy_is_lowest_where_the_prediction_is_the_share():
+    shares = np.array([[[[0.3, 0.7, 0.0]]]], "float32")
+    loss = build_loss("ce")
+    values = {p: float(loss(shares, np.log(np.array([[[[1 - p, p]]]], "float32")))[0])
+              for p in (0.5, 0.6, 0.7, 0.8, 0.99)}
+    assert min(values, key=values.get) == 0.7
+    variable = tf.Variable(np.zeros((1, 1, 1, 2), "float32"))
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(loss(shares, variable))
+    assert np.isfinite(tape.gradient(value, variable).numpy()).all()

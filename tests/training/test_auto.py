@@ -130,6 +130,8 @@ def test_more_images_than_memory_holds_train_on_streamed_patches_at_a_scale():
     assert config.patch == (side, side) and config.crop is None
     page = {c.path: c for c in choose_settings(fp, 600, 2, patches=False)}
     assert "patch" not in page and page["img_size"].value[0] < 2000  # shrunk to fit instead
+    assert choices["label_resize"].value == "majority"  # patches take labels
+    assert page["label_resize"].value == "shares"  # whole images in memory
 
 
 def test_huge_images_with_thin_classes_keep_native_pixels_in_crops_when_the_budget_allows():
@@ -473,3 +475,31 @@ def test_cli_auto_refuses_a_missing_folder_and_a_resume(tmp_path, capsys):
     assert "nope: dataset folder not found" in capsys.readouterr().err
     assert main(["--workspace", str(workspace), "train", "--resume", "x", "--auto"]) == 2
     assert "--auto" in capsys.readouterr().err
+
+
+def test_masks_that_shrink_train_on_shares_or_the_majority_and_native_ones_stay_nearest():
+    scenes = chosen(made_up(thin_classes=(2,)))  # 360x480 scenes shrunk to fit 15 minutes
+    assert scenes["img_size"].value[0] < 360 and scenes["loss"].value == "ce"
+    assert scenes["label_resize"].value == "shares"
+    assert "footprint" in scenes["label_resize"].reason
+    assert as_config(scenes).label_resize == "shares"
+    for given, why in (({"loss": "dice"}, "dice loss takes labels"),
+                       ({"augment.paste": ("c",)}, "pasting copies labels"),
+                       ({"prior_fit": "train"}, "prior fit counts labels")):
+        choices = chosen(made_up(), given=given)
+        assert choices["label_resize"].value == "majority", given
+        assert why in choices["label_resize"].reason
+        as_config(choices)
+    many = chosen(made_up(train_images=20_000, num_classes=150,
+                          class_names=tuple(map(str, range(150))),
+                          class_shares=(1 / 150,) * 150))
+    assert many["label_resize"].value == "majority" and "GiB" in many["label_resize"].reason
+    small = made_up(median_size=(64, 96), min_size=(64, 96), max_size=(64, 96))
+    native = chosen(small)
+    assert tuple(native["img_size"].value) == (64, 96)
+    assert native["label_resize"].value == "nearest"
+    assert "nothing to shrink" in native["label_resize"].reason
+    mixed = made_up(median_size=(64, 96), min_size=(64, 96), max_size=(128, 192))
+    assert chosen(mixed)["label_resize"].value == "shares"  # the larger images shrink
+    given = chosen(made_up(), given={"label_resize": "nearest"})["label_resize"]
+    assert given.value == "nearest" and given.given

@@ -297,3 +297,71 @@ def test_the_xla_step_is_compiled_by_xla_and_computes_what_the_plain_step_does(d
     for _ in range(5):
         after = float(trainers["xla"]._train_step(images, masks))
     assert after < before  # the XLA step trains
+
+
+@pytest.mark.parametrize("cache_memory", ["auto", "1KB"])  # in memory, then streamed
+def test_majority_labels_shrink_the_training_and_validation_masks(tmp_path, cache_memory):
+    from segcore.data.masks import raw_to_labels, read_pair
+    from segcore.data.shrink import shrink_labels
+    from segcore.data.synthetic import make_synthetic
+    from segcore.training.data_source import RunData
+
+    data = make_synthetic(tmp_path / "data", count=12, size=(64, 96))
+    augment = dict(AugmentConfig(hflip=False, scale_min=1.0).to_json())
+    run = RunData(tiny_config(data, img_size=(32, 48), class_weights="none", augment=augment,
+                              cache_memory=cache_memory, label_resize="majority").validate(),
+                  tmp_path / "cache")
+    assert run.streaming == (cache_memory != "auto")
+
+    def shrunk(split, method):
+        sample = run.dataset.samples(split)[0]
+        _, raw = read_pair(sample.image, sample.mask, run.input_spec)
+        native = raw_to_labels(raw, run.class_map, str(sample.mask))
+        return shrink_labels(native, (32, 48), method)
+
+    for split in ("train", "val"):
+        assert not np.array_equal(shrunk(split, "majority"), shrunk(split, "nearest"))
+    if run.streaming:
+        train, val = run.train_source.get(0)[1], run.val_source.get(0)[1]
+    else:
+        train, val = run.train_masks[0], run.val_masks[0]
+    np.testing.assert_array_equal(train, shrunk("train", "majority"))
+    np.testing.assert_array_equal(val, shrunk("val", "majority"))
+
+
+def test_shares_train_on_each_classs_share_and_validate_on_the_majority(tmp_path):
+    from segcore.data.shrink import SHARE_SCALE
+    from segcore.data.synthetic import make_synthetic
+    from segcore.errors import DataError
+    from segcore.training.data_source import RunData
+
+    data = make_synthetic(tmp_path / "data", count=12, size=(64, 96))
+    augment = dict(AugmentConfig(hflip=False, scale_min=1.0).to_json())
+    config = tiny_config(data, img_size=(32, 48), class_weights="median", augment=augment,
+                         label_resize="shares").validate()
+    run = RunData(config, None)
+    majority = RunData(tiny_config(data, img_size=(32, 48), class_weights="median",
+                                   augment=augment, label_resize="majority"), None)
+    classes = run.class_map.num_classes
+    assert run.train_masks.shape == (len(run.train_masks), 32, 48, classes + 1)
+    np.testing.assert_array_equal(run.train_masks.argmax(-1), majority.train_masks)
+    np.testing.assert_array_equal(run.val_masks, majority.val_masks)  # labels to score
+    assert np.abs(run.class_counts - majority.class_counts).max() < 0.05 * run.class_counts.sum()
+    _, shares = next(iter(run.batches(0)))
+    assert shares.shape[-1] == classes + 1 and shares.dtype == "float32"
+    np.testing.assert_allclose(shares.numpy().sum(-1), 1.0, atol=classes / SHARE_SCALE)
+    with pytest.raises(DataError, match="--label-resize shares keeps the training masks"):
+        RunData(tiny_config(data, img_size=(32, 48), augment=augment, cache_memory="1KB",
+                            label_resize="shares"), tmp_path / "cache")
+
+def test_a_run_trains_on_shares_and_lowers_its_loss(workspace, tmp_path):
+    from segcore.data.synthetic import make_synthetic
+
+    data = make_synthetic(tmp_path / "data", count=12, size=(64, 96))
+    config = tiny_config(data, img_size=(32, 48), epochs=2, lr=1e-2, class_weights="median",
+                         label_smoothing=0.1, label_resize="shares")
+    path = runs.create_run(workspace, config)
+    assert loop.train(config, path, stream=io.StringIO()) == "finished"
+    epochs, _ = runs.read_metrics(path)
+    assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
+    assert runs.read_config(path)["config"]["label_resize"] == "shares"

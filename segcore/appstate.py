@@ -71,7 +71,7 @@ def dataset_warnings(summary, rare_share=0.01, min_images=10):
 
 def class_share_table(summary):
     """Rows for the class table: name, mask value, pixel share and suggested weights."""
-    from segcore.losses import compute_class_weights
+    from segcore.class_weights import compute_class_weights
 
     shares = [c["pixel_share"] for c in summary["classes"]]
     weights = {}

@@ -4,11 +4,12 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from segcore.class_weights import CLASS_WEIGHTINGS
 from segcore.data.augment import AugmentConfig
 from segcore.data.dataset import SPLIT_MODES
 from segcore.data.shrink import LABEL_RESIZE
 from segcore.errors import ConfigError
-from segcore.losses import CLASS_WEIGHTINGS, LOSS_HELP, LOSSES, check_smoothing
+from segcore.losses import LOSS_HELP, LOSSES, check_smoothing
 from segcore.models import MODELS, model_stride, resolve_hparams
 from segcore.models.precision import PRECISIONS
 from segcore.numeric_range import NumericRange

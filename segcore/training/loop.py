@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from segcore import runlock
+from segcore.class_weights import compute_class_weights, correction_bias
 from segcore.fileio import append_jsonl
-from segcore.losses import build_loss, compute_class_weights, correction_bias
+from segcore.losses import build_loss
 from segcore.metrics import json_safe
 from segcore.models.precision import emulation_warning
 from segcore.progress import few_steps_warning, print_epoch_progress

@@ -17,8 +17,8 @@ import logging
 
 import numpy as np
 
+from segcore.class_weights import correction_bias
 from segcore.data.classes import IGNORE_LABEL
-from segcore.losses import correction_bias
 from segcore.metrics import confusion_matrix_tf, scores
 
 log = logging.getLogger("segcore.train")
@@ -39,7 +39,7 @@ def share_confusions(masks, logits, unit_bias, num_classes):
     Args:
         masks: int labels [B, H, W] (void `IGNORE_LABEL`).
         logits: the uncorrected logits [B, H, W, C] (training mode).
-        unit_bias: log(w_c) per class (`losses.correction_bias(weights, 1.0)`).
+        unit_bias: log(w_c) per class (`class_weights.correction_bias(weights, 1.0)`).
         num_classes: C.
     """
     import tensorflow as tf

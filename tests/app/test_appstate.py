@@ -40,7 +40,7 @@ def test_class_share_table_suggests_inverse_and_median_weights():
                            {"name": "b", "value": 1, "pixel_share": 0.0625},
                            {"name": "c", "value": 2, "pixel_share": 0.3125}]}
     rows = appstate.class_share_table(summary)
-    assert [r["median"] for r in rows] == [0.5, 5.0, 1.0]  # losses.py's worked example
+    assert [r["median"] for r in rows] == [0.5, 5.0, 1.0]  # class_weights.py's worked example
     assert [r["inverse"] for r in rows] == [0.533, 5.333, 1.067]
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segcore.losses import LOSS_HELP, LOSSES, build_loss, compute_class_weights, ohem
+from segcore.losses import LOSS_HELP, LOSSES, build_loss, ohem
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -36,16 +36,6 @@ def test_cross_entropy_matches_hand_value_and_weights_shift_it():
     assert float(build_loss("ce")(labels, logits)[0]) == pytest.approx(expected, rel=1e-5)
     weighted = float(build_loss("ce", class_weights=np.array([1.0, 3.0], "float32"))(labels, logits)[0])
     assert weighted == pytest.approx((ce_first + 3 * np.log(2.0)) / 4, rel=1e-5)
-
-
-def test_class_weighting_methods():
-    counts = np.array([100, 10, 0, 50])
-    inverse = compute_class_weights(counts, "inverse")
-    median = compute_class_weights(counts, "median")
-    assert inverse[2] == 0 and median[2] == 0
-    assert inverse[1] > inverse[3] > inverse[0]
-    assert median[3] == pytest.approx(1.0)  # the median-frequency class gets weight 1
-    assert compute_class_weights(counts, "none") is None
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -105,22 +95,6 @@ def test_bad_names_and_weight_lengths_are_config_errors():
         build_loss("hinge", 2)
     with pytest.raises(ConfigError, match="3 values for 2 classes"):
         build_loss("ce", 2, class_weights=[1.0, 1.0, 1.0])
-    with pytest.raises(ConfigError, match="Unknown class weighting"):
-        compute_class_weights([1, 2], "sqrt")
-    with pytest.raises(ConfigError, match="at least one labelled pixel"):
-        compute_class_weights([0, 0], "median")
-
-
-def test_class_weight_hand_values_and_segnet_variant():
-    counts = np.array([100, 10, 50])
-    np.testing.assert_allclose(compute_class_weights(counts, "inverse"),
-                               160 / (3 * counts), rtol=1e-6)
-    np.testing.assert_allclose(compute_class_weights(counts, "median"), [0.5, 5.0, 1.0], rtol=1e-6)
-    # SegNet: f_c over the images where c appears; class 1 sits in one 20-pixel image.
-    segnet = compute_class_weights(counts, "median", image_pixels=[160, 20, 160])
-    frequency = np.array([100 / 160, 10 / 20, 50 / 160])
-    np.testing.assert_allclose(segnet, np.median(frequency) / frequency, rtol=1e-6)
-    assert compute_class_weights([5, 5], "inverse").tolist() == [1.0, 1.0]
 
 
 def _lovasz_reference(probabilities, labels):

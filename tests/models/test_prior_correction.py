@@ -8,8 +8,8 @@ import pytest
 
 from helpers import assert_reloads_in_a_fresh_process
 from segcore import runs
+from segcore.class_weights import correction_bias
 from segcore.inference import load_run_model
-from segcore.losses import correction_bias
 from segcore.models import build_model
 from segcore.models.prior_correction import PriorCorrection, with_prior_correction
 from segcore.training import loop

@@ -33,6 +33,19 @@ def make_pair_dataset(root, count=6, size=(32, 32), classes=3, seed=0, binary=Fa
     return root
 
 
+def write_lines_dataset(root, count=8, size=(48, 64), gray=True):
+    """Masks with a thin class (1-pixel lines) and a wide one; images gray or RGB."""
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        mask = np.zeros(size, np.uint8)
+        mask[size[0] // 2:, :] = 2
+        mask[rng.integers(0, size[0] // 2, 3), :] = 1
+        image = rng.integers(0, 255, size if gray else (*size, 3), dtype=np.uint8)
+        write_png(Path(root) / "images" / f"{index}.png", image)
+        write_png(Path(root) / "masks" / f"{index}.png", mask)
+    return Path(root)
+
+
 def zip_bytes(entries):
     """Builds a zip in memory from {name: bytes}."""
     buffer = io.BytesIO()

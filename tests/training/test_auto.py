@@ -1,19 +1,12 @@
-"""--auto: the fingerprint of a dataset, and the settings chosen from it (a pure function)."""
+"""--auto: the settings chosen from a made-up fingerprint (a pure function of it)."""
 
-import json
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from helpers import write_png
-from segcore.cli import main
 from segcore.models import model_stride
-from segcore.training.auto import Fingerprint, choose_settings, fingerprint_folder
-from segcore.training.auto import speed as speed_module
+from segcore.training.auto import Fingerprint, choose_settings
 from segcore.training.auto.choose import small_objects
-from segcore.training.auto.fingerprint import region_sizes, thin_share, typical_size
 from segcore.training.config import RunConfig
 
 
@@ -285,15 +278,6 @@ def test_rare_classes_of_small_objects_are_named_but_not_pasted_unless_asked():
     assert small_objects(replace(scene, object_sizes=())) == ()
 
 
-def test_object_sizes_are_the_region_a_typical_pixel_lies_in():
-    mask = np.zeros((100, 100), np.uint8)
-    mask[:10, :10] = mask[20:30, 20:30] = 1  # two objects of 1% of the image
-    mask[50:, :] = 2  # one of half the image
-    assert list(region_sizes(mask, 1)) == [0.01, 0.01]
-    assert typical_size([0.01, 0.01, 0.5]) == 0.5 and typical_size([]) == 0.0
-    assert typical_size([0.01, 0.01, 0.01, 0.02]) == 0.01
-
-
 def test_many_colour_classes_get_reseg_and_absent_classes_are_named():
     names = tuple(f"c{i}" for i in range(30))
     shares = tuple([0.0] + [1 / 29] * 29)
@@ -376,105 +360,6 @@ def test_a_measured_slower_machine_trains_smaller_images_and_says_it_measured():
     given = chosen(made_up(**scenes), given={"img_size": (96, 128)}, speed=slow)
     assert given["img_size"].value == (96, 128) and given["img_size"].given
     assert as_config(measured).img_size == small
-
-
-def test_thin_share_counts_the_pixels_near_an_edge():
-    mask = np.zeros((40, 40), np.uint8)
-    mask[10, 5:35] = 1  # a 1-pixel line: all of it near its edge
-    mask[15:35, 10:30] = 2  # a 20x20 square: a 2-pixel rim of 144 pixels
-    assert thin_share(mask, 1) == (30, 30)
-    assert thin_share(mask, 2) == (144, 400)
-    assert thin_share(mask, 3) == (0, 0)
-    full = np.ones((8, 8), np.uint8)
-    assert thin_share(full, 1) == (0, 64)  # the image's edge is no boundary
-
-
-def write_lines_dataset(root, count=8, size=(48, 64), gray=True):
-    """Masks with a thin class (1-pixel lines) and a wide one; images gray or RGB."""
-    rng = np.random.default_rng(0)
-    for index in range(count):
-        mask = np.zeros(size, np.uint8)
-        mask[size[0] // 2:, :] = 2
-        mask[rng.integers(0, size[0] // 2, 3), :] = 1
-        image = rng.integers(0, 255, size if gray else (*size, 3), dtype=np.uint8)
-        write_png(Path(root) / "images" / f"{index}.png", image)
-        write_png(Path(root) / "masks" / f"{index}.png", mask)
-    return Path(root)
-
-
-def test_fingerprint_of_a_generated_dataset(tmp_path):
-    data = write_lines_dataset(tmp_path / "lines", size=(48, 64))
-    fp = fingerprint_folder(data, split="contiguous", val_fraction=0.25)
-    assert (fp.train_images, fp.val_images) == (6, 2)
-    assert fp.median_size == fp.min_size == fp.max_size == (48, 64)
-    assert fp.channels == 1 and fp.num_classes == 3
-    assert fp.thin_classes == (1,)
-    assert abs(sum(fp.class_shares) - 1) < 1e-9 and fp.class_shares[2] == pytest.approx(0.5)
-    assert fp.object_sizes[2] == pytest.approx(0.5)  # the lower half, one region
-    assert 0 < fp.object_sizes[1] < 0.1  # lines of a row (two, where neighbours touch)
-    rgb = fingerprint_folder(write_lines_dataset(tmp_path / "rgb", gray=False), max_masks=3)
-    assert rgb.channels == 3 and rgb.sampled_masks == 3
-    json.dumps(fp.to_json())
-
-
-def test_fingerprint_counts_the_bands_of_multi_channel_images(tmp_path):
-    import tifffile
-
-    data = write_lines_dataset(tmp_path / "bands", count=4)
-    for index in range(4):
-        (data / "images" / f"{index}.png").unlink()
-        bands = np.random.default_rng(index).integers(0, 4000, (48, 64, 5), dtype=np.uint16)
-        tifffile.imwrite(data / "images" / f"{index}.tif", bands, photometric="minisblack",
-                         planarconfig="contig")
-    fp = fingerprint_folder(data)
-    assert fp.channels == 5 and not fp.pretrained_available
-    assert chosen(fp, minutes=5)["augment.vflip"].value is True
-
-
-def test_cli_auto_prints_each_choice_trains_and_keeps_them(tmp_path, capsys, monkeypatch):
-    # Kept even if another program slows this probe (that rule is test_speed's).
-    monkeypatch.setattr(speed_module, "BUSY_SHARE", 0.0)
-    data = write_lines_dataset(tmp_path / "lines", count=12, size=(32, 32))
-    workspace = tmp_path / "ws"
-    code = main(["--workspace", str(workspace), "train", "--data", str(data), "--auto",
-                 "--time-budget", "0.2", "--epochs", "1", "--batch-size", "3",
-                 "--split", "contiguous"])
-    assert code == 0
-    out = capsys.readouterr().out.splitlines()
-    run = Path(out[-1])
-    lines = {line.strip().split(" = ")[0]: line for line in out if " = " in line}
-    assert lines["batch_size"].strip() == "batch_size = 3: given"
-    assert lines["epochs"].strip() == "epochs = 1: given"
-    assert "gray or multi-band images" in lines["augment.vflip"]
-    config = json.loads((run / "config.json").read_text())["config"]
-    assert config["batch_size"] == 3 and config["epochs"] == 1
-    assert config["augment"]["vflip"] is True and config["augment"]["rot90"] is True
-    assert config["hparams"]["depth"] == 3  # chosen for 32-pixel images
-    record = json.loads((run / "auto.json").read_text())
-    choices = {c["setting"]: c for c in record["choices"]}
-    assert choices["batch_size"]["given"] and not choices["model"]["given"]
-    assert choices["img_size"]["value"] == config["img_size"]
-    assert 1 in record["fingerprint"]["thin_classes"]
-    # The machine's speed was timed (a real probe) once, kept in the workspace, and recorded.
-    assert sum("timing a few unet training steps" in line for line in out) == 1
-    # Timed in the precision --auto chose: bfloat16 on a CPU that computes it natively.
-    name = f"unet|{config['precision']}"
-    assert config["precision"] in ("float32", "bfloat16") and record["speed"][name] > 0
-    kept = json.loads((workspace / "cache" / "speed.json").read_text())
-    assert [rates[name] for rates in kept.values()] == [record["speed"][name]]
-    assert main(["--workspace", str(workspace), "train", "--data", str(data), "--auto",
-                 "--time-budget", "0.2", "--epochs", "1", "--batch-size", "3",
-                 "--split", "contiguous"]) == 0
-    assert "timing a few" not in capsys.readouterr().out  # measured once per machine
-
-
-def test_cli_auto_refuses_a_missing_folder_and_a_resume(tmp_path, capsys):
-    workspace = tmp_path / "ws"
-    assert main(["--workspace", str(workspace), "train", "--data", str(tmp_path / "nope"),
-                 "--auto"]) == 2
-    assert "nope: dataset folder not found" in capsys.readouterr().err
-    assert main(["--workspace", str(workspace), "train", "--resume", "x", "--auto"]) == 2
-    assert "--auto" in capsys.readouterr().err
 
 
 def test_masks_that_shrink_train_on_shares_or_the_majority_and_native_ones_stay_nearest():

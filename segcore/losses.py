@@ -311,7 +311,7 @@ def build_loss(name, num_classes=None, class_weights=None, ignore_label=IGNORE_L
         name: a key of `LOSSES` ("ce", "focal", "ohem", "dice", "ce+dice", "lovasz",
             "ce+lovasz").
         num_classes: C, to check `class_weights` against (optional).
-        class_weights: float [C] from `compute_class_weights`, or None.
+        class_weights: float [C] from `segcore.class_weights.compute_class_weights`, or None.
         ignore_label: the void label (255) whose pixels are left out.
         smoothing: label smoothing of the cross-entropy term, in [0, 1) (losses of
             `SMOOTHABLE` only).

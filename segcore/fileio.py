@@ -1,7 +1,9 @@
-"""Atomic writes and tolerant reads for the JSON state that pages and CLI share."""
+"""Atomic writes and tolerant reads for the JSON state that pages and CLI share, and the
+synced writes, links and renames that checkpoint commits are built from."""
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -110,3 +112,37 @@ def read_jsonl(path):
     except OSError:
         return []
     return records
+
+
+def fsync_dir(folder):
+    """Flushes a folder's entries (a rename or link made there) to disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_synced(path, writer):
+    """Opens `path` for binary writing, lets `writer(handle)` fill it, and flushes it to disk."""
+    with open(path, "wb") as handle:
+        writer(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def link_or_copy(source, target):
+    """Hard-links `source` to `target` (a copy where the filesystem has no hard links)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def switch_link(link, target):
+    """Points the symlink `link` at `target` in one rename (replacing a file or an old link)."""
+    tmp = link.with_name(f".{link.name}.tmp")
+    if os.path.lexists(tmp):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, link)

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import shutil
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +29,19 @@ from pathlib import Path
 import numpy as np
 
 from segcore.errors import RunError
-from segcore.fileio import read_json, read_jsonl, write_json_atomic
+from segcore.fileio import (
+    fsync_dir,
+    link_or_copy,
+    read_json,
+    read_jsonl,
+    switch_link,
+    write_json_atomic,
+    write_synced,
+)
 from segcore.training import ema
+from segcore.training.checkpoint_folder import CURRENT, STATE_DIR, clean, folder, link_top_level
 
-STATE_DIR = "ckpt"
-CURRENT = "current"
 FORMAT = 1
-TOP_LINKS = ("best.keras", "last.keras", "best_confusion.json")
 # Legacy layout (segcore 0.1): ckpt/state.npz + ckpt/state.json, real best.keras/last.keras.
 LEGACY = ("state.npz", "state.json")  # segcore 0.1: ckpt/state.*, migrated on resume
 # Loop-state fields a resume needs, with their types.
@@ -46,21 +51,6 @@ _STATE_TYPES = {"epoch": int, "step": int, "step_in_epoch": int, "best_mean_iou"
 
 def _reached(step):
     """Called after each step of a commit; kill tests replace it to die at that instant."""
-
-
-def fsync_dir(folder):
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_bytes(path, writer):
-    with open(path, "wb") as handle:
-        writer(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 @dataclass
@@ -105,10 +95,6 @@ class Checkpoint:
                                f"variable {variable.path} {tuple(variable.shape)} or is not "
                                "finite; the run cannot resume.")
             variable.assign(value)
-
-
-def folder(run_dir):
-    return Path(run_dir) / STATE_DIR
 
 
 def parse_state(path, record):
@@ -239,23 +225,6 @@ def _int(value):
     return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
-def link_or_copy(source, target):
-    """Hard-links `source` to `target` (a copy where the filesystem has no hard links)."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-def switch_link(link, target):
-    """Points the symlink `link` at `target` in one rename (replacing a file or an old link)."""
-    tmp = link.with_name(f".{link.name}.tmp")
-    if os.path.lexists(tmp):
-        tmp.unlink()
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-
-
 def commit(run_dir, previous, state, model, optimizer, improved, confusion=None, average=None):
     """Writes a new generation and makes it current in one atomic switch.
 
@@ -286,7 +255,7 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None,
     arrays.update({f"o{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
     averaged = average.variables if average is not None else []
     arrays.update({f"e{i}": v.numpy() for i, v in enumerate(averaged)})
-    _write_bytes(gen / "state.npz", lambda handle: np.savez(handle, **arrays))
+    write_synced(gen / "state.npz", lambda handle: np.savez(handle, **arrays))
     _reached("arrays")
     has_best = improved or bool(previous and previous.has_best)
     with ema.applied(average):
@@ -319,71 +288,3 @@ def commit(run_dir, previous, state, model, optimizer, improved, confusion=None,
     clean(run_dir)
     _reached("cleaned")
     return read_generation(gen)
-
-
-def check_top_level(run_dir, gen=None):
-    """Raises RunError when `best.keras`, `last.keras` or `best_confusion.json` is something
-    other than its link into `ckpt/current` (a folder, or a file a person put there): the
-    commit would replace it, so training refuses to start rather than lose it. A file that
-    is the generation's own (a migrated 0.1 checkpoint, hard-linked into `gen`) is fine."""
-    run_dir = Path(run_dir)
-    gen = Path(gen) if gen else run_dir / STATE_DIR / CURRENT
-    for name in TOP_LINKS:
-        path = run_dir / name
-        target = f"{STATE_DIR}/{CURRENT}/{name}"
-        if not os.path.lexists(path) or (os.path.islink(path) and os.readlink(path) == target):
-            continue
-        same = (gen / name).is_file() and path.is_file() and os.path.samefile(path, gen / name)
-        if not same:
-            raise RunError(f"{path} is not the checkpoint link segcore keeps there; move it out "
-                           "of the run folder, then resume.")
-
-
-def link_top_level(run_dir, gen):
-    """Makes `best.keras`, `last.keras` and `best_confusion.json` links into `ckpt/current`
-    (about to point at `gen`)."""
-    run_dir = Path(run_dir)
-    check_top_level(run_dir, gen)
-    for name in TOP_LINKS:
-        path = run_dir / name
-        target = f"{STATE_DIR}/{CURRENT}/{name}"
-        if not (os.path.islink(path) and os.readlink(path) == target):
-            switch_link(path, target)
-    fsync_dir(run_dir)
-
-
-def clean(run_dir):
-    """Removes what died with an interrupted commit or write: other generations, temp files.
-
-    Only the process holding the run's lock calls this (no one else writes the folder).
-    """
-    run_dir = Path(run_dir)
-    ckpt = folder(run_dir)
-    current = os.readlink(ckpt / CURRENT) if os.path.islink(ckpt / CURRENT) else None
-    if ckpt.is_dir():
-        for path in ckpt.iterdir():
-            if path.name.startswith("gen-") and path.name != current and path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            elif path.name.endswith(".tmp") or ".tmp." in path.name:
-                path.unlink(missing_ok=True)
-    # Other processes write status.json atomically here too: only old temp files are dead.
-    stale = time.time() - 60
-    for path in run_dir.iterdir():
-        if (path.is_file() and (".tmp." in path.name or path.name.endswith(".tmp"))
-                and path.stat().st_mtime < stale):
-            path.unlink(missing_ok=True)
-
-
-def truncate_metrics(run_dir, checkpoint):
-    """Drops `metrics.jsonl` records written after the committed checkpoint (they describe
-    steps that will be trained again) and a torn last line."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if checkpoint is None:
-        if path.is_file():
-            path.write_bytes(b"")
-        return
-    if path.is_file() and path.stat().st_size > checkpoint.metrics_bytes:
-        with open(path, "r+b") as handle:
-            handle.truncate(checkpoint.metrics_bytes)
-            handle.flush()
-            os.fsync(handle.fileno())

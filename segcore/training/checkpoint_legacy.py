@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from segcore.errors import RunError
-from segcore.fileio import write_json_atomic
-from segcore.training import checkpoint
+from segcore.fileio import fsync_dir, link_or_copy, switch_link, write_json_atomic
+from segcore.training import checkpoint, checkpoint_folder
 
 
 def migrate_legacy(run_dir):
     """Turns segcore 0.1's `ckpt/state.*` and real best/last files into generation 0."""
     run_dir = Path(run_dir)
-    ckpt = checkpoint.folder(run_dir)
+    ckpt = checkpoint_folder.folder(run_dir)
     for name in checkpoint.LEGACY:
         if not (ckpt / name).is_file():
             raise RunError(f"{ckpt / name} is missing; the run cannot resume exactly.")
@@ -34,11 +34,11 @@ def migrate_legacy(run_dir):
     gen = ckpt / "gen-000000"
     gen.mkdir(exist_ok=True)  # a migration that died half-way goes on where it stopped
     if not (gen / "state.npz").exists():
-        checkpoint.link_or_copy(ckpt / "state.npz", gen / "state.npz")
-    for name in checkpoint.TOP_LINKS:
+        link_or_copy(ckpt / "state.npz", gen / "state.npz")
+    for name in checkpoint_folder.TOP_LINKS:
         if (run_dir / name).is_file() and not os.path.islink(run_dir / name) \
                 and not (gen / name).exists():
-            checkpoint.link_or_copy(run_dir / name, gen / name)
+            link_or_copy(run_dir / name, gen / name)
     if not (gen / "last.keras").is_file():
         raise RunError(f"{run_dir / 'last.keras'} is missing; the run cannot resume exactly.")
     metrics = run_dir / "metrics.jsonl"
@@ -48,10 +48,10 @@ def migrate_legacy(run_dir):
               "optimizer": sum(n.startswith("o") for n in names)}
     checkpoint.parse_state(ckpt / "state.json", record)
     write_json_atomic(gen / "state.json", record)
-    checkpoint.fsync_dir(gen)
-    checkpoint.link_top_level(run_dir, gen)
-    checkpoint.switch_link(ckpt / checkpoint.CURRENT, gen.name)
-    checkpoint.fsync_dir(ckpt)
+    fsync_dir(gen)
+    checkpoint_folder.link_top_level(run_dir, gen)
+    switch_link(ckpt / checkpoint_folder.CURRENT, gen.name)
+    fsync_dir(ckpt)
     for name in checkpoint.LEGACY:
         (ckpt / name).unlink(missing_ok=True)
     return checkpoint.read_generation(gen)

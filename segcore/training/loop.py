@@ -1,7 +1,6 @@
-"""The one training loop: a custom tf.function step under a tf.distribute strategy.
-
-Keras 3's `model.fit` fails under MultiWorkerMirroredStrategy on this stack, while a custom
-step through `strategy.run` works; so the CLI, the app and a cluster all train here.
+"""The one training loop: epochs of a custom tf.function step (`step.TrainStep`) under a
+tf.distribute strategy, validation, checkpoints and records; the CLI, the app and a cluster
+all train here.
 """
 
 import hashlib
@@ -19,9 +18,10 @@ from segcore.metrics import json_safe
 from segcore.models.precision import emulation_warning
 from segcore.progress import few_steps_warning, print_epoch_progress
 from segcore.runs import now, write_status
-from segcore.training import checkpoint, ema, finetune, prior_fit
+from segcore.training import checkpoint, ema, finetune
 from segcore.training.data_source import BatchStream, RunData, cache_folder, recorded_input
-from segcore.training.schedules import EpochPlan, Plateau, make_optimizer
+from segcore.training.schedules import EpochPlan, Plateau
+from segcore.training.step import TrainStep, build_trainables
 from segcore.training.stopping import StopRequest
 from segcore.training.strategy import is_chief, make_strategy
 from segcore.training.validation import RunValidator
@@ -56,32 +56,9 @@ class Trainer:
             prior_bias = [0.0] * self.class_map.num_classes
         if resume and run_dir:
             self.input_spec = recorded_input(run_dir, self.input_spec)
-        with self.strategy.scope():
-            from segcore.models import build_model
-            from segcore.models.precision import policy
-
-            hparams = dict(config.hparams)
-            if resume and "encoder_weights" in hparams:
-                hparams["encoder_weights"] = "none"  # the checkpoint holds every weight
-            with policy(config.precision):
-                self.model = build_model(
-                    config.model, (None, None, self.input_spec.channels),
-                    self.class_map.num_classes, input_norm=self.input_spec.normalization(),
-                    prior_bias=prior_bias,
-                    **hparams)
-            self.optimizer = make_optimizer(config)
-            # Over every variable, the encoder's too, before any freezing: the optimizer's
-            # variables never change count, whichever phase a checkpoint was written in.
-            self.optimizer.build(self.model.trainable_variables)
-            # Issue 17: averaged weights for validation and checkpoints (None when off).
-            self.average = ema.WeightAverage(self.model, config.ema) if config.ema else None
-            self.share_fit = (prior_fit.ShareFit(self.model, self.class_weights,
-                                                 self.class_map.num_classes)
-                              if fitting else None)
-            self.encoder = finetune.encoder_of(self.model)
-            if self.encoder is not None:
-                finetune.scale_encoder_rate(self.optimizer, self.encoder.trainable_variables,
-                                            hparams.get("encoder_lr_scale", 1.0))
+        self.model, self.optimizer, self.average, self.share_fit, self.encoder = (
+            build_trainables(config, self.strategy, self.input_spec, self.class_map,
+                             self.class_weights, prior_bias, fitting, resume))
         self.loss_fn = build_loss(config.loss, self.class_map.num_classes, self.class_weights,
                                   smoothing=config.label_smoothing)
         self.checkpoint = None
@@ -98,18 +75,9 @@ class Trainer:
         self.plan = EpochPlan(config, self.state, self.steps_per_epoch)
         if fitting:
             self.state["prior_correction"] = config.prior_correction
-        self._trace_step()
+        self.step = TrainStep(self.model, self.optimizer, self.loss_fn, self.strategy,
+                              config.batch_size, config.jit, self.average, self.share_fit)
         self.encoder_frozen = False
-
-    def _trace_step(self):
-        """(Re)builds the step: a tf.function, with the forward and backward pass compiled by
-        XLA under `--jit xla` (the optimizer's update stays outside it, where a strategy
-        reduces the gradients across replicas and workers)."""
-        import tensorflow as tf
-
-        self._gradients = (tf.function(self._loss_and_gradients, jit_compile=True)
-                           if self.config.jit == "xla" else self._loss_and_gradients)
-        self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
 
     def _load_data(self):
         """Reads the dataset and its samples: in memory, as patches, or streamed (data_source)."""
@@ -122,37 +90,6 @@ class Trainer:
                               else compute_class_weights(counts, config.class_weights))
         self.steps_per_epoch = self.data.train_count // config.batch_size
         self.input_scale = self.data.input_scale
-
-    # The distributed steps -------------------------------------------------------------------
-
-    def _loss_and_gradients(self, images, masks):
-        """One replica's loss (averaged over the global batch), logits and gradients."""
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            logits = self.model(images, training=True)
-            per_example = self.loss_fn(masks, logits)
-            loss = tf.nn.compute_average_loss(per_example,
-                                              global_batch_size=self.config.batch_size)
-        return loss, logits, tape.gradient(loss, self.model.trainable_variables)
-
-    def _distributed_train_step(self, images, masks):
-        import tensorflow as tf
-
-        def step(images, masks):
-            loss, logits, gradients = self._gradients(images, masks)
-            self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
-            if self.share_fit is None:
-                return loss
-            # The step's own logits, counted under each share: no extra model call.
-            return loss, self.share_fit.step_counts(masks, logits)
-
-        outputs = self.strategy.run(step, args=(images, masks))
-        if self.average is not None:
-            self.average.update()
-        return tf.nest.map_structure(
-            lambda value: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
-            outputs)
 
     # Checkpoints -----------------------------------------------------------------------------
 
@@ -206,7 +143,7 @@ class Trainer:
         """
         freeze = finetune.frozen(epoch, self.config.hparams.get("freeze_epochs", 0))
         if finetune.set_frozen(self.encoder, freeze):
-            self._trace_step()
+            self.step.trace()
             log.info("epoch %d: encoder %s", epoch + 1, "frozen" if freeze else "trainable")
         self.encoder_frozen = self.encoder is not None and freeze
 
@@ -220,7 +157,7 @@ class Trainer:
         for images, masks in self.batches.epoch(epoch, skip):
             rate = self.plan.rate()
             self.optimizer.learning_rate.assign(rate)
-            outputs = self._train_step(images, masks)
+            outputs = self.step(images, masks)
             if self.share_fit is not None:
                 outputs, counts = outputs
                 pending_counts.append(counts)

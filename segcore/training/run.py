@@ -14,7 +14,7 @@ from segcore.data.classes import ClassMap
 from segcore.errors import ClusterError, RunError
 from segcore.fileio import write_json_atomic
 from segcore.runs import read_config
-from segcore.training import checkpoint
+from segcore.training import checkpoint, checkpoint_folder
 from segcore.training.config import RunConfig
 from segcore.training.strategy import is_chief
 
@@ -81,11 +81,11 @@ def train(config, run_dir, resume=False, strategy=None, stream=None, lock=None):
         writer = trainer.run_dir is not None  # the chief; other workers only read the checkpoint
         resumed = resume and trainer.load_state(run_dir)  # (a 0.1 checkpoint is migrated)
         if writer:
-            checkpoint.check_top_level(run_dir)
-            checkpoint.truncate_metrics(run_dir, trainer.checkpoint if resumed else None)
+            checkpoint_folder.check_top_level(run_dir)
+            checkpoint_folder.truncate_metrics(run_dir, trainer.checkpoint if resumed else None)
             if not resumed:
                 write_run_config(run_dir, trainer)
-            checkpoint.clean(run_dir)  # only now: a refused resume leaves every file as it was
+            checkpoint_folder.clean(run_dir)  # only now: a refused resume leaves every file as it was
         return _fit(trainer, stream)
     finally:
         if own_lock is not None:

@@ -281,11 +281,11 @@ def test_the_xla_step_is_compiled_by_xla_and_computes_what_the_plain_step_does(d
     trainers["xla"].model.set_weights(trainers["off"].model.get_weights())
     images, masks = next(iter(trainers["off"].batches.epoch(0, 0)))
     (loss, logits, grads), (xla_loss, xla_logits, xla_grads) = (
-        trainers[jit]._gradients(images, masks) for jit in ("off", "xla"))
+        trainers[jit].step.gradients(images, masks) for jit in ("off", "xla"))
     # Only an XLA-compiled function has an HLO module to show.
-    assert "HloModule" in trainers["xla"]._gradients.experimental_get_compiler_ir(
+    assert "HloModule" in trainers["xla"].step.gradients.experimental_get_compiler_ir(
         images, masks)(stage="hlo")
-    assert not isinstance(trainers["off"]._gradients, tf.types.experimental.GenericFunction)
+    assert not isinstance(trainers["off"].step.gradients, tf.types.experimental.GenericFunction)
     np.testing.assert_allclose(float(xla_loss), float(loss), rtol=1e-5)
     np.testing.assert_allclose(xla_logits, logits, atol=1e-4)
     # XLA's arithmetic differs in the last bits, which batch normalization amplifies in a few
@@ -293,9 +293,9 @@ def test_the_xla_step_is_compiled_by_xla_and_computes_what_the_plain_step_does(d
     # gradient is the same.
     plain, fused = (np.concatenate([np.ravel(g) for g in each]) for each in (grads, xla_grads))
     assert np.linalg.norm(fused - plain) < 0.01 * np.linalg.norm(plain)
-    before = float(trainers["xla"]._train_step(images, masks))
+    before = float(trainers["xla"].step(images, masks))
     for _ in range(5):
-        after = float(trainers["xla"]._train_step(images, masks))
+        after = float(trainers["xla"].step(images, masks))
     assert after < before  # the XLA step trains
 
 

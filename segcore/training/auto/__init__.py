@@ -5,8 +5,9 @@ function of that fingerprint, a time budget, the cores and the measured training
 returning each setting with the reason it was chosen.
 """
 
-from segcore.training.auto.choose import DEFAULT_MINUTES, Choice, choose_settings, format_value
+from segcore.training.auto.choose import DEFAULT_MINUTES, choose_settings
 from segcore.training.auto.fingerprint import Fingerprint, fingerprint, fingerprint_folder
+from segcore.training.auto.plan import Choice, format_value
 
 __all__ = ["DEFAULT_MINUTES", "Choice", "Fingerprint", "choose_settings", "fingerprint",
            "fingerprint_folder", "format_value", "record"]

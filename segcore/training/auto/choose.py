@@ -15,18 +15,16 @@ scale-crop made CamVid's best recipe.
 """
 
 import math
-from dataclasses import dataclass
 
-from segcore.losses import SMOOTHABLE
 from segcore.models import MODELS
+from segcore.training.auto.plan import Plan
 from segcore.training.auto.size import choose_size, machine_rate
+from segcore.training.auto.targets import balance, label_resize, smoothing
 
 # Training speed in bfloat16 against float32 on a CPU that computes it natively (`python -m
 # bench precision`: U-Net 1.73x, ReSeg 1.60x at 256x256 on an AMD EPYC Zen 4).
 BFLOAT16_SPEEDUP = 1.6
 DEFAULT_MINUTES = 15.0
-# Class shares of shrunk training masks held in memory at most (a byte per class a pixel).
-SHARES_BYTES = 2**30
 # Rare classes of small objects (`small_objects`, named in the paste's reason): under this
 # share of the pixels, their typical object under this share of its image.
 RARE_SHARE = 0.02
@@ -34,60 +32,6 @@ SMALL_OBJECT = 0.02
 PREFERRED_ENCODERS = ("mobilenet_v2", "efficientnetv2_b0", "mobilenet_v3_large",
                       "efficientnetv2_b1", "resnet50", "convnext_tiny", "mobilenet_v3_small",
                       "efficientnetv2_b2")
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One setting: where it sits in a RunConfig's JSON, its value, and why.
-
-    Attributes:
-        path: "model", "img_size", "hparams.depth", "augment.vflip", ...
-        value: the value (sizes as (H, W) tuples, crops as (S, S) or None).
-        reason: one line for people.
-        given: the user gave it (kept as given; `reason` says so).
-    """
-
-    path: str
-    value: object
-    reason: str
-    given: bool = False
-
-    def line(self):
-        """'img_size 176x240: reason' for the CLI and the page."""
-        return f"{self.path} = {format_value(self.value)}: {self.reason}"
-
-
-def format_value(value):
-    """Sizes as HxW, numbers compactly, names joined by commas."""
-    if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
-        return ", ".join(value) or "none"
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, int) for v in value):
-        return f"{value[0]}x{value[1]}"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-class _Plan:
-    """Collects choices; a given setting wins over what is chosen for it."""
-
-    def __init__(self, given):
-        self.given = dict(given or {})
-        self.choices = []
-
-    def get(self, path, default=None):
-        for choice in self.choices:
-            if choice.path == path:
-                return choice.value
-        return self.given.get(path, default)
-
-    def set(self, path, value, reason):
-        if path in self.given:
-            self.choices.append(Choice(path, self.given[path], "given", given=True))
-        else:
-            self.choices.append(Choice(path, value, reason))
-        return self.get(path)
 
 
 def _model(plan, fp):
@@ -168,81 +112,6 @@ def _batch(plan, fp, window):
     steps = fp.train_images // batch
     return plan.set("batch_size", batch, f"{steps} steps per epoch over {fp.train_images} "
                     f"images of {window[0]}x{window[1]}{why}")
-
-
-def _balance(plan, fp):
-    shares = [(s, n) for s, n in zip(fp.class_shares, fp.class_names or
-                                     [str(i) for i in range(len(fp.class_shares))])]
-    present = [(s, n) for s, n in shares if s > 0]
-    absent = [n for s, n in shares if s == 0]
-    if not present:
-        plan.set("class_weights", "none", "no labelled pixel in the sampled masks")
-        plan.set("loss", "ce", "cross-entropy")
-        return
-    rarest, commonest = min(present), max(present)
-    ratio = commonest[0] / rarest[0]
-    note = f" ({', '.join(absent)} absent from {fp.sampled_masks} sampled masks)" if absent else ""
-    if ratio >= 10:
-        plan.set("class_weights", "median",
-                 f"{commonest[1]} covers {ratio:.0f}x the pixels of {rarest[1]} "
-                 f"({rarest[0]:.2%}): median-frequency weights keep rare classes in the loss "
-                 f"(CamVid's recipe){note}")
-        plan.set("prior_correction", 0.5,
-                 "half of the weights' push toward rare classes taken back at prediction: "
-                 "weighted training leaves them predicted 3-4x as often as they occur "
-                 "(CamVid val, 15 min: +0.045 and +0.027 mean IoU on two seeds, bench/RESULTS.md)")
-    else:
-        plan.set("class_weights", "none",
-                 f"classes are balanced within {ratio:.1f}x (rarest {rarest[1]} "
-                 f"{rarest[0]:.1%}){note}")
-    if ratio >= 1000:
-        plan.set("loss", "ce+dice", f"{rarest[1]} holds {rarest[0]:.3%} of the pixels: Dice "
-                 "weighs every class's area alike, which cross-entropy alone cannot at that "
-                 "imbalance (not measured here)")
-    else:
-        plan.set("loss", "ce", "cross-entropy (with the weighting above)")
-
-
-def _smoothing(plan):
-    loss = plan.get("loss")
-    if loss not in SMOOTHABLE:
-        plan.set("label_smoothing", 0.0, f"no label smoothing: the {loss} loss has no "
-                 "cross-entropy term to smooth")
-        return
-    plan.set("label_smoothing", 0.1, "cross-entropy toward smoothed targets: CamVid in 15 min "
-             "on a 2-core AVX2 CPU, 6 seeds side by side, 0.592 against 0.582 (won 4, paired t "
-             "1.9; Pedestrian +0.05), membrane unchanged; no cost in speed (bench/RESULTS.md)")
-
-
-def _label_resize(plan, fp):
-    """Class shares where whole masks shrink and the loss takes them; else the majority
-    label where masks shrink; nearest (no change) where they keep their size."""
-    size, scale = plan.get("img_size"), plan.get("scale", 1.0)
-    patch = plan.get("patch")
-    shrinks = (scale < 1.0 if patch else
-               size is not None and (size[0] < fp.max_size[0] or size[1] < fp.max_size[1]))
-    if not shrinks:
-        plan.set("label_resize", "nearest", "masks keep their native size: nothing to shrink")
-        return
-    held = fp.train_images * size[0] * size[1] * (fp.num_classes + 1) if size else math.inf
-    blocker = ("patches take labels" if patch else
-               f"the {plan.get('loss')} loss takes labels" if plan.get("loss") != "ce" else
-               "pasting copies labels" if plan.get("augment.paste") or
-               plan.get("augment.paste_rare", 0) > 0 else
-               "the prior fit counts labels" if plan.get("prior_fit") == "train" else
-               f"a byte per class a pixel would hold {held / 2**30:.1f} GiB"
-               if held > SHARES_BYTES else None)
-    if blocker is None:
-        plan.set("label_resize", "shares", "masks shrink with the images: each pixel's "
-                 "target is every class's share of its footprint, as the shrunk image shows "
-                 "it (CamVid in 15 min on a 2-core AVX2 CPU, 2 seeds side by side: 0.608 "
-                 "against 0.586 with nearest-neighbour labels, 0.600 with the majority label; "
-                 "Pole lower, Car and SignSymbol higher, bench/RESULTS.md)")
-    else:
-        plan.set("label_resize", "majority", "masks shrink with the images: each pixel takes "
-                 f"the label covering most of its footprint ({blocker}, so not the class "
-                 "shares); thin structures stay lines rather than dashes (CamVid in 15 min, 2 "
-                 "seeds: 0.600 against 0.586 with nearest-neighbour labels, bench/RESULTS.md)")
 
 
 def _augment(plan, fp, window):
@@ -336,7 +205,7 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=No
     Returns:
         A list of `Choice`s, one per setting, in the order they are decided.
     """
-    plan = _Plan(given)
+    plan = Plan(given)
     minutes = plan.set("time_budget_min", float(minutes or DEFAULT_MINUTES),
                        f"{minutes:g} minutes, as asked" if minutes else
                        f"no time budget given: {DEFAULT_MINUTES:g} minutes") or DEFAULT_MINUTES
@@ -367,9 +236,9 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=No
     plan.set("epochs", int(min(100_000, max(30, math.ceil(3 * epochs)))),
              f"a ceiling above the ~{epochs:.0f} epochs expected: the time budget ends the run")
     plan.set("patience", 0, "no early stop: the budget ends the run and the best epoch is kept")
-    _balance(plan, fp)
-    _smoothing(plan)
+    balance(plan, fp)
+    smoothing(plan)
     _augment(plan, fp, window)
-    _label_resize(plan, fp)
+    label_resize(plan, fp)
     _prediction(plan, fp)
     return plan.choices

@@ -103,7 +103,7 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     """Training size (and crop, or patch) from the budget, memory and thin classes.
 
     Args:
-        plan: `choose._Plan`, whose given settings are kept and into which choices go.
+        plan: `plan.Plan`, whose given settings are kept and into which choices go.
         fp: the `Fingerprint`.
         model: the chosen family.
         minutes: the time budget.

@@ -22,6 +22,7 @@ from segcore.data.dataset import UNLABELLED
 from segcore.data.formats import MASK_EXTENSIONS
 from segcore.data.masks import raw_to_labels, read_raw_mask
 from segcore.errors import DataError
+from segcore.fileio import fsync_dir
 
 HISTORY = Path(".history") / "masks"
 ENCODINGS = ("values", "palette", "colours")
@@ -174,11 +175,7 @@ def _write_atomic(path, data):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise DataError(f"{path}: cannot save the mask ({error.strerror or error}).") from None
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a power cut
-    finally:
-        os.close(directory)
+    fsync_dir(path.parent)  # the rename itself survives a power cut
 
 
 def keep_in_history(root, mask):

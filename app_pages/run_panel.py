@@ -15,7 +15,7 @@ from app_pages.common import (
 )
 from app_pages.suggest import choice_lines
 from segcore import manage, runs
-from segcore.commands.run import AUTO_FILE
+from segcore.commands.auto import AUTO_FILE
 from segcore.errors import SegcoreError
 from segcore.fileio import read_json
 from segcore.training import settings

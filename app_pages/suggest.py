@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from segcore.commands.run import AUTO_FILE, training_in
+from segcore.commands.auto import AUTO_FILE, training_in
 from segcore.errors import SegcoreError
 from segcore.fileio import write_json_atomic
 from segcore.training import auto, settings

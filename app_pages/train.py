@@ -19,7 +19,7 @@ from segcore import launch, plots, runs
 from segcore.data.classes import ClassMap
 from segcore.errors import SegcoreError
 from segcore.models import MODELS, model_stride
-from segcore.models.encoders import weights_note
+from segcore.models.encoder_weights import weights_note
 from segcore.progress import (
     can_resume,
     format_eta,

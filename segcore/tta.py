@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from segcore.errors import DataError
-from segcore.inference import blended_logits, resize_image, scale_pair, scaled_size
+from segcore.inference import resize_image, scale_pair, scaled_size
+from segcore.tiling import blended_logits
 
 
 class FlipAverage:

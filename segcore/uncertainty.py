@@ -54,7 +54,7 @@ def run_probabilities(predictor, image):
     Returns:
         float32 (h, w, C) at the training scale (shrunk further for very large images).
     """
-    from segcore.inference import predict_logits
+    from segcore.tiling import predict_logits
 
     height, width = image.shape[:2]
     scale_y, scale_x = predictor.scale

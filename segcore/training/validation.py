@@ -3,7 +3,7 @@
 Runs on resized images held in memory validate in batches through the distributed evaluation
 step (`BatchValidator`). Patch training validates on whole validation images (at the training
 `--scale`) predicted in overlapping, blended tiles of the patch size by
-`segcore.inference.predict_tiled` (`TiledValidator`), so the validation mean IoU that picks
+`segcore.tiling.predict_tiled` (`TiledValidator`), so the validation mean IoU that picks
 `best.keras` is the one `evaluate` and `predict` will get. One image is read at a time, so a
 streamed validation set never has to fit in memory.
 """
@@ -15,8 +15,9 @@ import numpy as np
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.pipeline import eval_dataset
 from segcore.data.streaming import expand
-from segcore.inference import Traced, predict_tiled
+from segcore.inference import Traced
 from segcore.metrics import confusion_matrix, confusion_matrix_tf, scores
+from segcore.tiling import predict_tiled
 
 
 def pad_to_batches(images, masks, batch_size):

@@ -11,7 +11,8 @@ from helpers import assert_reloads_in_a_fresh_process
 from segcore.errors import ConfigError
 from segcore.models import build_model, load_model, model_stride, resolve_hparams
 from segcore.models.encoder_input import EncoderInput
-from segcore.models.encoders import ENCODERS, build_encoder, keras_cache, weights_path
+from segcore.models.encoder_weights import keras_cache, weights_path
+from segcore.models.encoders import ENCODERS, build_encoder
 from segcore.models.flops import forward_flops
 
 REPO = Path(__file__).parents[2]
@@ -185,7 +186,7 @@ def test_a_fresh_process_loads_a_saved_deeplab(tmp_path):
 
 
 def test_weights_note_says_whether_the_file_is_cached(tmp_path, monkeypatch):
-    from segcore.models.encoders import weights_note
+    from segcore.models.encoder_weights import weights_note
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     assert weights_note({"encoder": "none"}) is None

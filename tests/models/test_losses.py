@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segcore.losses import LOSS_HELP, LOSSES, build_loss, ohem
+from segcore.losses import LOSS_HELP, LOSSES, build_loss
+from segcore.losses.pixel import ohem
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -50,7 +51,7 @@ def test_one_value_per_example_in_float32_also_from_float16_logits(name):
 
 
 def test_focal_hand_value_and_gamma_zero_is_cross_entropy():
-    from segcore.losses import cross_entropy, focal
+    from segcore.losses.pixel import cross_entropy, focal
 
     labels = np.array([[[0, 1]]], "int32")
     logits = np.array([[[[2.0, 0.0], [0.0, 0.0]]]], "float32")

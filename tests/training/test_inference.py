@@ -2,15 +2,10 @@ import numpy as np
 
 from helpers import batch_size_model
 from segcore.data.classes import ClassMap
-from segcore.inference import (
-    Traced,
-    _window,
-    blended_logits,
-    predict_logits,
-    predict_tiled,
-)
+from segcore.inference import Traced
 from segcore.models import build_model
 from segcore.pictures import colorize, error_map, overlay
+from segcore.tiling import _window, blended_logits, predict_logits, predict_tiled
 from segcore.tta import FlipAverage
 
 

@@ -135,7 +135,8 @@ def _channels(path):
 
 
 def _cached_encoders():
-    from segcore.models.encoders import ENCODERS, is_cached
+    from segcore.models.encoder_weights import is_cached
+    from segcore.models.encoders import ENCODERS
 
     return tuple(name for name in ENCODERS if is_cached(name))
 

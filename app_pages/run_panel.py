@@ -15,10 +15,8 @@ from app_pages.common import (
 )
 from app_pages.suggest import choice_lines
 from segcore import manage, runs
-from segcore.commands.auto import AUTO_FILE
 from segcore.errors import SegcoreError
-from segcore.fileio import read_json
-from segcore.training import settings
+from segcore.training import auto, settings
 from segcore.workspace import datasets_dir
 
 
@@ -47,8 +45,12 @@ def run_settings_section(run_id, run_config):
     """The shown run's settings; a warning when it trained on another dataset than the
     selected one; and "Use this run's settings"."""
     st.caption(settings.run_summary(run_config))
-    chosen = read_json(runs.runs_dir(workspace()) / run_id / AUTO_FILE)
-    if isinstance(chosen, dict) and isinstance(chosen.get("choices"), list):
+    try:
+        chosen = auto.read_record(runs.runs_dir(workspace()) / run_id)
+    except SegcoreError as error:
+        st.warning(str(error))
+        chosen = None
+    if chosen is not None:
         with st.expander(f"Settings chosen by {chosen.get('source', 'train --auto')} and why",
                          key="run_auto_expander"):
             st.markdown(choice_lines(chosen["choices"]))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from segcore.commands.auto import AUTO_FILE, training_in
+from segcore.commands.auto import training_in
 from segcore.errors import SegcoreError
 from segcore.fileio import write_json_atomic
 from segcore.training import auto, settings
@@ -94,7 +94,7 @@ def keep_suggestion(runs_folder, run_id):
     form = settings.widget_values(st.session_state["train_settings"])
     changed = [c["setting"] for c in record["choices"] if not c["given"]
                and _as_tuple(c["value"]) != _as_tuple(_value_of(form, c["setting"]))]
-    write_json_atomic(Path(runs_folder) / run_id / AUTO_FILE,
+    write_json_atomic(Path(runs_folder) / run_id / auto.AUTO_FILE,
                       {**record, "source": "Suggest settings", "changed_after": changed})
 
 

@@ -1,6 +1,7 @@
 """`train --auto`: the flags the user typed, the machine's measured speed, and every other
 flag chosen from the dataset's fingerprint (`segcore.training.auto`) and printed with its
-reason. The Train page's "Suggest settings" shares the speed and the record's file name."""
+reason. The Train page's "Suggest settings" shares the speed cache's busy check and the
+record's file name."""
 
 import dataclasses
 import os
@@ -9,8 +10,6 @@ from pathlib import Path
 
 from segcore.errors import ConfigError
 from segcore.workspace import workspace_root
-
-AUTO_FILE = "auto.json"  # in a run folder: what --auto chose and why
 
 
 def given_settings(args):

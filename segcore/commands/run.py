@@ -162,7 +162,8 @@ def train_command(args):
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
 
     from segcore import runlock, runs
-    from segcore.commands.auto import AUTO_FILE, auto_settings
+    from segcore.commands.auto import auto_settings
+    from segcore.training.auto import AUTO_FILE
     from segcore.training.config import RunConfig
     from segcore.training.loop import train
     from segcore.training.strategy import is_chief

@@ -1,5 +1,6 @@
 """Pages with damaged run folders in the workspace: one clear message each, never a traceback."""
 
+import json
 import os
 import shutil
 from contextlib import contextmanager
@@ -79,3 +80,25 @@ def test_results_page_leaves_out_a_run_linked_from_outside_the_workspace(app_env
         assert sorted(p.name for p in outside.iterdir()) == before
     finally:
         link.unlink()
+
+
+def test_train_page_names_a_damaged_auto_json_and_shows_a_sound_one(app_env):
+    root, run_id = app_env
+    twin = root / "runs" / f"{run_id}-auto"
+    shutil.copytree(root / "runs" / run_id, twin)
+    try:
+        (twin / "auto.json").write_text('{"choices": [1, 2]}')
+        at = page("train")
+        at.query_params["run"] = twin.name
+        at.run()
+        no_exceptions(at)
+        assert any("auto.json" in w.value and "damaged" in w.value for w in at.warning), [
+            w.value for w in at.warning]
+        (twin / "auto.json").write_text(json.dumps({"source": "train --auto", "choices": [
+            {"setting": "lr", "value": 0.003, "reason": "a reason for people", "given": False}]}))
+        at.run()
+        no_exceptions(at)
+        assert not any("auto.json" in w.value for w in at.warning)
+        assert any("a reason for people" in m.value for m in at.markdown)
+    finally:
+        shutil.rmtree(twin)

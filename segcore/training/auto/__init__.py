@@ -5,16 +5,22 @@ function of that fingerprint, a time budget, the cores and the measured training
 returning each setting with the reason it was chosen.
 """
 
+from pathlib import Path
+
+from segcore.errors import RunError
+from segcore.fileio import read_json_object
 from segcore.training.auto.choose import DEFAULT_MINUTES, choose_settings
 from segcore.training.auto.fingerprint import Fingerprint, fingerprint, fingerprint_folder
 from segcore.training.auto.plan import Choice, format_value
 
-__all__ = ["DEFAULT_MINUTES", "Choice", "Fingerprint", "choose_settings", "fingerprint",
-           "fingerprint_folder", "format_value", "record"]
+__all__ = ["AUTO_FILE", "DEFAULT_MINUTES", "Choice", "Fingerprint", "choose_settings",
+           "fingerprint", "fingerprint_folder", "format_value", "read_record", "record"]
+
+AUTO_FILE = "auto.json"  # in a run folder: what --auto or "Suggest settings" chose and why
 
 
 def record(fp, choices, cores, speed=None):
-    """What `config.json` keeps under `auto`: the fingerprint and each choice with its reason.
+    """What a run's `AUTO_FILE` keeps: the fingerprint and each choice with its reason.
 
     Args:
         fp: the `Fingerprint`.
@@ -29,3 +35,35 @@ def record(fp, choices, cores, speed=None):
     return {"cores": cores, **({"speed": rates} if rates else {}), "fingerprint": fp.to_json(),
             "choices": [{"setting": c.path, "value": list(c.value) if isinstance(c.value, tuple)
                          else c.value, "reason": c.reason, "given": c.given} for c in choices]}
+
+
+def read_record(run_dir):
+    """A run's `AUTO_FILE`, checked: None when the run has none (it was not chosen for).
+
+    Returns:
+        The record: "choices" a list of {"setting": str, "value": JSON, "reason": str,
+        "given": bool}; "source" and "changed_after" (a list of str) when present.
+
+    Raises:
+        RunError: one sentence naming the file when it is unreadable, not a JSON object, or
+            its choices are not such a list.
+    """
+    path = Path(run_dir) / AUTO_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
+    fix = "its settings stand in config.json; delete the file to hide this"
+    data = read_json_object(path, RunError, fix)
+    choices, changed = data.get("choices"), data.get("changed_after", [])
+    if not (isinstance(choices, list) and all(_sound_choice(c) for c in choices)):
+        raise RunError(f"{path}: its choices are damaged (each needs a setting, a value and a "
+                       f"reason); {fix}.")
+    if not (isinstance(changed, list) and all(isinstance(n, str) for n in changed)
+            and isinstance(data.get("source", ""), str)):
+        raise RunError(f"{path}: its source or changed settings are damaged; {fix}.")
+    return data
+
+
+def _sound_choice(choice):
+    return (isinstance(choice, dict) and isinstance(choice.get("setting"), str)
+            and "value" in choice and isinstance(choice.get("reason"), str)
+            and isinstance(choice.get("given", False), bool))

@@ -11,6 +11,7 @@ another program took the cores meanwhile (`BUSY_SHARE`): that rate serves one ru
 
 import json
 import logging
+import math
 import os
 import platform
 import time
@@ -156,7 +157,7 @@ class MachineSpeed:
                 data = json.load(handle)
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deep
             log.warning("%s: unreadable (%s); the machine's speed is measured again",
                         self.path, error)
             return {}
@@ -168,7 +169,7 @@ class MachineSpeed:
         data = self._read()
         rates = data.get(machine) if isinstance(data.get(machine), dict) else {}
         rate = rates.get(name)
-        if not (isinstance(rate, (int, float)) and rate > 0):
+        if not (type(rate) in (int, float) and 0 < rate < math.inf):  # not a bool, NaN or inf
             holder = self.busy() if self.busy is not None else None
             if holder:
                 log.info("not timing %s: %s is training", name, holder)

@@ -16,13 +16,13 @@ def no_exceptions(at):
 
 @contextmanager
 def twins(root, run_id, damage):
-    """Copies of the trained run, each with one file replaced: {suffix: (file, bytes)}."""
+    """Copies of the trained run, each with one file replaced or added: {suffix: (file, bytes)}."""
     made = {}
     try:
         for suffix, (name, data) in damage.items():
             twin = root / "runs" / f"{run_id}-{suffix}"
             shutil.copytree(root / "runs" / run_id, twin)
-            (twin / name).unlink()
+            (twin / name).unlink(missing_ok=True)  # a file the run may not have, added
             (twin / name).write_bytes(data)
             made[suffix] = twin.name
         yield made
@@ -84,21 +84,17 @@ def test_results_page_leaves_out_a_run_linked_from_outside_the_workspace(app_env
 
 def test_train_page_names_a_damaged_auto_json_and_shows_a_sound_one(app_env):
     root, run_id = app_env
-    twin = root / "runs" / f"{run_id}-auto"
-    shutil.copytree(root / "runs" / run_id, twin)
-    try:
-        (twin / "auto.json").write_text('{"choices": [1, 2]}')
+    with twins(root, run_id, {"auto": ("auto.json", b'{"choices": [1, 2]}')}) as made:
         at = page("train")
-        at.query_params["run"] = twin.name
+        at.query_params["run"] = made["auto"]
         at.run()
         no_exceptions(at)
         assert any("auto.json" in w.value and "damaged" in w.value for w in at.warning), [
             w.value for w in at.warning]
-        (twin / "auto.json").write_text(json.dumps({"source": "train --auto", "choices": [
-            {"setting": "lr", "value": 0.003, "reason": "a reason for people", "given": False}]}))
+        (root / "runs" / made["auto"] / "auto.json").write_text(json.dumps({
+            "source": "train --auto", "choices": [
+                {"setting": "lr", "value": 0.003, "reason": "a reason for people", "given": False}]}))
         at.run()
         no_exceptions(at)
         assert not any("auto.json" in w.value for w in at.warning)
         assert any("a reason for people" in m.value for m in at.markdown)
-    finally:
-        shutil.rmtree(twin)

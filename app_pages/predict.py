@@ -63,7 +63,7 @@ def export_sidecars(where, run_path, key, name):
     try:
         card = json.loads(card_path.read_text())
         readme = usage_text(card, model_file, prefix + card_name)
-    except (OSError, ValueError, KeyError, TypeError) as error:  # a card edited by hand
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:  # edited by hand
         where.caption(f"{card_path.name} cannot be read ({error}); export {name} again.")
         return None
     left, right = where.columns(2)

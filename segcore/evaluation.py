@@ -12,6 +12,7 @@ from segcore.errors import DataError, WorkspaceError
 from segcore.fileio import read_json, write_json_atomic
 from segcore.inference import RunPredictor
 from segcore.metrics import confusion_matrix, json_safe, scores
+from segcore.numeric_range import is_finite_number, is_whole_number
 from segcore.runs import read_config
 from segcore.tta import tta_mode
 
@@ -85,8 +86,7 @@ def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_i
 def _sound_cache(result, split, which):
     """True when a cached evaluation has every field the CLI and the Results page read."""
     def number(value, allow_none=False):
-        return (value is None and allow_none) or (
-            isinstance(value, (int, float)) and not isinstance(value, bool))
+        return (value is None and allow_none) or is_finite_number(value)
 
     if not isinstance(result, dict):
         return False
@@ -96,7 +96,7 @@ def _sound_cache(result, split, which):
         return (result["split"] == split and result["checkpoint"] == which
                 and all(number(result[k]) for k in
                         ("mean_iou", "pixel_accuracy", "mean_class_accuracy", "fw_iou"))
-                and isinstance(result["images"], int) and result["images"] > 0
+                and is_whole_number(result["images"], minimum=1)
                 and all(isinstance(n, str) for n in names)
                 and len(result["per_class_iou"]) == count
                 and all(number(v, allow_none=True) for v in result["per_class_iou"])

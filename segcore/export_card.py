@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from segcore.data.classes import IGNORE_LABEL
+from segcore.numeric_range import is_finite_number
 
 CARD_SUFFIX, README_SUFFIX = ".json", ".README.md"
 
@@ -229,7 +230,7 @@ def usage_text(card, model_file=None, card_file=None, level=1):
     bands = "normalization" in card["input"]
     epoch = f", epoch {weights['epoch']}" if weights.get("epoch") else ""
     score = (f", validation mean IoU {weights['val_mean_iou']:.3f}"
-             if isinstance(weights.get("val_mean_iou"), (int, float)) else "")
+             if is_finite_number(weights.get("val_mean_iou")) else "")
     return (
         f"{title} {model_file}\n\n"
         f"Run {card['run']}, {weights['checkpoint']} weights{epoch}{score}; "

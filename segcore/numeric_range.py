@@ -6,6 +6,27 @@ from dataclasses import dataclass
 from segcore.errors import ConfigError
 
 
+def is_finite_number(value):
+    """True for an int or float that is a finite float: never a bool (JSON's `true`), NaN, an
+    infinity (Python's JSON reads both), or an integer too large for a float (JSON allows any
+    number of digits, and `math.isfinite` raises on one).
+
+    Every reader of numbers from JSON (a run folder, the speed cache, a COCO file) checks with
+    this before doing arithmetic.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def is_whole_number(value, minimum=0):
+    """True for an int (never a bool) of at least `minimum` that a float can hold."""
+    return is_finite_number(value) and isinstance(value, int) and value >= minimum
+
+
 @dataclass(frozen=True)
 class NumericRange:
     """The values a numeric option may take.
@@ -40,9 +61,7 @@ class NumericRange:
         """
         kind = "an integer" if self.integer else "a finite number"
         problem = ConfigError(f"{flag} {value!r} must be {kind} in {self}.")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise problem
-        if not math.isfinite(value):
+        if not is_finite_number(value):
             raise problem
         if self.integer:
             if not float(value).is_integer():

@@ -4,7 +4,6 @@ Any process (the page, the CLI, a restarted server) rebuilds a run's state from 
 """
 
 import datetime as dt
-import math
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from segcore.fileio import (
     write_json_atomic,
     write_text_atomic,
 )
+from segcore.numeric_range import is_finite_number, is_whole_number
 from segcore.run_folder import (
     NAME_FILE,
     STOP_FILE,
@@ -109,11 +109,9 @@ _STATUS_TYPES = {
 def _fits(value, kind):
     if kind is str:
         return isinstance(value, str)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
     if kind is int:  # counts, clock ticks: within int64 (C APIs would overflow)
-        return isinstance(value, int) and 0 <= value < 2**63
-    return math.isfinite(value)
+        return is_whole_number(value) and value < 2**63
+    return is_finite_number(value)
 
 
 def _checked_status(path):
@@ -199,9 +197,10 @@ def _sound_record(record):
             if not isinstance(value, list) or not all(
                     v is None or _fits(v, float) or v != v for v in value):
                 return False
-        elif key != "kind" and value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float))):
-            return False  # every other field is a number (NaN allowed: an empty class)
+        elif key != "kind" and value is not None and not (
+                isinstance(value, float) or is_finite_number(value)):
+            return False  # every other field is a number (NaN allowed: an empty class; a
+            # diverged loss is infinite), never an integer too large for a float
     return True
 
 

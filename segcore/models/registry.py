@@ -69,7 +69,7 @@ class Param:
                 value = int(number)
             else:
                 value = number
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # a 400-digit JSON integer
             raise ConfigError(
                 f"{model}: --{self.name.replace('_', '-')} {value!r} is invalid"
                 + (f"; choose one of {', '.join(map(str, self.choices))}"

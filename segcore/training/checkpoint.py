@@ -19,7 +19,6 @@ generation in force, never a mix (weights one epoch ahead of the loop position, 
 """
 
 import json
-import math
 import os
 import shutil
 import zipfile
@@ -38,6 +37,7 @@ from segcore.fileio import (
     write_json_atomic,
     write_synced,
 )
+from segcore.numeric_range import is_finite_number, is_whole_number
 from segcore.training import ema
 from segcore.training.checkpoint_folder import CURRENT, STATE_DIR, clean, folder, link_top_level
 
@@ -101,25 +101,36 @@ def parse_state(path, record):
     """Validates a `state.json` record; raises RunError naming the file and the field."""
     if not isinstance(record, dict) or not isinstance(record.get("state"), dict):
         raise RunError(f"{path}: not a checkpoint record; the run cannot resume.")
+    if type(record.get("format")) is not int or record["format"] != FORMAT:
+        raise RunError(f"{path}: field 'format' is not {FORMAT}, the only checkpoint format "
+                       "this segcore reads; the run cannot resume.")
     state = record["state"]
     for key, kind in _STATE_TYPES.items():
         value = state.get(key)
-        ok = isinstance(value, (int, float) if kind is float else kind) and not isinstance(value, bool)
-        if kind in (int, float) and ok:
-            ok = math.isfinite(value) and (value >= 0 or key == "best_mean_iou")
+        if kind is dict:
+            ok = isinstance(value, dict)
+        elif kind is int:
+            ok = is_whole_number(value)
+        else:
+            ok = is_finite_number(value) and (value >= 0 or key == "best_mean_iou")
         if not ok:
             raise RunError(f"{path}: field {key!r} is missing or invalid; the run cannot resume.")
+    best_epoch = state.get("best_epoch")  # absent before it was kept
+    if best_epoch is not None and not is_whole_number(best_epoch):
+        raise RunError(f"{path}: field 'best_epoch' is invalid; the run cannot resume.")
     share = state.get("prior_correction", 0.0)  # present with --prior-fit train only
-    if not (isinstance(share, (int, float)) and not isinstance(share, bool)
-            and 0.0 <= share <= 1.0):
+    if not (is_finite_number(share) and 0.0 <= share <= 1.0):
         raise RunError(f"{path}: field 'prior_correction' is invalid; the run cannot resume.")
     plateau = state["plateau"]
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in plateau.values()) or (
+    if not all(map(is_finite_number, plateau.values())) or (
             set(plateau) - {"best", "stall", "scale", "patience", "factor", "min_scale"}):
         raise RunError(f"{path}: field 'plateau' is invalid; the run cannot resume.")
     counts = [record.get(k) for k in ("metrics_bytes", "weights", "optimizer")]
-    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+    if not all(map(is_whole_number, counts)):
         raise RunError(f"{path}: its array counts are missing or invalid; the run cannot resume.")
+    averaged = record.get("averaged", 0)  # absent before weight averaging existed
+    if not is_whole_number(averaged):
+        raise RunError(f"{path}: field 'averaged' is invalid; the run cannot resume.")
     return counts
 
 
@@ -137,11 +148,8 @@ def read_generation(gen):
     for name in ("state.npz", "last.keras") + (("best.keras",) if has_best else ()):
         if not (gen / name).is_file():
             raise RunError(f"{gen / name} is missing; the run cannot resume.")
-    averaged = record.get("averaged", 0)  # absent before weight averaging existed
-    if not isinstance(averaged, int) or isinstance(averaged, bool) or averaged < 0:
-        raise RunError(f"{path}: field 'averaged' is invalid; the run cannot resume.")
     return Checkpoint(gen, record["state"], metrics_bytes, weights, optimizer, has_best,
-                      averaged)
+                      record.get("averaged", 0))
 
 
 def committed(run_dir, migrate=False):

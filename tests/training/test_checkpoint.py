@@ -179,7 +179,9 @@ def set_share(path, share):
     (lambda gen: (gen / "state.json").write_text("garbage"), "state.json: unreadable"),
     (lambda gen: set_share(gen / "state.json", "half"), "'prior_correction'"),
     (lambda gen: set_share(gen / "state.json", 7.5), "'prior_correction'"),
-    (lambda gen: (gen / "state.json").write_text('{"state": {"epoch": "x"}}'), "'epoch'"),
+    (lambda gen: (gen / "state.json").write_text('{"format": 1, "state": {"epoch": "x"}}'),
+     "'epoch'"),
+    (lambda gen: (gen / "state.json").write_text('{"format": 2, "state": {}}'), "'format'"),
     (lambda gen: (gen / "state.npz").write_bytes(b"PK\x03\x04 torn"), "state.npz: damaged"),
     (lambda gen: reshape_first_array(gen / "state.npz"), "does not fit"),
 ])

@@ -56,14 +56,16 @@ def test_a_damaged_file_or_a_nonsense_rate_is_measured_again(tmp_path, caplog):
     assert speed("unet") == 3.0e5 and speed("reseg") == 3.0e5 and len(timer.calls) == 2
     path.write_text(json.dumps([1, 2]))
     assert MachineSpeed(path, cores=2, measure=Timer(4.0e5))("unet") == 4.0e5
-    # Python's json reads Infinity and NaN; true is an int to Python: none is a speed.
+    # Python's json reads Infinity, NaN and integers too large for a float; true is an int to
+    # Python: none is a speed.
     path.write_text(json.dumps({machine_key(2): {"unet|float32": math.inf,
                                                  "reseg|float32": math.nan,
-                                                 "unet|bfloat16": True}}))
+                                                 "unet|bfloat16": True,
+                                                 "reseg|bfloat16": 10**400}}))
     timer = Timer(5.0e5)
     speed = MachineSpeed(path, cores=2, measure=timer)
     assert speed("unet") == speed("reseg") == speed("unet", "bfloat16") == 5.0e5
-    assert len(timer.calls) == 3
+    assert speed("reseg", "bfloat16") == 5.0e5 and len(timer.calls) == 4
     path.write_text("[" * 100_000 + "]" * 100_000)  # too deep for the parser: still unreadable
     assert MachineSpeed(path, cores=2, measure=Timer(6.0e5))("unet") == 6.0e5
 

@@ -14,14 +14,15 @@ painted largest first, so a small object on a large one stays visible.
 """
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL, ClassMap
+from segcore.data.formats import max_pixels
 from segcore.data.readers.reading import Reading
 from segcore.errors import DataError
+from segcore.numeric_range import is_finite_number, is_whole_number
 
 NAME = "coco"
 ROBOFLOW_FILE = "_annotations.coco.json"
@@ -150,8 +151,9 @@ def _check_segmentation(path, ann, image):
                         "train segmentation, export with masks or polygons.")
     for polygon in segmentation:
         if (not isinstance(polygon, list) or len(polygon) < 6 or len(polygon) % 2
-                or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in polygon)):
-            raise DataError(f"{where}: a polygon must be a list of at least 3 x, y points.")
+                or not all(map(is_finite_number, polygon))):
+            raise DataError(f"{where}: a polygon must be a list of at least 3 x, y points, "
+                            "each a finite number.")
         xs, ys = np.asarray(polygon[0::2], float), np.asarray(polygon[1::2], float)
         outside = (xs < -EDGE_SLACK) | (xs > width + EDGE_SLACK) | (ys < -EDGE_SLACK) | (
             ys > height + EDGE_SLACK)
@@ -226,9 +228,14 @@ def _samples(path, data, places, labels, unlabelled):
     images, files_seen = {}, {}
     for position, image in enumerate(data["images"]):
         image = _entry(path, "image", position, image, ("id", "file_name", "height", "width"))
-        if not all(isinstance(image[k], int) and image[k] > 0 for k in ("height", "width")):
+        if not all(is_whole_number(image[k], minimum=1) for k in ("height", "width")):
             raise DataError(f"{path}: image {image['id']} ({image['file_name']!r}) needs a "
                             "positive whole height and width.")
+        if image["height"] * image["width"] > max_pixels():  # its mask is allocated at that size
+            raise DataError(f"{path}: image {image['id']} ({image['file_name']!r}) is "
+                            f"{image['width']}x{image['height']} pixels, over the "
+                            f"{max_pixels():,}-pixel cap (raise SEGCORE_MAX_PIXELS if it is "
+                            "genuine).")
         if image["file_name"] in files_seen:
             raise DataError(f"{path}: images {files_seen[image['file_name']]} and "
                             f"{image['id']} are both {image['file_name']!r}.")

@@ -11,7 +11,6 @@ another program took the cores meanwhile (`BUSY_SHARE`): that rate serves one ru
 
 import json
 import logging
-import math
 import os
 import platform
 import time
@@ -19,6 +18,7 @@ from typing import NamedTuple
 
 from segcore.cpuinfo import CPUINFO, cpuinfo_field, onednn_on
 from segcore.fileio import write_json_atomic
+from segcore.numeric_range import is_finite_number
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class MachineSpeed:
         data = self._read()
         rates = data.get(machine) if isinstance(data.get(machine), dict) else {}
         rate = rates.get(name)
-        if not (type(rate) in (int, float) and 0 < rate < math.inf):  # not a bool, NaN or inf
+        if not (is_finite_number(rate) and rate > 0):
             holder = self.busy() if self.busy is not None else None
             if holder:
                 log.info("not timing %s: %s is training", name, holder)

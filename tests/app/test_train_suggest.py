@@ -82,3 +82,19 @@ def test_one_epoch_is_singular():
     assert settings.plural(2, "epoch") == "2 epochs"
     running = {"state": "running", "epoch": 0, "epochs": 1}
     assert "0 of 1 epoch done" in comparison.score_source(running, "last")
+
+
+def test_suggested_settings_open_in_a_reload_or_a_second_tab(app_env, monkeypatch):
+    root, _ = app_env
+    monkeypatch.setattr(speed_module, "BUSY_SHARE", 0.0)
+    at = page("train").run()
+    widget(at, "time_budget_min").set_value(1.0).run()
+    at.button(key="suggest").click().run()
+    no_exceptions(at)
+    shown = {key: widget(at, key).value for key in
+             ("epochs", "lr", "batch_size", "label_smoothing", "img_h", "time_budget_min")}
+    assert shown["epochs"] != settings.default_form()["epochs"]  # the suggestion moved it
+    # A reload is a new session: it opens with what the first one shows, not the defaults.
+    fresh = page("train").run()
+    no_exceptions(fresh)
+    assert {key: widget(fresh, key).value for key in shown} == shown

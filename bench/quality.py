@@ -37,7 +37,8 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
     Returns:
         A dict with mean_iou, pixel_accuracy, per_class_iou (each image predicted once),
         epochs, train_seconds, run, predict_tta (the run's default TTA, scored only when
-        `tta` names it), and each TTA's and `also` key's mean IoU.
+        `tta` names it), predict_tta_chosen (the mode an "auto" run measured), and each
+        TTA's and `also` key's mean IoU.
     """
     workspace = workspace or tempfile.mkdtemp(prefix="segcore-bench-")
     chosen = ["--auto"] if model == "auto" else ["--model", model]
@@ -77,6 +78,8 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         "model": config["model"],
         "img_size": config["img_size"],
         "predict_tta": config.get("predict_tta", "off"),
+        # "auto": the mode the run measured on its validation images when it finished.
+        "predict_tta_chosen": chosen_tta(run_dir, config.get("predict_tta", "off")),
         "mean_iou": result["mean_iou"],
         "pixel_accuracy": result["pixel_accuracy"],
         "per_class_iou": result["per_class_iou"],
@@ -84,6 +87,17 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         "train_seconds": round(train_seconds, 1),
         "run": str(run_dir),
     }
+
+
+def chosen_tta(run_dir, mode):
+    """The mode a run predicts with: its `predict_tta`, or for "auto" the one kept in its
+    `predict_tta.json` (as `segcore.tta.run_tta` reads it, without importing TensorFlow)."""
+    if mode != "auto":
+        return mode
+    try:
+        return json.loads((Path(run_dir) / "predict_tta.json").read_text())["mode"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "flip"
 
 
 def tta_modes(tta):

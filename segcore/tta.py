@@ -2,8 +2,11 @@
 
 `RunPredictor(tta=...)` applies it; `evaluate`, `predict` and the Results and Predict pages
 take it from there, each by default the run's own (`run_tta`: `train --predict-tta`, which
-`--auto` chooses).
+`--auto` chooses; "auto" is measured on the validation images when training finishes,
+`evaluation.choose_run_tta`).
 """
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -64,16 +67,28 @@ def tta_mode(tta):
     return tta
 
 
+# Where a run with `predict_tta` "auto" keeps the mode measured on its validation images.
+CHOICE_FILE = "predict_tta.json"
+
+
 def run_tta(run_dir):
     """The TTA a run predicts with unless told otherwise (its config's `predict_tta`):
-    None, "flip" or "scales". Runs from before the setting predict plain.
+    None, "flip" or "scales". Runs from before the setting predict plain. "auto" is the mode
+    `evaluation.choose_run_tta` measured when training finished (`CHOICE_FILE`), and flip
+    until then, or when that file is missing or damaged.
 
     Raises:
         RunError: config.json is damaged or names no known mode (`runs.read_config`).
     """
+    from segcore.fileio import read_json
     from segcore.runs import read_config
 
-    return tta_mode(read_config(run_dir)["config"].get("predict_tta", "off"))
+    mode = read_config(run_dir)["config"].get("predict_tta", "off")
+    if mode != "auto":
+        return tta_mode(mode)
+    choice = read_json(Path(run_dir) / CHOICE_FILE)
+    measured = choice.get("mode") if isinstance(choice, dict) else None
+    return measured if measured in TTA_MODES else "flip"
 
 
 def chosen_tta(run_dir, tta):

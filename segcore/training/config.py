@@ -43,6 +43,8 @@ PREDICT_TTA = {
     "flip": "each image and its left-right mirror, averaged (twice the compute)",
     "scales": "the image and its mirror at 0.75, 1, 1.25 and 1.5 times the trained size, "
               "averaged (about nine times the compute)",
+    "auto": "scales if it beats flip on the validation images when training finishes, else "
+            "flip (flip until then)",
 }
 # What the app's sliders offer; a config may hold any value of the field's range.
 SIZES = (32, 64, 96, 128, 160, 192, 224, 256, 320, 352, 384, 480, 512)
@@ -207,7 +209,8 @@ class RunConfig:
     # is always plain.
     predict_tta: str = _option(
         "off", "test-time augmentation that evaluate, predict and the app use for this run's "
-        "model unless told otherwise: off, flip or scales (training's validation is plain)",
+        "model unless told otherwise: off, flip, scales, or auto (scales if it beats flip "
+        "on the validation images when training finishes; training's validation is plain)",
         tuple(PREDICT_TTA),
         widget=Widget("Prediction TTA (default of this run)", "advanced", "select",
                       help=" · ".join(f"{k}: {v}" for k, v in PREDICT_TTA.items())

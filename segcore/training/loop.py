@@ -258,6 +258,11 @@ class Trainer:
             if stop:
                 self._status(state="stopped", ended=now(), message="Stopped on request.")
                 return "stopped"
+        if self.run_dir is not None and config.predict_tta == "auto":
+            from segcore.evaluation import choose_run_tta
+
+            self._status(message="Choosing the prediction TTA on the validation images.")
+            stream.write(choose_run_tta(self.run_dir))
         self._status(state="finished", ended=now(), weights_fingerprint=self.fingerprint())
         stream.write(f"weights fingerprint: {self.fingerprint()}\n")
         return "finished"

@@ -57,10 +57,11 @@ def test_every_choice_has_a_reason_and_makes_a_valid_config():
 
 def test_prediction_tta_is_multi_scale_for_whole_colour_images_and_flip_otherwise():
     scenes = chosen(made_up())  # RGB scenes trained on whole resized images
-    assert scenes["crop"].value is None and scenes["predict_tta"].value == "scales"
+    assert scenes["crop"].value is None and scenes["predict_tta"].value == "auto"
     assert "validation stays plain" in scenes["predict_tta"].reason
     assert "0.609 against 0.592" in scenes["predict_tta"].reason
-    assert as_config(scenes).predict_tta == "scales"
+    assert "0.39 against flip's 0.90" in scenes["predict_tta"].reason
+    assert as_config(scenes).predict_tta == "auto"
     gray = made_up(train_images=25, val_images=5, median_size=(512, 512), min_size=(512, 512),
                    max_size=(512, 512), channels=1, num_classes=2,
                    class_names=("membrane", "cell"), class_shares=(0.22, 0.78),

@@ -175,7 +175,38 @@ def test_a_run_predicts_with_its_own_tta_unless_told_otherwise(trained_run, demo
     (path / "config.json").write_text(json.dumps(info))
     capsys.readouterr()
     assert main(["--workspace", str(root), "evaluate", "--run", path.name]) == 2
-    assert "--predict-tta 'sideways' is not one of off, flip, scales" in capsys.readouterr().err
+    assert "--predict-tta 'sideways' is not one of off, flip, scales, auto" in (
+        capsys.readouterr().err)
     del info["config"]["predict_tta"]  # a run from before the setting predicts plain
     (path / "config.json").write_text(json.dumps(info))
     assert run_tta(path) is None
+
+
+def test_auto_keeps_the_better_of_flip_and_multi_scale_on_the_validation_images(
+        demo_data, tmp_path, capsys):
+    from segcore.tta import CHOICE_FILE, run_tta
+
+    root = tmp_path / "ws"
+    config = RunConfig(data=str(demo_data), model="unet", hparams={"depth": 2, "base_filters": 8},
+                       img_size=(32, 32), epochs=1, batch_size=4, seed=0, predict_tta="auto")
+    path = runs.create_run(root, config)
+    stream = io.StringIO()
+    assert loop.train(config, path, stream=stream) == "finished"
+    choice = json.loads((path / CHOICE_FILE).read_text())
+    flip = json.loads((path / "eval_val_best_tta.json").read_text())["mean_iou"]
+    scales = json.loads((path / "eval_val_best_tta_scales.json").read_text())["mean_iou"]
+    assert (choice["flip"], choice["scales"]) == (flip, scales)
+    assert choice["mode"] == ("scales" if scales > flip else "flip") == run_tta(path)
+    assert f"prediction TTA: {choice['mode']} (" in stream.getvalue()
+    assert main(["--workspace", str(root), "evaluate", "--run", path.name, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["tta"], result["mean_iou"]) == (choice["mode"], choice[choice["mode"]])
+
+    other = "flip" if choice["mode"] == "scales" else "scales"
+    (path / CHOICE_FILE).write_text(json.dumps(dict(choice, mode=other)))
+    assert run_tta(path) == other
+    for damaged in ("[1]", '{"mode": "sideways"}', "{", '{"mode": null}'):
+        (path / CHOICE_FILE).write_text(damaged)
+        assert run_tta(path) == "flip", damaged  # what an undecided run predicts with
+    (path / CHOICE_FILE).unlink()
+    assert run_tta(path) == "flip"

@@ -6,6 +6,7 @@ take it from there, each by default the run's own (`run_tta`: `train --predict-t
 `evaluation.choose_run_tta`).
 """
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -86,9 +87,15 @@ def run_tta(run_dir):
     mode = read_config(run_dir)["config"].get("predict_tta", "off")
     if mode != "auto":
         return tta_mode(mode)
-    choice = read_json(Path(run_dir) / CHOICE_FILE)
+    path = Path(run_dir) / CHOICE_FILE
+    choice = read_json(path)
     measured = choice.get("mode") if isinstance(choice, dict) else None
-    return measured if measured in TTA_MODES else "flip"
+    if measured in TTA_MODES:
+        return measured
+    if path.exists():
+        logging.getLogger("segcore").warning("%s is damaged (no mode of %s); predicting with "
+                                             "flip TTA", path, ", ".join(TTA_MODES))
+    return "flip"
 
 
 def chosen_tta(run_dir, tta):

@@ -183,7 +183,7 @@ def test_a_run_predicts_with_its_own_tta_unless_told_otherwise(trained_run, demo
 
 
 def test_auto_keeps_the_better_of_flip_and_multi_scale_on_the_validation_images(
-        demo_data, tmp_path, capsys):
+        demo_data, tmp_path, capsys, caplog):
     from segcore.tta import CHOICE_FILE, run_tta
 
     root = tmp_path / "ws"
@@ -207,6 +207,9 @@ def test_auto_keeps_the_better_of_flip_and_multi_scale_on_the_validation_images(
     assert run_tta(path) == other
     for damaged in ("[1]", '{"mode": "sideways"}', "{", '{"mode": null}'):
         (path / CHOICE_FILE).write_text(damaged)
+        caplog.clear()
         assert run_tta(path) == "flip", damaged  # what an undecided run predicts with
+        assert f"{path / CHOICE_FILE} is damaged" in caplog.text
     (path / CHOICE_FILE).unlink()
-    assert run_tta(path) == "flip"
+    caplog.clear()
+    assert run_tta(path) == "flip" and "damaged" not in caplog.text  # not yet decided

@@ -129,7 +129,9 @@ def choose_run_tta(run_dir):
                         for m in ("flip", "scales"))
         mode = "scales" if scales > flip else "flip"
         write_json_atomic(Path(run_dir) / CHOICE_FILE, {"mode": mode, **scored})
-    except SegcoreError as error:
+    except Exception as error:  # noqa: BLE001 - a finished training never fails over it
+        if not isinstance(error, SegcoreError):
+            logging.getLogger("segcore").exception("choosing the prediction TTA failed")
         return f"prediction TTA: flip (multi-scale could not be measured: {error})\n"
     return (f"prediction TTA: {mode} (validation mean IoU with multi-scale TTA {scales:.4f}, "
             f"with flip TTA {flip:.4f})\n")

@@ -213,3 +213,23 @@ def test_auto_keeps_the_better_of_flip_and_multi_scale_on_the_validation_images(
     (path / CHOICE_FILE).unlink()
     caplog.clear()
     assert run_tta(path) == "flip" and "damaged" not in caplog.text  # not yet decided
+
+
+def test_a_failure_to_choose_the_tta_leaves_the_run_finished_with_flip(demo_data, tmp_path,
+                                                                      monkeypatch):
+    from segcore import evaluation
+    from segcore.tta import CHOICE_FILE, run_tta
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of something")
+
+    monkeypatch.setattr(evaluation, "evaluate_run", broken)
+    config = RunConfig(data=str(demo_data), model="unet", hparams={"depth": 2, "base_filters": 8},
+                       img_size=(32, 32), epochs=1, batch_size=4, seed=0, predict_tta="auto")
+    path = runs.create_run(tmp_path / "ws", config)
+    stream = io.StringIO()
+    assert loop.train(config, path, stream=stream) == "finished"
+    assert runs.read_status(path)["state"] == "finished"
+    assert "prediction TTA: flip (multi-scale could not be measured: out of something)" in (
+        stream.getvalue())
+    assert not (path / CHOICE_FILE).exists() and run_tta(path) == "flip"

@@ -12,6 +12,7 @@ from segcore.commands.data import DEMO_NAME, ensure_demo
 from segcore.data.doctor import check_folder
 from segcore.errors import SegcoreError
 from segcore.place import keep_place, read_place
+from segcore.training import settings
 from segcore.workspace import child_path, datasets_dir, workspace_root
 
 
@@ -46,6 +47,18 @@ def keep(**changes):
         keep_place(workspace(), **changes)
     except SegcoreError as error:  # the URL and the session still hold it for this tab
         st.toast(f"Not kept for other tabs: {error}")
+
+
+def put_settings(form):
+    """Puts a whole Train settings form in force from a button's callback (before the page
+    draws, so the widgets take its values): another model's hyperparameter widgets dropped,
+    every widget set, and the form kept in the session and in the workspace, so a reload or
+    another tab opens with it too."""
+    for key in [k for k in st.session_state if str(k).startswith("hp_")]:
+        del st.session_state[key]
+    st.session_state.update(settings.widget_values(form))
+    st.session_state["train_settings"] = form
+    keep(train_settings=form)
 
 
 def in_url(name, value):

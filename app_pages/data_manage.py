@@ -6,7 +6,7 @@ from app_pages.common import (
     dataset_names,
     delete_button,
     flash,
-    keep,
+    put_settings,
     set_dataset,
     set_run,
     workspace,
@@ -96,12 +96,7 @@ def start_demo_run():
     except SegcoreError as error:
         st.error(str(error))
         return
-    form = settings.saved_form(config)
-    for key in [k for k in st.session_state if str(k).startswith("hp_")]:
-        del st.session_state[key]  # another model's hyperparameters
-    st.session_state.update(settings.widget_values(form))
-    st.session_state["train_settings"] = form
-    keep(train_settings=form)
+    put_settings(settings.saved_form(config))
     set_dataset(DEMO_NAME)
     set_run(run_id)
     st.switch_page("app_pages/train.py", query_params={"dataset": DEMO_NAME, "run": run_id})

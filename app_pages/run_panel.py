@@ -10,6 +10,7 @@ from app_pages.common import (
     delete_button,
     flash,
     forget_run,
+    put_settings,
     set_dataset,
     workspace,
 )
@@ -31,9 +32,7 @@ def run_dataset(run_config):
 def use_run_settings(run_id, form, dataset):
     """The button's callback (before the page runs, so the widgets take the values): the run's
     settings replace every widget's, and its dataset becomes the current one."""
-    for key in [k for k in st.session_state if str(k).startswith("hp_")]:
-        del st.session_state[key]  # another model's hyperparameters
-    st.session_state.update(settings.widget_values(form))
+    put_settings(form)
     st.session_state["train_touched"] = []  # the run's settings: none is the user's own now
     st.session_state.pop("train_suggestion", None)
     if dataset:

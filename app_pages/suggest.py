@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import keep
+from app_pages.common import put_settings
 from segcore.commands.auto import training_in
 from segcore.errors import SegcoreError
 from segcore.fileio import write_json_atomic
@@ -47,11 +47,7 @@ def suggest_settings(data):
         st.session_state["train_suggestion_error"] = (
             "The suggested settings do not fit the settings you changed; nothing was changed.")
         return
-    for key in [k for k in st.session_state if str(k).startswith("hp_")]:
-        del st.session_state[key]  # another model's hyperparameters
-    st.session_state["train_settings"] = suggested
-    keep(train_settings=suggested)  # a reload or another tab opens with them too
-    st.session_state.update(settings.widget_values(suggested))
+    put_settings(suggested)
     st.session_state["train_suggestion"] = auto.record(fp, choices, cores, speed)
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from bench.common import run_cli
+from segcore.tta import run_tta
 
 LAST_WEIGHTS = (("mean_iou_last", ("--weights", "last")),)
 
@@ -79,7 +80,7 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         "img_size": config["img_size"],
         "predict_tta": config.get("predict_tta", "off"),
         # "auto": the mode the run measured on its validation images when it finished.
-        "predict_tta_chosen": chosen_tta(run_dir, config.get("predict_tta", "off")),
+        "predict_tta_chosen": run_tta(run_dir) or "off",
         "mean_iou": result["mean_iou"],
         "pixel_accuracy": result["pixel_accuracy"],
         "per_class_iou": result["per_class_iou"],
@@ -87,17 +88,6 @@ def run_quality(data, model, minutes, img_size, extra_args=(), workspace=None, s
         "train_seconds": round(train_seconds, 1),
         "run": str(run_dir),
     }
-
-
-def chosen_tta(run_dir, mode):
-    """The mode a run predicts with: its `predict_tta`, or for "auto" the one kept in its
-    `predict_tta.json` (as `segcore.tta.run_tta` reads it, without importing TensorFlow)."""
-    if mode != "auto":
-        return mode
-    try:
-        return json.loads((Path(run_dir) / "predict_tta.json").read_text())["mode"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "flip"
 
 
 def tta_modes(tta):

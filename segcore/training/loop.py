@@ -3,7 +3,6 @@ tf.distribute strategy, validation, checkpoints and records; the CLI, the app an
 all train here.
 """
 
-import hashlib
 import logging
 import time
 from pathlib import Path
@@ -12,14 +11,14 @@ import numpy as np
 
 from segcore import runlock
 from segcore.class_weights import compute_class_weights, correction_bias
-from segcore.fileio import append_jsonl
 from segcore.losses import build_loss
 from segcore.metrics import json_safe
 from segcore.models.precision import emulation_warning
 from segcore.progress import few_steps_warning, print_epoch_progress
-from segcore.runs import now, write_status
+from segcore.runs import now
 from segcore.training import checkpoint, ema, finetune
 from segcore.training.data_source import BatchStream, RunData, cache_folder, recorded_input
+from segcore.training.reporting import RunReport, weights_fingerprint
 from segcore.training.schedules import EpochPlan, Plateau
 from segcore.training.step import TrainStep, build_trainables
 from segcore.training.stopping import StopRequest
@@ -45,6 +44,7 @@ class Trainer:
         self.chief = is_chief()
         self.run_dir = Path(run_dir) if (run_dir and self.chief) else None
         self.run_path = run_dir  # every worker's: the workspace of its decoded-data cache
+        self.report = RunReport(self.run_dir)
         self.strategy = strategy or make_strategy(config.strategy)
         keras.utils.set_random_seed(config.seed)
         self._load_data()
@@ -119,14 +119,6 @@ class Trainer:
 
     # The loop --------------------------------------------------------------------------------
 
-    def _record(self, record):
-        if self.run_dir is not None:
-            append_jsonl(self.run_dir / "metrics.jsonl", json_safe(record))
-
-    def _status(self, **fields):
-        if self.run_dir is not None:
-            write_status(self.run_dir, **fields)
-
     def validate(self):
         """Runs the validation set; returns (val loss, scores dict, confusion matrix)."""
         traced = self.validator.first_step is not None
@@ -171,7 +163,7 @@ class Trainer:
                 losses.extend(values)
                 pending = []
                 self._count_shares(pending_counts)
-                self._record({"kind": "step", "step": self.state["step"], "epoch": epoch,
+                self.report.record({"kind": "step", "step": self.state["step"], "epoch": epoch,
                               "loss": float(np.mean(values)), "lr": rate, "time": time.time()})
                 print_epoch_progress(epoch, self.plan.epochs(),
                           self.state["step_in_epoch"], self.steps_per_epoch,
@@ -202,13 +194,9 @@ class Trainer:
         """
         import sys
 
-        import tensorflow as tf
-
         stream = stream or sys.stderr
         config = self.config
         stop = StopRequest(self.run_dir)
-        writer = (tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
-                  if self.run_dir is not None else None)
         budget_start = time.perf_counter() - self.state["train_seconds"]
         self._announce(stream)
         if self.share_fit is not None:  # a resumed run goes on with the share it had
@@ -221,7 +209,7 @@ class Trainer:
             if stopped:
                 self.state["train_seconds"] = time.perf_counter() - budget_start
                 self.save_state()
-                self._status(state="stopped", ended=now(), epoch=epoch, step=self.state["step"],
+                self.report.status(state="stopped", ended=now(), epoch=epoch, step=self.state["step"],
                              message="Stopped on request; resume to continue.")
                 return "stopped"
             val_loss, result, mean_iou, improved, cm = self._validate_epoch(epoch)
@@ -240,37 +228,35 @@ class Trainer:
                 "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
                 "train_images": images_seen, "time": time.time(),
             }
-            self._record(record)
-            _summarise(writer, record)
+            self.report.epoch(record, mean_iou, stream)
             self.save_state(improved, cm)
             # With a budget the run ends after the epochs that fit, which progress and ETA show.
-            self._status(epoch=epoch + 1, step=self.state["step"], epochs=self.plan.epochs(),
+            self.report.status(epoch=epoch + 1, step=self.state["step"], epochs=self.plan.epochs(),
                          best_mean_iou=self.state["best_mean_iou"], last_mean_iou=mean_iou)
-            stream.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
-                         f"val mIoU {mean_iou:.4f}  ({record['seconds']:.1f}s)\n")
             if config.patience and self.state["epochs_without_improvement"] >= config.patience:
-                self._status(message=f"Early stop: no better val mean IoU for {config.patience} epochs.")
+                self.report.status(message=f"Early stop: no better val mean IoU for {config.patience} epochs.")
                 break
             if self.plan.over_budget(time.perf_counter() - budget_start):
-                self._status(message=f"Time budget of {config.time_budget_min:g} min reached.",
+                self.report.status(message=f"Time budget of {config.time_budget_min:g} min reached.",
                              epochs=self.state["epoch"])
                 break
             if stop:
-                self._status(state="stopped", ended=now(), message="Stopped on request.")
+                self.report.status(state="stopped", ended=now(), message="Stopped on request.")
                 return "stopped"
         if self.run_dir is not None and config.predict_tta == "auto":
             from segcore.evaluation import choose_run_tta
 
-            self._status(message="Choosing the prediction TTA on the validation images.")
+            self.report.status(message="Choosing the prediction TTA on the validation images.")
             stream.write(choose_run_tta(self.run_dir))
-        self._status(state="finished", ended=now(), weights_fingerprint=self.fingerprint())
-        stream.write(f"weights fingerprint: {self.fingerprint()}\n")
+        fingerprint = weights_fingerprint(self.model)
+        self.report.status(state="finished", ended=now(), weights_fingerprint=fingerprint)
+        stream.write(f"weights fingerprint: {fingerprint}\n")
         return "finished"
 
     def _announce(self, stream):
         """Marks the run as running, and logs what it trains and any warning about it."""
         config = self.config
-        self._status(state="running", started=now(), epochs=config.epochs,
+        self.report.status(state="running", started=now(), epochs=config.epochs,
                      steps_per_epoch=self.steps_per_epoch, **runlock.identity())
         log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas%s",
                  config.model, self.data.train_count, self.data.val_count, self.steps_per_epoch,
@@ -304,26 +290,6 @@ class Trainer:
         else:
             self.state["epochs_without_improvement"] += 1
         return val_loss, result, mean_iou, improved, cm
-
-    def fingerprint(self):
-        """A short hash of every weight: equal on all workers of a synchronous run."""
-        digest = hashlib.sha256()
-        for variable in self.model.weights:
-            digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
-        return digest.hexdigest()[:16]
-
-
-def _summarise(writer, record):
-    """Writes an epoch's scalars to TensorBoard (no writer on a non-chief worker)."""
-    if writer is None:
-        return
-    import tensorflow as tf
-
-    with writer.as_default(step=record["epoch"]):
-        for key in ("train_loss", "val_loss", "val_mean_iou", "val_pixel_accuracy", "lr"):
-            tf.summary.scalar(key, record[key])
-    writer.flush()
-
 
 # The run's lifecycle (locks, config.json, resume) is segcore/training/run.py; its names stay
 # importable from here for the callers that know them as loop.train.

@@ -1,8 +1,9 @@
 import io
+import shutil
 
 import pytest
 
-from segcore import runs
+from segcore import launch, runs
 from segcore.commands.data import ensure_demo
 from segcore.place import PLACE_FILE
 from segcore.training import loop
@@ -22,13 +23,24 @@ def trained_workspace(tmp_path_factory):
     return root, path.name
 
 
+def _run_folders(root):
+    return {path.name for path in runs.runs_dir(root).iterdir()
+            if path.is_dir() and not path.name.startswith(".")}
+
+
 @pytest.fixture
 def app_env(trained_workspace, monkeypatch):
     """The shared workspace; each test starts without a kept place (last dataset, run and
-    Train settings), so no test opens where another one left off."""
+    Train settings), so no test opens where another one left off, and the runs a test
+    started are stopped and removed after it, so none becomes the newest run of the next
+    test whatever the order."""
     root, run_id = trained_workspace
     monkeypatch.setenv("SEGCORE_HOME", str(root))
     (root / PLACE_FILE).unlink(missing_ok=True)
+    before = _run_folders(root)
     yield root, run_id
     (root / PLACE_FILE).unlink(missing_ok=True)
+    for name in sorted(_run_folders(root) - before):
+        assert launch.stop_run(root, name, timeout=90) not in runs.ACTIVE, name
+        shutil.rmtree(runs.runs_dir(root) / name)
 

@@ -23,7 +23,7 @@ import pytest
 from helpers import REPO
 from segcore import runs
 from segcore.errors import RunError
-from segcore.training import checkpoint, loop
+from segcore.training import checkpoint, loop, reporting
 from segcore.training.config import RunConfig
 
 TINY = {"depth": 2, "base_filters": 8}
@@ -95,7 +95,7 @@ def kill_at(monkeypatch, point, commit_number):
         if seen["commits"] == commit_number and step == point:
             raise Killed(point)
 
-    real_status = loop.Trainer._status
+    real_status = reporting.RunReport.status
 
     def status(self, **fields):  # the status write that follows the commit
         if seen["commits"] == commit_number and point == "status":
@@ -104,7 +104,7 @@ def kill_at(monkeypatch, point, commit_number):
 
     monkeypatch.setattr(checkpoint, "commit", counting_commit)
     monkeypatch.setattr(checkpoint, "_reached", reached)
-    monkeypatch.setattr(loop.Trainer, "_status", status)
+    monkeypatch.setattr(reporting.RunReport, "status", status)
 
 
 @pytest.mark.slow

@@ -74,6 +74,7 @@ def current_dataset():
     wanted = (st.query_params.get("dataset"), st.session_state.get("dataset"),
               place().get("dataset"))
     name = next((n for n in wanted if n in names), DEMO_NAME)
+    st.session_state["dataset"] = name  # a sidebar link drops the URL's: the session keeps it
     in_url("dataset", name)
     return name
 
@@ -110,6 +111,7 @@ def current_run():
                          if p.is_dir() and not p.name.startswith(".")), reverse=True)
         run_id = next((r for r in map(_known_run, newest) if r), None)
     if run_id is not None:
+        st.session_state["run"] = run_id  # a sidebar link drops the URL's: the session keeps it
         in_url("run", run_id)
     return run_id
 
@@ -208,6 +210,16 @@ def fail(error):
     """Shows a user-facing error and stops the page."""
     st.error(str(error))
     st.stop()
+
+
+def no_runs_yet():
+    """What Results and Predict say while no run has a checkpoint to show."""
+    active = launch.active_run(workspace())
+    if active is None:
+        st.info("No trained runs yet: train one on the Train page.")
+    else:
+        st.info(f"Run {active.run_id} is {active.state}: it saves its first checkpoint at the "
+                "end of its first epoch, and this page shows it from then (rerun or reload).")
 
 
 def finished_runs():

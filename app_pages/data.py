@@ -18,12 +18,13 @@ from app_pages.common import (
     workspace,
 )
 from app_pages.data_manage import first_open_guide, manage_dataset_section, snap_offer
-from app_pages.data_preview import FORMAT_NAMES, dataset_facts, preview
+from app_pages.data_preview import dataset_facts, preview
 from app_pages.data_upload import problem_list, upload_section
 from app_pages.label_help import unlabelled_uploader
 from segcore import appstate, plots, runs
 from segcore.data.classes import ClassMap
 from segcore.data.doctor import check_folder
+from segcore.data.readers import FORMAT_NAMES
 from segcore.errors import SegcoreError
 
 
@@ -105,7 +106,10 @@ def data_page():
     st.success(f"{chosen}: " + ", ".join(
         f"{n} images" if s == "all" else f"{n} {s} images" for s, n in counts.items())
                + f", {class_map.num_classes} classes, sizes {', '.join(summary['sizes'])}; "
-               f"format: {layout}.")
+               f"format: {layout}."
+               + (" It has no val split: training holds 20% of the train images out for "
+                  "validation (`--val-fraction` on the command line)."
+                  if "train" in counts and "val" not in counts else ""))
     dataset_facts(summary)
     unlabelled_uploader(path)
     warnings = appstate.dataset_warnings(summary)

@@ -9,11 +9,9 @@ from segcore.data.band_view import STRETCH, default_bands, render_bands
 from segcore.data.channels import BANDS, InputSpec, read_input
 from segcore.data.doctor import summary_facts
 from segcore.data.masks import read_mask
+from segcore.data.readers import FORMAT_NAMES
 from segcore.pictures import overlay
 
-# How the success line names each layout of `segcore.data.readers`.
-FORMAT_NAMES = {"folder": "images + masks", "coco": "COCO JSON", "cvat": "CVAT masks",
-                "voc": "Pascal VOC", "cityscapes": "Cityscapes"}
 PREVIEW_SIDE = 256  # preview thumbnails are at most this many pixels on a side
 
 
@@ -47,6 +45,15 @@ def preview_pairs(path, signature, split, count, spec_json, bands, stretch):
             mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
         pairs.append((sample.stem, picture, mask))
     return pairs
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def preview_splits(path, signature):
+    """{split: image count} as training splits the dataset by default: an export or folder
+    without a val split holds a share of its train images out, so the preview offers both."""
+    dataset = load_dataset(path)
+    return {split: len(dataset.samples(split)) for split in ("train", "val", "test")
+            if dataset.samples(split)}
 
 
 def band_choice(name, spec):
@@ -86,9 +93,10 @@ def preview(path, signature, summary, class_map):
         bands, stretch = band_choice(path.name, spec)
     else:
         bands, stretch = (0, 1, 2), False  # pictures as they are
-    splits = [s for s in summary["images_per_split"] if s != "all"] or ["train", "val"]
+    splits = preview_splits(str(path), signature)
     left, middle, right = st.columns(3)
-    split = left.selectbox("Split", splits, key="preview_split")
+    split = left.selectbox("Split", list(splits), key="preview_split",
+                           format_func=lambda s: f"{s} · {splits[s]} image{'s' * (splits[s] != 1)}")
     count = middle.slider("Images", 4, 24, 8, 4, key="preview_count")
     opacity = right.slider("Mask opacity", 0.0, 1.0, 0.5, 0.05, key="preview_opacity")
     columns = st.columns(4)

@@ -132,7 +132,7 @@ def upload_section():
         chosen = list(files or []) + list(folder or [])
         suggestion = suggest_name([f.name for f in chosen])
         name = st.text_input("Dataset name", key=f"upload_name_{version}", placeholder=suggestion
-                             or "my-dataset", help="Letters, digits, '.', '_' or '-'.")
+                             or "type a name", help="Letters, digits, '.', '_' or '-'.")
         save, clear, _ = st.columns([1, 1, 4])
         clear.button("Clear", key="upload_clear", on_click=clear_upload,
                      help="Empty both pickers and start over.")

@@ -5,28 +5,16 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.common import (
-    current_dataset,
-    dataset_names,
-    dataset_path,
-    dataset_report,
-    fail,
-    finished_runs,
-    flash,
-    in_url,
-    set_dataset,
-    set_run,
-    show_flash,
-)
+from app_pages.common import dataset_path, dataset_report, fail, flash, show_flash
 from app_pages.label_help import (
     class_legend,
     hex_colour,
     image_of,
     predictor,
     probabilities,
-    ranking,
     unlabelled_uploader,
 )
+from app_pages.label_pickers import keep_pickers, pick_dataset, pick_image, pick_run, recall_pickers
 from segcore.data.band_view import shown_picture
 from segcore.errors import SegcoreError
 from segcore.labelling.editor import (
@@ -47,68 +35,6 @@ from segcore.uncertainty import uncertainty_map, uncertainty_picture
 STARTS = {"mask": "its saved mask", "empty": "an empty mask", "prediction": "the run's prediction"}
 MODES = {"brush": "freedraw", "polygon": "polygon", "fill": "point", "eraser": "freedraw"}
 ZOOMS = ("fit", 1, 2, 4, 8)
-
-
-def pick_dataset_and_run():
-    names = dataset_names()
-    name = current_dataset()
-    left, right = st.columns(2)
-    chosen = left.selectbox("Dataset", names, index=names.index(name), key="label_dataset")
-    if chosen != name:
-        set_dataset(chosen)
-        st.rerun()
-    runs = finished_runs()
-    labels = {r.run_id: r.label for r in runs}
-    wanted = st.query_params.get("run")
-    options = [None] + [r.run_id for r in runs]
-    run_id = right.selectbox(
-        "Run (pre-fills and ranks by its uncertainty)", options, key="label_run",
-        index=options.index(wanted) if wanted in options else 0,
-        format_func=lambda r: "none" if r is None else labels.get(r, r),
-        # A run picked here becomes the place's run, as on the other pages.
-        on_change=lambda: st.session_state["label_run"] and set_run(st.session_state["label_run"]))
-    return chosen, next((r for r in runs if r.run_id == run_id), None)
-
-
-def pick_image(entries, run, class_map):
-    """The image to label: ranked unlabelled ones first when the run ranked them."""
-    follow = st.session_state.pop("label_follow", None)
-    if follow is not None:
-        st.session_state["label_image"], st.session_state["label_start"] = follow, "mask"
-    scores = {}
-    if run is not None and any(not e.labelled for e in entries):
-        if st.button("Rank unlabelled images by the run's uncertainty", key="label_rank"):
-            try:
-                ranked = ranking(run, [e for e in entries if not e.labelled])
-            except SegcoreError as error:
-                fail(error)
-            st.session_state["label_image"] = ranked[0][0]  # the top one opens...
-            st.session_state["label_start"] = "prediction"  # ...pre-filled with the prediction
-        scores = dict(st.session_state.get("label_ranked", {}).get(run.run_id, []))
-    by_name = {e.relative: e for e in entries}
-    unlabelled = sorted((e.relative for e in entries if not e.labelled),
-                        key=lambda r: -scores.get(r, -1))
-    order = unlabelled + [e.relative for e in entries if e.labelled]
-    asked = st.query_params.get("image")
-    if asked in by_name and st.session_state.get("label_asked") != asked:
-        st.session_state["label_asked"] = asked  # a link from Results opens its image once
-        st.session_state["label_image"] = asked
-    if st.session_state.get("label_image") not in by_name:
-        st.session_state["label_image"] = order[0]
-
-    def describe(relative):
-        if relative in scores:
-            return f"{relative} · uncertainty {scores[relative]:.3f}"
-        return relative + ("" if by_name[relative].labelled else " · no mask yet")
-
-    relative = st.selectbox(f"Image ({len(unlabelled)} unlabelled, "
-                            f"{len(order) - len(unlabelled)} labelled)", order,
-                            format_func=describe, key="label_image")
-    # What this page puts in the URL is not a request to open an image: only a URL that
-    # differs (a link from Results, a pasted address) picks the image above.
-    st.session_state["label_asked"] = relative
-    in_url("image", relative)
-    return by_name[relative]
 
 
 def open_editor(root, entry, run, class_map, image):
@@ -163,14 +89,19 @@ def run_predictor(run):
 
 def tool_settings(class_map):
     columns = st.columns([2, 2, 2, 2, 2])
-    tool = columns[0].radio("Tool", TOOLS, key="label_tool", horizontal=True)
+    tool = columns[0].radio("Tool", TOOLS, key="label_tool", horizontal=True,
+                            help="Polygon: click each corner, then the first one again to close "
+                                 "the shape; a shape left open is not painted.")
     names = class_map.names
     index = columns[1].selectbox("Class", range(len(names)), format_func=lambda i: names[i],
                                  key="label_class")
     erase_to = columns[1].radio("Eraser paints", ("background", "void"), key="label_erase_to",
                                 horizontal=True)
-    size = columns[2].slider("Brush size (image pixels)", 1, 100, 8, key="label_brush")
-    opacity = columns[3].slider("Mask opacity", 0.0, 1.0, 0.5, 0.05, key="label_opacity")
+    # Defaults through the session: a value kept across a page switch is set there too.
+    st.session_state.setdefault("label_brush", 8)
+    st.session_state.setdefault("label_opacity", 0.5)
+    size = columns[2].slider("Brush size (image pixels)", 1, 100, key="label_brush")
+    opacity = columns[3].slider("Mask opacity", 0.0, 1.0, step=0.05, key="label_opacity")
     zoom = columns[4].selectbox("Zoom", ZOOMS, key="label_zoom",
                                 format_func=lambda z: "fit" if z == "fit" else f"{z}x")
     label = index
@@ -224,13 +155,18 @@ def actions(editor, class_map):
 def label_page() -> None:
     st.title("Label")
     show_flash()
-    name, run = pick_dataset_and_run()
+    left, right = st.columns(2)
+    with left:
+        name = pick_dataset()
+    recall_pickers(name)
     root = dataset_path(name)
-    unlabelled_uploader(root)
     try:
         dataset, entries = dataset_images(root)
     except SegcoreError as error:
         fail(error)
+    with right:
+        run = pick_run(dataset.class_map)
+    unlabelled_uploader(root)
     summary, problems = dataset_report(root)
     st.caption(f"Data doctor: {len(problems)} problems" if problems else
                "Data doctor: " + ", ".join(f"{s} {n}" for s, n in
@@ -241,6 +177,7 @@ def label_page() -> None:
     image = image_of(str(entry.image), entry.image.stat().st_mtime, shown_picture)
     editor = open_editor(root, entry, run, class_map, image)
     tool, label, size, opacity, zoom = tool_settings(class_map)
+    keep_pickers(name)
     shape = image.shape[:2]
     zoom = fit_zoom(shape) if zoom == "fit" else float(zoom)
     view = pan(shape, zoom)

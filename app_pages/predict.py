@@ -7,7 +7,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import current_run, fail, finished_runs, set_run, tta_choice
+from app_pages.common import (
+    current_run,
+    fail,
+    finished_runs,
+    no_runs_yet,
+    set_run,
+    tta_choice,
+)
 from segcore import predict_view
 from segcore.data.masks import read_mask
 from segcore.errors import SegcoreError
@@ -163,7 +170,7 @@ def predict_page():
     st.title("Predict")
     available = finished_runs()
     if not available:
-        st.info("No trained runs yet: train one on the Train page.")
+        no_runs_yet()
         return
     ids = [r.run_id for r in available]
     index = ids.index(current_run()) if current_run() in ids else 0

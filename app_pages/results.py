@@ -3,7 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import current_run, fail, finished_runs, set_run, tta_choice
+from app_pages.common import (
+    current_run,
+    fail,
+    finished_runs,
+    no_runs_yet,
+    set_run,
+    tta_choice,
+)
 from app_pages.label_help import label_link
 from segcore import comparison, plots, runs
 from segcore.data import load_dataset
@@ -142,7 +149,7 @@ def results_page():
     st.title("Results")
     available = finished_runs()
     if not available:
-        st.info("No trained runs yet: train one on the Train page.")
+        no_runs_yet()
         return
     ids = [r.run_id for r in available]
     default = [current_run()] if current_run() in ids else ids[:1]

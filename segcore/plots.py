@@ -84,9 +84,14 @@ def confusion_heatmap(cm, class_names):
         z=normalized, x=list(class_names), y=list(class_names), colorscale="Blues", zmin=0, zmax=1,
         text=np.round(normalized, 2), texttemplate="%{text}",
     ))
-    figure.update_yaxes(autorange="reversed", title="true")
-    figure.update_xaxes(title="predicted")
-    return _layout(figure, "Confusion matrix (normalized by true class)", height=420)
+    # Every class named on both axes: Plotly thins a category axis's labels to every other
+    # one or fewer when they crowd, which leaves rows a reader cannot name.
+    names = list(class_names)
+    ticks = dict(tickmode="array", tickvals=names, ticktext=names, automargin=True)
+    figure.update_yaxes(autorange="reversed", title="true", **ticks)
+    figure.update_xaxes(title="predicted", tickangle=-45 if len(names) > 8 else 0, **ticks)
+    return _layout(figure, "Confusion matrix (normalized by true class)",
+                   height=max(420, 160 + 22 * len(names)))
 
 
 def class_share_bars(class_names, shares, colors, weights=None):

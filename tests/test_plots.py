@@ -56,6 +56,15 @@ def test_confusion_heatmap_normalizes_each_true_class_and_keeps_empty_rows_zero(
     assert np.isfinite(z).all()
 
 
+def test_confusion_heatmap_names_every_class_of_many_on_both_axes():
+    names = [f"class {i}" for i in range(21)]  # Plotly thins crowded category labels
+    figure = plots.confusion_heatmap(np.eye(21), names)
+    for axis in (figure.layout.xaxis, figure.layout.yaxis):
+        assert axis.tickmode == "array"
+        assert list(axis.tickvals) == names and list(axis.ticktext) == names
+    assert figure.layout.height >= 22 * 21
+
+
 def test_class_share_bars_show_percentages_and_weights_on_hover():
     figure = plots.class_share_bars(NAMES, [0.7, 0.25, 0.05], COLORS, weights=[0.36, 1.0, 5.0])
     bar = figure.data[0]

@@ -9,6 +9,7 @@ import numpy as np
 
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import SPLITS, UNLABELLED, load_dataset, natural_key
+from segcore.data.readers import FORMAT_NAMES
 from segcore.errors import DataError
 from segcore.labelling.maskfile import open_mask, save_mask
 from segcore.labelling.raster import paint_objects
@@ -51,7 +52,8 @@ def dataset_images(root):
     """
     dataset = load_dataset(root, val_fraction=0)
     if dataset.format != "folder":
-        raise DataError(f"{dataset.root} is a {dataset.format} export: its labels live in that "
+        kind = FORMAT_NAMES.get(dataset.format, dataset.format)
+        raise DataError(f"{dataset.root} is a {kind} export: its labels live in that "
                         "tool's files, so they are edited there, not here (Label edits datasets "
                         "of images/ and masks/).")
     root = dataset.root

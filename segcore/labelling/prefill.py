@@ -3,13 +3,18 @@
 from segcore.errors import DataError
 
 
+def fits_classes(run_map, dataset_map):
+    """Whether a run's labels mean the dataset's classes (the same names for the same values)."""
+    return run_map.names == dataset_map.names and run_map.values == dataset_map.values
+
+
 def same_classes(run_map, dataset_map, run_label):
     """Refuses a run whose classes are not the dataset's (its labels would mean other classes).
 
     Raises:
         DataError: naming the run and both class lists.
     """
-    if run_map.names != dataset_map.names or run_map.values != dataset_map.values:
+    if not fits_classes(run_map, dataset_map):
         raise DataError(
             f"{run_label} was trained on the classes {run_map.names} (values {run_map.values}) "
             f"but the dataset has {dataset_map.names} (values {dataset_map.values}); pick a run "

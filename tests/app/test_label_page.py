@@ -92,7 +92,7 @@ def test_a_labelling_tool_export_is_refused(workspace):
     app = page("label")
     app.query_params["dataset"] = "voc"
     app.run()
-    assert any("is a voc export" in e.value for e in app.error)
+    assert any("is a Pascal VOC export" in e.value for e in app.error)
 
 
 def test_the_data_page_offers_unlabelled_uploads(workspace):
@@ -120,3 +120,53 @@ def test_a_bands_dataset_opens_as_a_stretched_picture(workspace):
     app = open_image("images/a.tif", dataset="bands")
     assert app.selectbox(key="label_image").value == "images/a.tif"
     assert not app.error, [e.value for e in app.error]
+
+
+def router_on_label(dataset):
+    from streamlit.testing.v1 import AppTest
+
+    from page_runner import REPO
+
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    app.query_params["dataset"] = dataset
+    app.run()
+    app.switch_page("app_pages/label.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_the_image_start_run_and_tool_come_back_after_another_page(app_env):
+    root, run_id = app_env
+    app = router_on_label("demo")
+    assert app.selectbox(key="label_run").value == run_id  # the current run, same classes
+    app.selectbox(key="label_image").set_value("images/demo_002.png").run()
+    app.radio(key="label_start").set_value("empty").run()
+    app.selectbox(key="label_run").set_value("").run()  # "none"
+    app.radio(key="label_tool").set_value("polygon").run()
+    app.slider(key="label_brush").set_value(20).run()
+    for other in ("app_pages/data.py", "app_pages/label.py"):
+        app.query_params.clear()  # what a browser's page switch does
+        app.switch_page(other).run()
+        assert not app.exception, app.exception
+    assert app.selectbox(key="label_image").value == "images/demo_002.png"
+    assert app.radio(key="label_start").value == "empty"
+    assert app.selectbox(key="label_run").value == ""
+    assert app.radio(key="label_tool").value == "polygon"
+    assert app.slider(key="label_brush").value == 20
+    assert not [w.value for w in app.warning]  # no unsaved edits, no widget default clash
+
+
+def test_runs_trained_on_other_classes_are_not_offered(app_env):
+    root, run_id = app_env
+    cells(root)
+    try:
+        app = router_on_label("cells")
+        assert app.query_params["run"] in (run_id, [run_id])  # the current run...
+        assert app.selectbox(key="label_run").options == ["none"]  # ...is the demo's classes
+        assert app.selectbox(key="label_run").value == ""
+        assert any("1 run trained on other classes not offered" in c.value for c in app.caption)
+        assert not [i for i in app.image if "uncertainty" in str(i.proto)]
+    finally:
+        import shutil
+
+        shutil.rmtree(root / "datasets" / "cells")

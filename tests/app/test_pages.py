@@ -310,3 +310,19 @@ def test_train_page_counts_the_models_parameters_on_demand(app_env):
     no_exceptions(at)
     line = next(m.value for m in at.markdown if "parameters" in m.value)
     assert line.startswith("**unet**: ") and "GFLOPs per 128x128 image · 4 classes" in line
+
+
+@pytest.mark.parametrize("name", ["results", "predict"])
+def test_results_and_predict_say_a_running_run_shows_after_its_first_epoch(workspace, name):
+    from segcore import runlock, runs
+    from segcore.commands.data import ensure_demo
+    from segcore.training.config import RunConfig
+
+    config = RunConfig(data=str(ensure_demo(workspace)), model="unet", epochs=2)
+    at = page(name).run()
+    assert any("No trained runs yet" in i.value for i in at.info)
+    path = runs.create_run(workspace, config, **runlock.identity())  # queued, trainer alive
+    at = page(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"Run {path.name} is queued: it saves its first checkpoint" in i.value
+               for i in at.info), [i.value for i in at.info]

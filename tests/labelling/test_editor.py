@@ -94,5 +94,5 @@ def test_a_labelling_tool_export_is_not_edited(tmp_path):
         write_png(root / "SegmentationClass" / f"{stem}.png", np.zeros((8, 8), np.uint8))
     (root / "ImageSets" / "Segmentation").mkdir(parents=True)
     (root / "ImageSets" / "Segmentation" / "train.txt").write_text("a\nb\n")
-    with pytest.raises(DataError, match="is a voc export"):
+    with pytest.raises(DataError, match="is a Pascal VOC export"):
         dataset_images(root)

@@ -14,6 +14,9 @@ from segcore.data.readers.reading import Reading
 # from CVAT has an images/ folder without masks/.
 READERS = (cityscapes, coco, cvat, voc, folder)
 FORMATS = tuple(reader.NAME for reader in READERS)
+# How messages and pages name each layout.
+FORMAT_NAMES = {"folder": "images + masks", "coco": "COCO JSON", "cvat": "CVAT masks",
+                "voc": "Pascal VOC", "cityscapes": "Cityscapes"}
 
 
 def detect(root):
@@ -28,4 +31,4 @@ def is_known_layout(root):
     return any(reader.detect(root) for reader in READERS)
 
 
-__all__ = ["FORMATS", "READERS", "Reading", "detect", "is_known_layout"]
+__all__ = ["FORMATS", "FORMAT_NAMES", "READERS", "Reading", "detect", "is_known_layout"]

@@ -93,6 +93,8 @@ def tool_settings(class_map):
                             help="Polygon: click each corner, then the first one again to close "
                                  "the shape; a shape left open is not painted.")
     names = class_map.names
+    if st.session_state.get("label_class", 0) not in range(len(names)):  # kept before a class edit
+        del st.session_state["label_class"]
     index = columns[1].selectbox("Class", range(len(names)), format_func=lambda i: names[i],
                                  key="label_class")
     erase_to = columns[1].radio("Eraser paints", ("background", "void"), key="label_erase_to",

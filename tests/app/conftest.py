@@ -23,24 +23,26 @@ def trained_workspace(tmp_path_factory):
     return root, path.name
 
 
-def _run_folders(root):
-    return {path.name for path in runs.runs_dir(root).iterdir()
+def _folders(folder):
+    return {path.name for path in folder.iterdir()
             if path.is_dir() and not path.name.startswith(".")}
 
 
 @pytest.fixture
 def app_env(trained_workspace, monkeypatch):
     """The shared workspace; each test starts without a kept place (last dataset, run and
-    Train settings), so no test opens where another one left off, and the runs a test
-    started are stopped and removed after it, so none becomes the newest run of the next
-    test whatever the order."""
+    Train settings), so no test opens where another one left off, and the runs and datasets
+    a test added are removed after it (its runs stopped first), so none becomes the newest
+    run or an extra dataset of the next test whatever the order."""
     root, run_id = trained_workspace
     monkeypatch.setenv("SEGCORE_HOME", str(root))
     (root / PLACE_FILE).unlink(missing_ok=True)
-    before = _run_folders(root)
+    runs_before, datasets_before = _folders(runs.runs_dir(root)), _folders(root / "datasets")
     yield root, run_id
     (root / PLACE_FILE).unlink(missing_ok=True)
-    for name in sorted(_run_folders(root) - before):
+    for name in sorted(_folders(runs.runs_dir(root)) - runs_before):
         assert launch.stop_run(root, name, timeout=90) not in runs.ACTIVE, name
         shutil.rmtree(runs.runs_dir(root) / name)
+    for name in sorted(_folders(root / "datasets") - datasets_before):
+        shutil.rmtree(root / "datasets" / name)
 

@@ -7,14 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import (
-    current_run,
-    fail,
-    finished_runs,
-    no_runs_yet,
-    set_run,
-    tta_choice,
-)
+from app_pages.common import current_run, fail, finished_runs, no_runs_yet, set_run, tta_choice
 from segcore import predict_view
 from segcore.data.masks import read_mask
 from segcore.errors import SegcoreError

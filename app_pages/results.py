@@ -3,14 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import (
-    current_run,
-    fail,
-    finished_runs,
-    no_runs_yet,
-    set_run,
-    tta_choice,
-)
+from app_pages.common import current_run, fail, finished_runs, no_runs_yet, set_run, tta_choice
 from app_pages.label_help import label_link
 from segcore import comparison, plots, runs
 from segcore.data import load_dataset

@@ -164,7 +164,8 @@ class Trainer:
                 pending = []
                 self._count_shares(pending_counts)
                 self.report.record({"kind": "step", "step": self.state["step"], "epoch": epoch,
-                              "loss": float(np.mean(values)), "lr": rate, "time": time.time()})
+                                    "loss": float(np.mean(values)), "lr": rate,
+                                    "time": time.time()})
                 print_epoch_progress(epoch, self.plan.epochs(),
                           self.state["step_in_epoch"], self.steps_per_epoch,
                           float(np.mean(losses)), started, stream)

@@ -26,6 +26,7 @@ from segcore.data.classes import ClassMap
 from segcore.data.doctor import check_folder
 from segcore.data.readers import FORMAT_NAMES
 from segcore.errors import SegcoreError
+from segcore.training.config import RunConfig
 
 
 def class_editor(path, class_map):
@@ -107,8 +108,8 @@ def data_page():
         f"{n} images" if s == "all" else f"{n} {s} images" for s, n in counts.items())
                + f", {class_map.num_classes} classes, sizes {', '.join(summary['sizes'])}; "
                f"format: {layout}."
-               + (" It has no val split: training holds 20% of the train images out for "
-                  "validation (`--val-fraction` on the command line)."
+               + (f" It has no val split: training holds {RunConfig.val_fraction:.0%} of the "
+                  "train images out for validation (`--val-fraction` on the command line)."
                   if "train" in counts and "val" not in counts else ""))
     dataset_facts(summary)
     unlabelled_uploader(path)

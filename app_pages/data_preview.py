@@ -11,6 +11,7 @@ from segcore.data.doctor import summary_facts
 from segcore.data.masks import read_mask
 from segcore.data.readers import FORMAT_NAMES
 from segcore.pictures import overlay
+from segcore.training.config import RunConfig
 
 PREVIEW_SIDE = 256  # preview thumbnails are at most this many pixels on a side
 
@@ -51,7 +52,8 @@ def preview_pairs(path, signature, split, count, spec_json, bands, stretch):
 def preview_splits(path, signature):
     """{split: image count} as training splits the dataset by default: an export or folder
     without a val split holds a share of its train images out, so the preview offers both."""
-    dataset = load_dataset(path)
+    dataset = load_dataset(path, split=RunConfig.split, val_fraction=RunConfig.val_fraction,
+                           seed=RunConfig.seed)
     return {split: len(dataset.samples(split)) for split in ("train", "val", "test")
             if dataset.samples(split)}
 

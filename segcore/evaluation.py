@@ -8,13 +8,13 @@ import numpy as np
 from segcore.data.classes import IGNORE_LABEL
 from segcore.data.dataset import load_dataset
 from segcore.data.masks import read_mask
-from segcore.errors import DataError, WorkspaceError
+from segcore.errors import DataError, SegcoreError, WorkspaceError
 from segcore.fileio import read_json, write_json_atomic
 from segcore.inference import RunPredictor
 from segcore.metrics import confusion_matrix, json_safe, scores
 from segcore.numeric_range import is_finite_number, is_whole_number
 from segcore.runs import read_config
-from segcore.tta import tta_mode
+from segcore.tta import CHOICE_FILE, tta_mode
 
 
 def evaluate_run(run_dir, data=None, split="val", which="best", cache=True, on_image=None,
@@ -119,9 +119,6 @@ def choose_run_tta(run_dir):
     Returns:
         One line for the training log: the mode chosen and both scores, or why it stays flip.
     """
-    from segcore.errors import SegcoreError
-    from segcore.tta import CHOICE_FILE
-
     try:
         scored = {mode: evaluate_run(run_dir, which="best", tta=mode)["mean_iou"]
                   for mode in ("flip", "scales")}

@@ -53,7 +53,7 @@ def dataset_images(root):
     dataset = load_dataset(root, val_fraction=0)
     if dataset.format != "folder":
         kind = FORMAT_NAMES.get(dataset.format, dataset.format)
-        raise DataError(f"{dataset.root} is a {kind} export: its labels live in that "
+        raise DataError(f"{dataset.root.name} is a {kind} export: its labels live in that "
                         "tool's files, so they are edited there, not here (Label edits datasets "
                         "of images/ and masks/).")
     root = dataset.root

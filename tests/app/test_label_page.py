@@ -92,7 +92,9 @@ def test_a_labelling_tool_export_is_refused(workspace):
     app = page("label")
     app.query_params["dataset"] = "voc"
     app.run()
-    assert any("is a Pascal VOC export" in e.value for e in app.error)
+    assert [e.value for e in app.error if "export" in e.value] == [
+        "voc is a Pascal VOC export: its labels live in that tool's files, so they are edited "
+        "there, not here (Label edits datasets of images/ and masks/)."]
 
 
 def test_the_data_page_offers_unlabelled_uploads(workspace):

@@ -66,8 +66,10 @@ def test_prediction_tta_is_multi_scale_for_whole_colour_images_and_flip_otherwis
                    max_size=(512, 512), channels=1, num_classes=2,
                    class_names=("membrane", "cell"), class_shares=(0.22, 0.78),
                    thin_classes=(0,))
-    crops = chosen(gray, minutes=4)
+    crops = chosen(gray, minutes=4, given={"model": "unet"})
     assert crops["crop"].value is not None and crops["predict_tta"].value == "flip"
+    whole = chosen(gray, minutes=4)  # U-Net+ReNet on whole slices: flip too (scales lost)
+    assert whole["crop"].value is None and whole["predict_tta"].value == "flip"
     assert chosen(gray, minutes=4, given={"predict_tta": "off"})["predict_tta"].given
     assert as_config(chosen(made_up(), given={"predict_tta": "off"})).predict_tta == "off"
 
@@ -130,7 +132,7 @@ def test_more_images_than_memory_holds_train_on_streamed_patches_at_a_scale():
 
 def test_huge_images_with_thin_classes_keep_native_pixels_in_crops_when_the_budget_allows():
     fp = made_up(train_images=25, val_images=5, median_size=(512, 512), min_size=(512, 512),
-                 max_size=(512, 512), channels=1, num_classes=2, class_names=("membrane", "cell"),
+                 max_size=(512, 512), channels=3, num_classes=2, class_names=("membrane", "cell"),
                  class_shares=(0.22, 0.78), thin_classes=(0,))
     choices = chosen(fp, minutes=4)
     assert choices["img_size"].value == (512, 512)
@@ -158,6 +160,42 @@ def test_gray_images_on_a_slow_machine_keep_native_pixels_in_small_crops_and_sce
     assert scene["img_size"].value[0] < 256 and "little of each scene" in scene["crop"].reason
     tiny = chosen(made_up(channels=1, **gray), minutes=1, speed=slow)  # under a quarter
     assert tiny["crop"].value is None and tiny["img_size"].value[0] < 128
+
+
+def test_gray_images_train_unet_renet_whole_when_the_budget_keeps_most_of_their_side():
+    gray = made_up(train_images=25, val_images=5, median_size=(512, 512), min_size=(512, 512),
+                   max_size=(512, 512), channels=1, num_classes=2,
+                   class_names=("membrane", "cell"), class_shares=(0.22, 0.78),
+                   thin_classes=(0,))
+    asked = []
+
+    def rate(pixels):
+        def speed(model, precision):
+            asked.append(model)
+            return pixels
+        return speed
+
+    # 4.5e5 px/s: whole slices at 0.66 of their side for 30 epochs in 4 minutes.
+    choices = chosen(gray, minutes=4, speed=rate(4.5e5))
+    assert choices["model"].value == "unet-renet" and choices["crop"].value is None
+    assert "at 0.66 of their side" in choices["model"].reason
+    assert "0.793" in choices["model"].reason
+    assert choices["img_size"].value == (336, 336) and choices["hparams.depth"].value == 4
+    assert choices["augment.rot90"].value and choices["predict_tta"].value == "flip"
+    assert as_config(choices).model == "unet-renet"
+    # 3.3e5 px/s: 0.57 of the side; resized slices lose the membranes, U-Net crops keep them.
+    slow = chosen(gray, minutes=4, speed=rate(3.3e5))
+    assert slow["model"].value == "unet" and slow["crop"].value is not None
+    assert "0.57 of their side" in slow["model"].reason
+    # A given family or crop is kept, and the recurrent family is not even timed.
+    asked.clear()
+    for given in ({"model": "unet"}, {"crop": (256, 256)}):
+        kept = chosen(gray, minutes=4, given=given, speed=rate(4.5e5))
+        assert kept["model"].value == "unet"
+    assert "unet-renet" not in asked
+    # Colour images of the same kind stay with U-Net.
+    assert chosen(replace(gray, channels=3), minutes=4, speed=rate(4.5e5))[
+        "model"].value == "unet"
 
 
 def test_thin_classes_in_scenes_for_recurrent_sweeps_are_resized_not_cropped():
@@ -293,7 +331,7 @@ def test_one_channel_gets_flips_and_quarter_turns_and_no_pretrained_encoder():
                  max_size=(256, 256), cached_encoders=("mobilenet_v2",))
     choices = chosen(fp)
     assert not fp.pretrained_available
-    assert choices["model"].value == "unet" and "hparams.encoder" not in choices
+    assert choices["model"].value == "unet-renet" and "hparams.encoder" not in choices
     assert choices["augment.vflip"].value and choices["augment.rot90"].value
     assert "augment.brightness" not in choices  # left at the default (none)
     rgb = chosen(made_up(cached_encoders=("mobilenet_v2",)))

@@ -32,10 +32,13 @@ def test_cli_auto_prints_each_choice_trains_and_keeps_them(tmp_path, capsys, mon
     assert choices["batch_size"]["given"] and not choices["model"]["given"]
     assert choices["img_size"]["value"] == config["img_size"]
     assert 1 in record["fingerprint"]["thin_classes"]
+    # Gray images that train whole at their native size: U-Net+ReNet, the one family timed.
+    assert config["model"] == "unet-renet" and config["crop"] is None
     # The machine's speed was timed (a real probe) once, kept in the workspace, and recorded.
-    assert sum("timing a few unet training steps" in line for line in out) == 1
+    assert sum("timing a few unet-renet training steps" in line for line in out) == 1
+    assert not any("timing a few unet training steps" in line for line in out)
     # Timed in the precision --auto chose: bfloat16 on a CPU that computes it natively.
-    name = f"unet|{config['precision']}"
+    name = f"unet-renet|{config['precision']}"
     assert config["precision"] in ("float32", "bfloat16") and record["speed"][name] > 0
     kept = json.loads((workspace / "cache" / "speed.json").read_text())
     assert [rates[name] for rates in kept.values()] == [record["speed"][name]]

@@ -9,8 +9,8 @@ a given model's stride, a batch that suits a given size).
 The figures it rests on are this project's measurements (bench/RESULTS.md, 2 cores):
 U-Net trains about 9 images of 256x256 per second on an AMD EPYC Zen 4 (~2.8e5 pixels per
 core-second; `size.PIXEL_RATE`, assumed where the speed is not timed: `speed.py` times it); ReSeg
-led U-Net on CamVid (0.563 vs 0.512 in 15 min, 0.602 vs 0.589 in 30); the families tie on
-membrane (0.78); half-resolution training with median-frequency weights, flips and a 0.75
+led U-Net on CamVid (0.563 vs 0.512 in 15 min, 0.602 vs 0.589 in 30); U-Net+ReNet on whole
+membrane slices led U-Net in native crops (0.793 vs 0.786 in 4 min, 4 seeds); half-resolution training with median-frequency weights, flips and a 0.75
 scale-crop made CamVid's best recipe.
 """
 
@@ -18,7 +18,7 @@ import math
 
 from segcore.models import MODELS
 from segcore.training.auto.plan import Plan
-from segcore.training.auto.size import choose_size, machine_rate
+from segcore.training.auto.size import choose_size, machine_rate, whole_scale
 from segcore.training.auto.targets import balance, label_resize, smoothing
 
 # Training speed in bfloat16 against float32 on a CPU that computes it natively (`python -m
@@ -28,15 +28,25 @@ DEFAULT_MINUTES = 15.0
 # Rare classes of small objects (`small_objects`, named in the paste's reason): under this
 # share of the pixels, their typical object under this share of its image.
 RARE_SHARE = 0.02
+# Gray or multi-band images whose budget keeps whole images at this share of their side or
+# more train U-Net+ReNet on them, under it U-Net in native crops (membrane, 4 min, 2-core
+# AVX2 Zen 2, float32: U-Net+ReNet on whole slices resized to 0.625 0.793 ± 0.002 over 4
+# seeds, flip TTA 0.794 ± 0.002, against U-Net in native crops of the same side 0.786 ±
+# 0.004, 0.789 ± 0.004, and U-Net on the same whole slices 0.791, 2 seeds; at 0.4 of the
+# side resized slices lost to crops, U-Net 0.774 against 0.784; bench/RESULTS.md).
+CONTEXT_SCALE = 0.6
 SMALL_OBJECT = 0.02
 PREFERRED_ENCODERS = ("mobilenet_v2", "efficientnetv2_b0", "mobilenet_v3_large",
                       "efficientnetv2_b1", "resnet50", "convnext_tiny", "mobilenet_v3_small",
                       "efficientnetv2_b2")
 
 
-def _model(plan, fp):
-    """The family: from the data, unless given hyperparameters name another one's."""
-    model, reason = _family(fp)
+def _model(plan, fp, whole_scale):
+    """The family: from the data, unless given hyperparameters name another one's.
+
+    `whole_scale(family)` is the share of their side whole images keep on the budget.
+    """
+    model, reason = _family(plan, fp, whole_scale)
     wanted = {p.split(".", 1)[1] for p in plan.given if p.startswith("hparams.")}
     if "model" not in plan.given and not wanted <= {p.name for p in MODELS[model].params}:
         fits = [name for name, spec in MODELS.items() if wanted <= {p.name for p in spec.params}]
@@ -46,7 +56,7 @@ def _model(plan, fp):
     return plan.set("model", model, reason)
 
 
-def _family(fp):
+def _family(plan, fp, whole_scale):
     if fp.pretrained_available:
         encoder = next(e for e in PREFERRED_ENCODERS + fp.cached_encoders
                        if e in fp.cached_encoders)
@@ -58,9 +68,21 @@ def _family(fp):
         return "reseg", (f"{fp.num_classes} classes in colour scenes: ReSeg's row and column "
                          "sweeps give each pixel the scene's context (CamVid: 0.563 vs U-Net "
                          "0.512 in 15 min)")
-    return "unet", (f"{fp.num_classes} classes, {'colour' if fp.channels == 3 else 'gray'} "
-                    "images: the families tie on such data (membrane 0.78 each) and U-Net "
-                    "keeps the finest boundaries")
+    if fp.channels == 3:
+        return "unet", (f"{fp.num_classes} classes in colour images: U-Net keeps the finest "
+                        "boundaries (ReSeg's lead was measured on street scenes of 11 classes)")
+    if "model" in plan.given or {"crop", "patch"} & set(plan.given):
+        return "unet", "gray or multi-band images in the crops or patches given: U-Net"
+    scale = whole_scale("unet-renet")
+    if scale >= CONTEXT_SCALE:
+        return "unet-renet", (
+            f"gray or multi-band images whose whole extent the budget trains at {scale:.2f} of "
+            "their side: U-Net+ReNet, whose row and column sweeps give each pixel the whole "
+            "image's context (membrane, 4 min, whole slices at 0.625: 0.793 ± 0.002 against "
+            "U-Net in native crops 0.786 ± 0.004, 4 seeds each, bench/RESULTS.md)")
+    return "unet", (f"gray or multi-band images that the budget would shrink to {scale:.2f} of "
+                    "their side whole: U-Net in native-size crops keeps their fine structure "
+                    "(membrane, 4 min, a slow CPU: 0.784 against 0.774 resized)")
 
 
 def _hparams(plan, fp, model):
@@ -86,6 +108,12 @@ def _hparams(plan, fp, model):
                      "new decoder settle before the pretrained weights move")
             plan.set("hparams.encoder_lr_scale", 0.1, "the pretrained encoder moves at a "
                      "tenth of the rate (usual fine-tuning practice)")
+
+
+def _arithmetic(plan, fp):
+    """(precision, speed-up) the run will train in, before `_precision` records it."""
+    precision = plan.given.get("precision", "bfloat16" if fp.native_bfloat16 else "float32")
+    return precision, BFLOAT16_SPEEDUP if precision == "bfloat16" and fp.native_bfloat16 else 1.0
 
 
 def _precision(plan, fp):
@@ -212,7 +240,10 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=No
                        f"{minutes:g} minutes, as asked" if minutes else
                        f"no time budget given: {DEFAULT_MINUTES:g} minutes") or DEFAULT_MINUTES
     cores = max(1, int(cores))
-    model = _model(plan, fp)
+    precision, speedup = _arithmetic(plan, fp)
+    model = _model(plan, fp, lambda family: whole_scale(
+        fp, family, float(minutes), machine_rate(family, precision, cores, speedup, speed),
+        speedup))
     _hparams(plan, fp, model)
     speedup = _precision(plan, fp)
     plan.set("jit", "off", "TensorFlow's step on its oneDNN kernels: XLA's trains 0.59-0.76x "

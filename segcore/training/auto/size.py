@@ -121,17 +121,9 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     hparams = {k: v for k, v in hparams.items() if k in {p for p in resolve_hparams(model)}}
     stride = model_stride(model, **hparams)
     height, width = fp.median_size
-    budget_pixels = rate.budget_pixels(minutes)
-    native_epoch = max(fp.train_images, 1) * height * width
-    # Recurrent families spend bfloat16's speed-up on epochs, convolutional ones on pixels
-    # (CamVid, ReSeg, 15 min: 168x224 with 51 epochs 0.582 against 208x280 with 39 epochs
-    # 0.573; membrane, U-Net, 4 min: whole 512x512 slices 0.792 against float32's 384x384
-    # crops 0.788).
     longer = math.sqrt(max(1.0, minutes / LONG_MINUTES))  # a long budget's share of epochs
-    epochs = TARGET_EPOCHS * (1.0 if MODELS[model].family == "cnn" else speedup * longer)
-    scale = min(1.0, math.sqrt(budget_pixels / (epochs * native_epoch)))
-    held = max(fp.train_images + fp.val_images, 1) * height * width
-    memory_scale = min(1.0, math.sqrt(MEMORY_PIXELS / held))
+    epochs = _epochs(model, minutes, speedup)
+    scale, memory_scale = _scales(fp, epochs, rate.budget_pixels(minutes))
     low = max(stride, 32)
     thin = [fp.class_names[c] if c < len(fp.class_names) else str(c) for c in fp.thin_classes]
     # Crops for convolutional families only: a recurrent sweep trained on a crop's rows meets
@@ -207,6 +199,35 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     return size, crop
 
 
+def _epochs(model, minutes, speedup):
+    """The epochs a budget should allow the family.
+
+    Recurrent families spend bfloat16's speed-up on epochs, convolutional ones on pixels
+    (CamVid, ReSeg, 15 min: 168x224 with 51 epochs 0.582 against 208x280 with 39 epochs
+    0.573; membrane, U-Net, 4 min: whole 512x512 slices 0.792 against float32's 384x384
+    crops 0.788).
+    """
+    if MODELS[model].family == "cnn":
+        return float(TARGET_EPOCHS)
+    return TARGET_EPOCHS * speedup * math.sqrt(max(1.0, minutes / LONG_MINUTES))
+
+
+def _scales(fp, epochs, budget_pixels):
+    """(scale, memory_scale): the share of the median side at which whole images train
+    `epochs` epochs on the budget's pixels, and at which they all fit in memory."""
+    height, width = fp.median_size
+    native_epoch = max(fp.train_images, 1) * height * width
+    scale = min(1.0, math.sqrt(budget_pixels / (epochs * native_epoch)))
+    held = max(fp.train_images + fp.val_images, 1) * height * width
+    return scale, min(1.0, math.sqrt(MEMORY_PIXELS / held))
+
+
+def whole_scale(fp, model, minutes, rate, speedup=1.0):
+    """The share of the median side whole images of the family keep on this budget and in
+    memory (1.0: the native size fits)."""
+    return min(_scales(fp, _epochs(model, minutes, speedup), rate.budget_pixels(minutes)))
+
+
 def _thin_floor(plan, model, thin, scale, memory_scale, epochs):
     """The scale thin classes keep for a recurrent family (which cannot crop), or 0."""
     if (not thin or MODELS[model].family == "cnn" or "img_size" in plan.given
@@ -216,4 +237,4 @@ def _thin_floor(plan, model, thin, scale, memory_scale, epochs):
 
 
 __all__ = ["LONG_MINUTES", "MEMORY_PIXELS", "PIXEL_RATE", "TARGET_EPOCHS", "choose_size",
-           "machine_rate", "round_to"]
+           "machine_rate", "round_to", "whole_scale"]

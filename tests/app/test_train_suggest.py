@@ -1,6 +1,7 @@
 """Train page: "Suggest settings" fills the widgets from the dataset (the user's changes
 kept), encoder-only widgets appear only with an encoder, and "1 epoch" in the singular."""
 
+from helpers import write_lines_dataset
 from page_runner import page, widget, widget_keys
 from segcore import comparison
 from segcore.training import auto, settings
@@ -46,6 +47,26 @@ def test_suggest_fills_the_widgets_and_keeps_what_the_user_changed(app_env, monk
     widget(at, "epochs").set_value(3).run()  # anything can be changed before Start
     no_exceptions(at)
     assert at.session_state["train_settings"]["epochs"] == 3
+
+
+def test_suggest_on_gray_images_switches_the_family_and_its_widgets(app_env, monkeypatch):
+    root, _ = app_env
+    monkeypatch.setattr(speed_module, "BUSY_SHARE", 0.0)
+    write_lines_dataset(root / "datasets" / "slices", count=12, size=(32, 32))
+    at = page("train")
+    at.query_params["dataset"] = "slices"
+    at.run()
+    no_exceptions(at)
+    assert widget(at, "model").value == "unet" and "hp_rnn_units" not in widget_keys(at)
+    at.button(key="suggest").click().run()
+    no_exceptions(at)
+    # Gray images the budget trains whole: U-Net+ReNet, with its recurrent widgets drawn.
+    assert widget(at, "model").value == "unet-renet"
+    assert {"hp_rnn_units", "hp_rnn_type"} <= widget_keys(at)
+    assert widget(at, "aug_rot90").value is True
+    text = " ".join(m.value for m in at.markdown)
+    assert "`model` = **unet-renet**: gray or multi-band images" in text
+    assert settings.restore(at.session_state["train_settings"])["model"] == "unet-renet"
 
 
 def test_a_dataset_that_cannot_be_read_is_said_and_nothing_changes(app_env, monkeypatch):

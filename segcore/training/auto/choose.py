@@ -10,8 +10,8 @@ The figures it rests on are this project's measurements (bench/RESULTS.md, 2 cor
 U-Net trains about 9 images of 256x256 per second on an AMD EPYC Zen 4 (~2.8e5 pixels per
 core-second; `size.PIXEL_RATE`, assumed where the speed is not timed: `speed.py` times it); ReSeg
 led U-Net on CamVid (0.563 vs 0.512 in 15 min, 0.602 vs 0.589 in 30); U-Net+ReNet on whole
-membrane slices led U-Net in native crops (0.793 vs 0.786 in 4 min, 4 seeds); half-resolution training with median-frequency weights, flips and a 0.75
-scale-crop made CamVid's best recipe.
+membrane slices led U-Net in native crops (0.793 vs 0.786 in 4 min, 4 seeds); half-resolution
+training with median-frequency weights, flips and a 0.75 scale-crop made CamVid's best recipe.
 """
 
 import math
@@ -28,6 +28,7 @@ DEFAULT_MINUTES = 15.0
 # Rare classes of small objects (`small_objects`, named in the paste's reason): under this
 # share of the pixels, their typical object under this share of its image.
 RARE_SHARE = 0.02
+SMALL_OBJECT = 0.02
 # Gray or multi-band images whose budget keeps whole images at this share of their side or
 # more train U-Net+ReNet on them, under it U-Net in native crops (membrane, 4 min, 2-core
 # AVX2 Zen 2, float32: U-Net+ReNet on whole slices resized to 0.625 0.793 ± 0.002 over 4
@@ -35,7 +36,6 @@ RARE_SHARE = 0.02
 # 0.004, 0.789 ± 0.004, and U-Net on the same whole slices 0.791, 2 seeds; at 0.4 of the
 # side resized slices lost to crops, U-Net 0.774 against 0.784; bench/RESULTS.md).
 CONTEXT_SCALE = 0.6
-SMALL_OBJECT = 0.02
 PREFERRED_ENCODERS = ("mobilenet_v2", "efficientnetv2_b0", "mobilenet_v3_large",
                       "efficientnetv2_b1", "resnet50", "convnext_tiny", "mobilenet_v3_small",
                       "efficientnetv2_b2")
@@ -117,15 +117,14 @@ def _arithmetic(plan, fp):
 
 
 def _precision(plan, fp):
-    """bfloat16 arithmetic where the CPU has it natively; returns the speed-up it brings."""
+    """bfloat16 arithmetic where the CPU has it natively (`_arithmetic`'s choice, recorded)."""
     if fp.native_bfloat16:
-        chosen = plan.set("precision", "bfloat16", "this CPU computes bfloat16 natively "
-                          f"(AVX512-BF16 or AMX): about {BFLOAT16_SPEEDUP:g}x the training "
-                          "images per second over float32 weights; predictions stay float32")
+        plan.set("precision", "bfloat16", "this CPU computes bfloat16 natively (AVX512-BF16 "
+                 f"or AMX): about {BFLOAT16_SPEEDUP:g}x the training images per second over "
+                 "float32 weights; predictions stay float32")
     else:
-        chosen = plan.set("precision", "float32", "this CPU has no native bfloat16 "
-                          "instructions: emulated bfloat16 would train more slowly")
-    return BFLOAT16_SPEEDUP if chosen == "bfloat16" and fp.native_bfloat16 else 1.0
+        plan.set("precision", "float32", "this CPU has no native bfloat16 instructions: "
+                 "emulated bfloat16 would train more slowly")
 
 
 def _batch(plan, fp, window):
@@ -197,8 +196,10 @@ def _prediction(plan, fp):
                  "all at one scale (bench/RESULTS.md); training's validation stays plain")
     else:
         plan.set("predict_tta", "flip", "flip TTA when the model predicts: membrane's 4-minute "
-                 "models, +0.002 mean IoU over one pass (4 runs; multi-scale +0.001) for twice "
-                 "the compute (bench/RESULTS.md); training's validation stays plain")
+                 "models, +0.002 mean IoU over one pass for U-Net in crops (4 runs; "
+                 "multi-scale +0.001), +0.001 for U-Net+ReNet on whole slices (6 runs; "
+                 "multi-scale -0.002, 2 runs), for twice the compute (bench/RESULTS.md); "
+                 "training's validation stays plain")
 
 
 def _names(fp):
@@ -245,7 +246,7 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=No
         fp, family, float(minutes), machine_rate(family, precision, cores, speedup, speed),
         speedup))
     _hparams(plan, fp, model)
-    speedup = _precision(plan, fp)
+    _precision(plan, fp)
     plan.set("jit", "off", "TensorFlow's step on its oneDNN kernels: XLA's trains 0.59-0.76x "
              "its images per second on a 2-core AVX2 CPU, and even against TensorFlow's own "
              "kernels (1.2x there) its extra epochs did not raise CamVid's score in 15 min "

@@ -23,6 +23,13 @@ def dataset_facts(summary):
                  key="dataset_facts", hide_index=True)
 
 
+def split_as_training(path):
+    """The dataset split as training splits it by default (`RunConfig`'s split mode, val
+    share and seed), so the preview's splits hold the images training will see there."""
+    return load_dataset(path, split=RunConfig.split, val_fraction=RunConfig.val_fraction,
+                        seed=RunConfig.seed)
+
+
 @st.cache_data(max_entries=8, show_spinner="Loading the preview…")
 def preview_pairs(path, signature, split, count, spec_json, bands, stretch):
     """(stem, uint8 RGB picture, labels) of the first `count` samples, shrunk for display.
@@ -32,7 +39,7 @@ def preview_pairs(path, signature, split, count, spec_json, bands, stretch):
     """
     import cv2
 
-    dataset = load_dataset(path)
+    dataset = split_as_training(path)
     spec = InputSpec(**spec_json)
     pairs = []
     for sample in dataset.samples(split)[:count]:
@@ -52,8 +59,7 @@ def preview_pairs(path, signature, split, count, spec_json, bands, stretch):
 def preview_splits(path, signature):
     """{split: image count} as training splits the dataset by default: an export or folder
     without a val split holds a share of its train images out, so the preview offers both."""
-    dataset = load_dataset(path, split=RunConfig.split, val_fraction=RunConfig.val_fraction,
-                           seed=RunConfig.seed)
+    dataset = split_as_training(path)
     return {split: len(dataset.samples(split)) for split in ("train", "val", "test")
             if dataset.samples(split)}
 

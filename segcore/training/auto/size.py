@@ -121,7 +121,7 @@ def choose_size(plan, fp, model, minutes, rate, speedup=1.0, patches=True):
     hparams = {k: v for k, v in hparams.items() if k in {p for p in resolve_hparams(model)}}
     stride = model_stride(model, **hparams)
     height, width = fp.median_size
-    longer = math.sqrt(max(1.0, minutes / LONG_MINUTES))  # a long budget's share of epochs
+    longer = _longer(minutes)
     epochs = _epochs(model, minutes, speedup)
     scale, memory_scale = _scales(fp, epochs, rate.budget_pixels(minutes))
     low = max(stride, 32)
@@ -209,7 +209,12 @@ def _epochs(model, minutes, speedup):
     """
     if MODELS[model].family == "cnn":
         return float(TARGET_EPOCHS)
-    return TARGET_EPOCHS * speedup * math.sqrt(max(1.0, minutes / LONG_MINUTES))
+    return TARGET_EPOCHS * speedup * _longer(minutes)
+
+
+def _longer(minutes):
+    """A long budget's share of epochs: the square root of its multiple of `LONG_MINUTES`."""
+    return math.sqrt(max(1.0, minutes / LONG_MINUTES))
 
 
 def _scales(fp, epochs, budget_pixels):

@@ -177,6 +177,7 @@ def test_gray_images_train_unet_renet_whole_when_the_budget_keeps_most_of_their_
 
     # 4.5e5 px/s: whole slices at 0.66 of their side for 30 epochs in 4 minutes.
     choices = chosen(gray, minutes=4, speed=rate(4.5e5))
+    assert asked == ["unet-renet"]  # asked once, for the family and the size alike
     assert choices["model"].value == "unet-renet" and choices["crop"].value is None
     assert "at 0.66 of their side" in choices["model"].reason
     assert "0.793" in choices["model"].reason
@@ -184,7 +185,9 @@ def test_gray_images_train_unet_renet_whole_when_the_budget_keeps_most_of_their_
     assert choices["augment.rot90"].value and choices["predict_tta"].value == "flip"
     assert as_config(choices).model == "unet-renet"
     # 3.3e5 px/s: 0.57 of the side; resized slices lose the membranes, U-Net crops keep them.
+    asked.clear()
     slow = chosen(gray, minutes=4, speed=rate(3.3e5))
+    assert asked == ["unet-renet", "unet"]
     assert slow["model"].value == "unet" and slow["crop"].value is not None
     assert "0.57 of their side" in slow["model"].reason
     # A given family or crop is kept, and the recurrent family is not even timed.

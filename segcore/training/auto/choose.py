@@ -242,16 +242,22 @@ def choose_settings(fp, minutes=0.0, cores=2, given=None, patches=True, speed=No
                        f"no time budget given: {DEFAULT_MINUTES:g} minutes") or DEFAULT_MINUTES
     cores = max(1, int(cores))
     precision, speedup = _arithmetic(plan, fp)
+    rates = {}
+
+    def rate_of(family):  # once per family: `speed` may time it (a probe of seconds)
+        if family not in rates:
+            rates[family] = machine_rate(family, precision, cores, speedup, speed)
+        return rates[family]
+
     model = _model(plan, fp, lambda family: whole_scale(
-        fp, family, float(minutes), machine_rate(family, precision, cores, speedup, speed),
-        speedup))
+        fp, family, float(minutes), rate_of(family), speedup))
     _hparams(plan, fp, model)
     _precision(plan, fp)
     plan.set("jit", "off", "TensorFlow's step on its oneDNN kernels: XLA's trains 0.59-0.76x "
              "its images per second on a 2-core AVX2 CPU, and even against TensorFlow's own "
              "kernels (1.2x there) its extra epochs did not raise CamVid's score in 15 min "
              "(0.582 against 0.584, 3 seeds, bench/RESULTS.md)")
-    rate = machine_rate(model, plan.get("precision"), cores, speedup, speed)
+    rate = rate_of(model)  # `precision` is what `_precision` recorded
     size, crop = choose_size(plan, fp, model, float(minutes), rate, speedup, patches)
     window = tuple(crop or size)
     batch = _batch(plan, fp, window)

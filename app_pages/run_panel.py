@@ -14,7 +14,7 @@ from app_pages.common import (
     set_dataset,
     workspace,
 )
-from app_pages.suggest import choice_lines
+from app_pages.suggest import choice_lines, forget_touched
 from segcore import manage, runs
 from segcore.errors import SegcoreError
 from segcore.training import auto, settings
@@ -33,7 +33,7 @@ def use_run_settings(run_id, form, dataset):
     """The button's callback (before the page runs, so the widgets take the values): the run's
     settings replace every widget's, and its dataset becomes the current one."""
     put_settings(form)
-    st.session_state["train_touched"] = []  # the run's settings: none is the user's own now
+    forget_touched()  # the run's settings: none is the user's own now
     st.session_state.pop("train_suggestion", None)
     if dataset:
         set_dataset(dataset)

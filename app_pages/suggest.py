@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import put_settings
+from app_pages.common import keep, place, put_settings
 from segcore.commands.auto import training_in
 from segcore.errors import SegcoreError
 from segcore.fileio import write_json_atomic
@@ -16,21 +16,43 @@ from segcore.training.auto.speed import MachineSpeed
 from segcore.workspace import workspace_root
 
 
+def touched_keys():
+    """The widgets the user changed: this session's list, else the workspace's (a reload or
+    a new tab keeps them, as it keeps their values)."""
+    if "train_touched" not in st.session_state:
+        kept = place().get("train_touched", [])
+        st.session_state["train_touched"] = [key for key in kept if isinstance(key, str)]
+    return st.session_state["train_touched"]
+
+
 def touched(key):
     """A widget the user changed: its value is given, and "Suggest settings" keeps it."""
-    keys = st.session_state.setdefault("train_touched", [])
+    keys = touched_keys()
     if key not in keys:
         keys.append(key)
+        keep(train_touched=keys)
+
+
+def forget_touched():
+    """None of the widgets' values is the user's own now (a run's settings were applied)."""
+    st.session_state["train_touched"] = []
+    keep(train_touched=[])
 
 
 def suggest_settings(data):
     """The button's callback (before the widgets are drawn, so they take the values): every
-    setting the user has not changed is chosen from the dataset's fingerprint and the budget."""
+    setting the user has not changed is chosen from the dataset's fingerprint and the budget,
+    and the rest go back to their defaults (`settings.suggestion_base`)."""
     form = st.session_state["train_settings"]  # kept by the page before any button
-    given = settings.given_settings(form, st.session_state.get("train_touched", []))
+    given = settings.given_settings(form, touched_keys())
+    base = settings.suggestion_base(form, given)
+    if base is None:
+        st.session_state["train_suggestion_error"] = (
+            "The settings you changed make no valid configuration; nothing was changed.")
+        return
     try:
-        fp = auto.fingerprint_folder(data, split=form["split"], val_fraction=form["val_fraction"],
-                                     seed=form["seed"])
+        fp = auto.fingerprint_folder(data, split=base["split"], val_fraction=base["val_fraction"],
+                                     seed=base["seed"])
     except SegcoreError as error:
         st.session_state["train_suggestion_error"] = f"Cannot suggest settings: {error}"
         return
@@ -42,7 +64,7 @@ def suggest_settings(data):
     # too many for memory are shrunk to fit here instead of streamed as patches.
     choices = auto.choose_settings(fp, given.get("time_budget_min", 0.0), cores, given,
                                    patches=False, speed=speed)
-    suggested = settings.apply_choices(form, choices)
+    suggested = settings.apply_choices(base, choices, given)
     if suggested is None:
         st.session_state["train_suggestion_error"] = (
             "The suggested settings do not fit the settings you changed; nothing was changed.")

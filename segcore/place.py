@@ -1,4 +1,5 @@
-"""The app user's place in a workspace: the last dataset, run and Train settings.
+"""The app user's place in a workspace: the last dataset, run and Train settings (and which
+of those settings the user changed by hand, which "Suggest settings" keeps).
 
 The URL keeps the place of one tab; this file keeps it for the workspace, so a new tab or a
 bare address opens where the user left off. It lives in `<workspace>/place.json`.
@@ -9,15 +10,16 @@ from pathlib import Path
 from segcore.fileio import read_json, write_json_atomic
 
 PLACE_FILE = "place.json"
-_KINDS = {"dataset": str, "run": str, "train_settings": dict}
+_KINDS = {"dataset": str, "run": str, "train_settings": dict, "train_touched": list}
 
 
 def read_place(root):
-    """The kept place: {"dataset", "run", "train_settings"}, each only when present and of its
-    type; a missing or damaged file is an empty place (the app starts from its defaults).
+    """The kept place: {"dataset", "run", "train_settings", "train_touched"}, each only when
+    present and of its type; a missing or damaged file is an empty place (the app starts
+    from its defaults).
 
-    Callers still check the names (the dataset or run may be gone) and the settings
-    (`segcore.training.settings.restore`).
+    Callers still check the names (the dataset or run may be gone), the settings
+    (`segcore.training.settings.restore`) and the touched widget keys.
     """
     data = read_json(Path(root) / PLACE_FILE, {})
     if not isinstance(data, dict):

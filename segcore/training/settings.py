@@ -230,12 +230,49 @@ def given_settings(form, keys):
     return given
 
 
-def apply_choices(form, choices):
+def suggestion_base(form, given):
+    """What "Suggest settings" starts from: the defaults, with the settings the user gave and
+    the fields no widget shows (classes, ignore index, strategy) taken from `form`.
+
+    So the suggestion is what `train --auto` chooses with those flags, whatever an earlier
+    suggestion (for another dataset) or a run's settings left in the widgets the user did not
+    change: a setting `--auto` does not choose goes back to its default.
+
+    Args:
+        form: the kept settings dict.
+        given: `given_settings(form, touched)`.
+
+    Returns:
+        A settings dict (`restore`d), or None when the given settings make no valid config.
+    """
+    base = default_form()
+    drawn = {setting.path[0] for setting in settings_for(form["model"])}
+    base.update({key: value for key, value in form.items() if key not in drawn})
+    # The family whose hyperparameter widgets the user changed, unless they gave one.
+    wanted = {path.split(".", 1)[1] for path in given if path.startswith("hparams.")}
+    default_params = {param.name for param in get_spec(base["model"]).params}
+    model = given.get("model", base["model"] if wanted <= default_params else form["model"])
+    if model != base["model"]:
+        base["model"], base["hparams"] = model, {}  # the default family's do not apply
+    for path, value in given.items():
+        head, _, tail = path.partition(".")
+        value = list(value) if isinstance(value, tuple) else value
+        if tail:
+            base[head][tail] = value
+        else:
+            base[head] = value
+    return restore(base)
+
+
+def apply_choices(form, choices, given=None):
     """The settings dict with every choice's value in place (checked as a RunConfig).
 
     Args:
         form: the kept settings dict.
         choices: `auto.Choice`s.
+        given: the settings the user gave (`given_settings`): where the choices change the
+            family, the given hyperparameters are kept (they are its own: `choose_settings`
+            picks a family that has them) and the old family's others dropped.
 
     Returns:
         The new settings dict (`restore`d), or None when the result is no valid config.
@@ -243,7 +280,8 @@ def apply_choices(form, choices):
     data = {**form, "augment": dict(form["augment"]), "hparams": dict(form["hparams"])}
     model = next((c.value for c in choices if c.path == "model"), data["model"])
     if model != data["model"]:
-        data["hparams"] = {}  # another family's hyperparameters do not apply
+        data["hparams"] = {path.split(".", 1)[1]: value for path, value in (given or {}).items()
+                           if path.startswith("hparams.")}
     for choice in choices:
         head, _, tail = choice.path.partition(".")
         value = list(choice.value) if isinstance(choice.value, tuple) else choice.value

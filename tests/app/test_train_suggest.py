@@ -4,6 +4,7 @@ kept), encoder-only widgets appear only with an encoder, and "1 epoch" in the si
 from helpers import write_lines_dataset
 from page_runner import page, widget, widget_keys
 from segcore import comparison
+from segcore.place import keep_place
 from segcore.training import auto, settings
 from segcore.training.auto import speed as speed_module
 from segcore.training.auto.speed import MachineSpeed
@@ -119,3 +120,56 @@ def test_suggested_settings_open_in_a_reload_or_a_second_tab(app_env, monkeypatc
     fresh = page("train").run()
     no_exceptions(fresh)
     assert {key: widget(fresh, key).value for key in shown} == shown
+
+
+def test_the_users_changes_outlive_a_reload_for_the_next_suggestion(app_env, monkeypatch):
+    monkeypatch.setattr(speed_module, "BUSY_SHARE", 0.0)
+    at = page("train").run()
+    widget(at, "time_budget_min").set_value(1.0).run()
+    widget(at, "lr").set_value(1e-4).run()
+    # A reload is a new session: the widgets it opens with, and which of them are the user's.
+    fresh = page("train").run()
+    fresh.button(key="suggest").click().run()
+    no_exceptions(fresh)
+    assert widget(fresh, "time_budget_min").value == 1.0 and widget(fresh, "lr").value == 1e-4
+    text = " ".join(m.value for m in fresh.markdown)
+    assert "`time_budget_min` = **1**: given" in text and "`lr` = **0.0001**: given" in text
+
+
+def test_what_suggest_does_not_choose_goes_back_to_its_default(app_env, monkeypatch):
+    root, _ = app_env
+    monkeypatch.setattr(speed_module, "BUSY_SHARE", 0.0)
+    write_lines_dataset(root / "datasets" / "slices", count=12, size=(32, 32))
+    at = page("train").run()
+    at.button(key="suggest").click().run()  # the demo's colour images: photometric jitter
+    no_exceptions(at)
+    assert widget(at, "aug_brightness").value > 0
+    # Another run's settings left in the widgets: none of them is the user's own.
+    kept = dict(at.session_state["train_settings"], weight_decay=0.001, momentum=0.5)
+    keep_place(root, train_settings=kept, train_touched=[])
+    at = page("train")
+    at.query_params["dataset"] = "slices"
+    at.run()
+    assert widget(at, "weight_decay").value == 0.001 and widget(at, "momentum").value == 0.5
+    at.button(key="suggest").click().run()
+    no_exceptions(at)
+    defaults = settings.default_form()
+    # Gray images: no jitter, whatever the colour dataset's suggestion had set.
+    assert widget(at, "aug_brightness").value == widget(at, "aug_contrast").value == 0.0
+    assert widget(at, "weight_decay").value == defaults["weight_decay"]
+    assert widget(at, "momentum").value == defaults["momentum"]
+
+
+def test_a_changed_hyperparameter_of_another_family_is_kept(app_env, monkeypatch):
+    root, _ = app_env
+    monkeypatch.setattr(speed_module, "BUSY_SHARE", 0.0)
+    form = settings.restore(dict(settings.default_form(), model="reseg", hparams={}))
+    form["hparams"]["rnn_units"] = 48
+    # The user changed the recurrent units of the family in the widgets, not the family.
+    keep_place(root, train_settings=form, train_touched=["hp_rnn_units"])
+    at = page("train").run()
+    at.button(key="suggest").click().run()
+    no_exceptions(at)
+    assert widget(at, "hp_rnn_units").value == 48
+    text = " ".join(m.value for m in at.markdown)
+    assert "--rnn-units given: a hyperparameter of" in text

@@ -336,7 +336,7 @@ def test_one_channel_gets_flips_and_quarter_turns_and_no_pretrained_encoder():
     assert not fp.pretrained_available
     assert choices["model"].value == "unet-renet" and "hparams.encoder" not in choices
     assert choices["augment.vflip"].value and choices["augment.rot90"].value
-    assert "augment.brightness" not in choices  # left at the default (none)
+    assert choices["augment.brightness"].value == choices["augment.contrast"].value == 0.0
     rgb = chosen(made_up(cached_encoders=("mobilenet_v2",)))
     assert rgb["model"].value == "deeplabv3plus"
     assert rgb["hparams.encoder"].value == "mobilenet_v2"

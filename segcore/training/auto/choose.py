@@ -167,6 +167,10 @@ def _augment(plan, fp, window):
     else:
         plan.set("augment.scale_min", 1.0, "no scale-crop: such data is usually imaged at one "
                  "scale")
+        for name in ("brightness", "contrast"):
+            plan.set(f"augment.{name}", 0.0, f"no {name} jitter: gray or multi-band images "
+                     "are usually imaged alike (membrane, 4 min: 0.793 with brightness and "
+                     "contrast 0.1 and without, 2 seeds, bench/RESULTS.md)")
     plan.set("augment.elastic", 0.0, "no elastic deformation: it cost membrane a sixth of "
              "its epochs in 4 min for no gain (0.785 against 0.791, bench/RESULTS.md)")
     plan.set("augment.paste_rare", 0.0, "no paste by share alone: pasting every class under "

@@ -200,6 +200,7 @@ class Trainer:
         stop = StopRequest(self.run_dir)
         budget_start = time.perf_counter() - self.state["train_seconds"]
         self._announce(stream)
+        ending = None  # why the run ended before its --epochs, for status.json's message
         if self.share_fit is not None:  # a resumed run goes on with the share it had
             self._put_share(float(self.state.get("prior_correction", config.prior_correction)))
         while self.state["epoch"] < config.epochs:
@@ -235,11 +236,12 @@ class Trainer:
             self.report.status(epoch=epoch + 1, step=self.state["step"], epochs=self.plan.epochs(),
                          best_mean_iou=self.state["best_mean_iou"], last_mean_iou=mean_iou)
             if config.patience and self.state["epochs_without_improvement"] >= config.patience:
-                self.report.status(message=f"Early stop: no better val mean IoU for {config.patience} epochs.")
+                ending = f"Early stop: no better val mean IoU for {config.patience} epochs."
+                self.report.status(message=ending)
                 break
             if self.plan.over_budget(time.perf_counter() - budget_start):
-                self.report.status(message=f"Time budget of {config.time_budget_min:g} min reached.",
-                             epochs=self.state["epoch"])
+                ending = f"Time budget of {config.time_budget_min:g} min reached."
+                self.report.status(message=ending, epochs=self.state["epoch"])
                 break
             if stop:
                 self.report.status(state="stopped", ended=now(), message="Stopped on request.")
@@ -248,16 +250,22 @@ class Trainer:
             from segcore.evaluation import choose_run_tta
 
             self.report.status(message="Choosing the prediction TTA on the validation images.")
-            stream.write(choose_run_tta(self.run_dir))
+            chosen = choose_run_tta(self.run_dir)
+            stream.write(chosen)
+            # The finished run says why it ended, and the TTA it chose, not the work in between.
+            chosen = chosen.strip()
+            ending = " ".join(m for m in (ending, chosen[:1].upper() + chosen[1:] + ".") if m)
         fingerprint = weights_fingerprint(self.model)
-        self.report.status(state="finished", ended=now(), weights_fingerprint=fingerprint)
+        self.report.status(state="finished", ended=now(), weights_fingerprint=fingerprint,
+                           **({"message": ending} if ending is not None else {}))
         stream.write(f"weights fingerprint: {fingerprint}\n")
         return "finished"
 
     def _announce(self, stream):
         """Marks the run as running, and logs what it trains and any warning about it."""
         config = self.config
-        self.report.status(state="running", started=now(), epochs=config.epochs,
+        # A resumed run with a time budget goes on with the epochs it planned, not --epochs.
+        self.report.status(state="running", started=now(), epochs=self.plan.epochs(), message="",
                      steps_per_epoch=self.steps_per_epoch, **runlock.identity())
         log.info("training %s on %d images (%d val), %d steps per epoch, %d replicas%s",
                  config.model, self.data.train_count, self.data.val_count, self.steps_per_epoch,

@@ -100,6 +100,29 @@ def test_a_time_budget_ends_the_run_and_the_cosine_decay_together(workspace, dem
     assert runs.read_status(path)["epochs"] == len(epochs)
 
 
+def test_a_resumed_budgeted_run_shows_the_epochs_it_planned(workspace, demo_data, monkeypatch):
+    config = tiny_config(demo_data, epochs=100000, time_budget_min=1.0, lr=1e-2)
+    path = runs.create_run(workspace, config)
+    # Stopped once two epochs have planned the budget's horizon.
+    monkeypatch.setattr(loop.StopRequest, "__bool__",
+                        lambda self: len(runs.read_metrics(path)[0]) >= 2)
+    assert loop.train(config, path, stream=io.StringIO()) == "stopped"
+    planned = runs.read_metrics(path)[0][-1]["schedule_epochs"]
+    assert planned < 1000 and "Stopped" in runs.read_status(path)["message"]
+    seen = []
+    original = loop.Trainer.train_epoch
+
+    def look(self, *args):  # what the page shows while the resumed run trains
+        seen.append(runs.read_status(path))
+        return original(self, *args)
+
+    monkeypatch.setattr(loop.Trainer, "train_epoch", look)
+    monkeypatch.setattr(loop.StopRequest, "__bool__", lambda self: True)
+    assert loop.train(config, path, resume=True, stream=io.StringIO()) == "stopped"
+    assert seen[0]["state"] == "running" and seen[0]["epochs"] == planned  # not 100000
+    assert seen[0]["message"] == ""  # "Stopped on request." is over
+
+
 def test_torn_metrics_line_is_skipped(tmp_path):
     (tmp_path / "metrics.jsonl").write_text(
         json.dumps({"kind": "epoch", "epoch": 1, "val_mean_iou": 0.5}) + '\n{"kind": "ep')

@@ -198,6 +198,8 @@ def test_auto_keeps_the_better_of_flip_and_multi_scale_on_the_validation_images(
     assert (choice["flip"], choice["scales"]) == (flip, scales)
     assert choice["mode"] == ("scales" if scales > flip else "flip") == run_tta(path)
     assert f"prediction TTA: {choice['mode']} (" in stream.getvalue()
+    # The finished run says what it chose, not "Choosing the prediction TTA…" for ever.
+    assert runs.read_status(path)["message"].startswith(f"Prediction TTA: {choice['mode']} (")
     assert main(["--workspace", str(root), "evaluate", "--run", path.name, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["tta"], result["mean_iou"]) == (choice["mode"], choice[choice["mode"]])

@@ -103,7 +103,10 @@ def preview(path, signature, summary, class_map):
         bands, stretch = (0, 1, 2), False  # pictures as they are
     splits = preview_splits(str(path), signature)
     left, middle, right = st.columns(3)
-    split = left.selectbox("Split", list(splits), key="preview_split",
+    # One widget per dataset and split sizes: with one key for all, the browser kept the
+    # first dataset's "train · 38 images" on another dataset's picker.
+    counts = ",".join(f"{name}{count}" for name, count in splits.items())
+    split = left.selectbox("Split", list(splits), key=f"preview_split:{path.name}:{counts}",
                            format_func=lambda s: f"{s} · {splits[s]} image{'s' * (splits[s] != 1)}")
     count = middle.slider("Images", 4, 24, 8, 4, key="preview_count")
     opacity = right.slider("Mask opacity", 0.0, 1.0, 0.5, 0.05, key="preview_opacity")

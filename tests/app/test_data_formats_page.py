@@ -34,7 +34,7 @@ def test_an_export_without_a_val_split_says_so_and_previews_both_splits(app_env,
     assert any(s.value.startswith("cvatcoco: 6 train images, 4 classes")
                and "It has no val split: training holds 20% of the train images out" in s.value
                for s in at.success), [s.value for s in at.success]
-    picker = at.selectbox(key="preview_split")
+    picker = at.selectbox(key="preview_split:cvatcoco:train5,val1")
     assert picker.options == ["train · 5 images", "val · 1 image"]  # every image in one
     shown = len(at.image)
     picker.set_value("val").run()

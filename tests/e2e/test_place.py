@@ -75,6 +75,8 @@ def test_dataset_and_settings_are_kept_across_links_pages_reloads_and_tabs(serve
         # Pick a dataset, then follow the sidebar link (it drops the query string).
         choose(page, "dataset_select", "cells")
         expect(page.get_by_text("cells: 6 images, 2 classes")).to_be_visible()
+        # The preview's split picker counts this dataset's images, not the demo's.
+        expect(page.get_by_role("combobox", name="Split")).to_have_value("train · 5 images")
         wait_idle(page)
         page.get_by_role("link", name="Train").click()
         expect_train_place(page, "cells", 30)

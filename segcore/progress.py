@@ -35,9 +35,12 @@ def few_steps_warning(steps_per_epoch, train_images=None, batch_size=None):
     elif batch_size:
         cause = f" (batch size {batch_size})"
     plural = "s" if steps_per_epoch != 1 else ""
+    # At batch size 1 there is no lower one to offer: only more images, or more epochs.
+    remedy = ("Add images, or train more epochs: each epoch is short" if batch_size == 1 else
+              f"Lower the batch size (or add images) to get at least {FEW_STEPS} steps per "
+              "epoch")
     return (f"Only {steps_per_epoch} training step{plural} per epoch{cause}: the model gets few "
-            f"updates and may learn nothing. Lower the batch size (or add images) to get at "
-            f"least {FEW_STEPS} steps per epoch.")
+            f"updates and may learn nothing. {remedy}.")
 
 
 def planned_steps_warning(summary, batch_size, val_fraction=0.2):

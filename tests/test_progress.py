@@ -123,6 +123,9 @@ def test_few_steps_per_epoch_warn_in_the_progress_message(tmp_path):
     assert few_steps_warning(12) is None and few_steps_warning(0) is None
     assert "(10 training images at batch size 4)" in few_steps_warning(2, 10, 4)
     assert few_steps_warning(1).startswith("Only 1 training step per epoch:")
+    # Batch size 1 cannot be lowered: the warning does not ask for it.
+    at_one = few_steps_warning(8, 8, 1)
+    assert "Lower the batch size" not in at_one and "Add images" in at_one
 
 
 def budget_plans(seconds, trace_seconds, budget_min=3.0, epochs=30, checkpoint=0.0):

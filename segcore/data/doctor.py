@@ -120,6 +120,8 @@ def check_folder(root, classes=None, ignore_index=None):
     if not any(pairs.values()):
         problems.append(f"{root}: the dataset is empty (no images with masks found).")
         return report
+    if not raws:  # every pair refused above, each named: no mask is left to read classes from
+        return report
     try:
         usable = [_FakeSample(path) for path in raws]
         class_map = resolve_class_map(root, usable, classes, ignore_index)

@@ -36,6 +36,18 @@ def test_every_problem_gets_one_line_and_exit_2(tmp_path):
     assert any("lonely.png: no matching mask" in line for line in lines)
 
 
+def test_when_every_mask_is_refused_only_the_refusals_are_said(tmp_path):
+    root = make_pair_dataset(tmp_path / "d", count=2, size=(8, 8), classes=3)
+    for name in ("0.png", "1.png"):
+        write_png(root / "masks" / name, np.full((4, 4), 1, np.uint8))  # wrong size, classes
+    result = check(root)
+    assert result.returncode == 2
+    lines = [line for line in result.stdout.strip().splitlines() if "mask is 4x4" in line]
+    assert len(lines) == 2
+    # Not "the masks hold no class values": they do; none was left to read them from.
+    assert "class values" not in result.stdout
+
+
 def test_undeclared_values_named_and_zips_checked(tmp_path):
     root = make_pair_dataset(tmp_path / "d", count=2, size=(8, 8), classes=3)
     (root / "classes.json").write_text('{"names": ["a", "b"]}')

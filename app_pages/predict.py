@@ -192,6 +192,8 @@ def predict_page():
     alpha = left.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="predict_opacity")
     mask_format = right.radio("Downloaded masks hold", list(predict_view.MASK_FORMATS),
                               format_func=predict_view.MASK_FORMATS.get, key="mask_format")
+    for conflict in predict_view.mask_conflicts([m.name for m in masks or []]):
+        st.warning(conflict)
     masks_by_name = {m.name: m for m in masks or []}
     pairs = predict_view.pair_masks([u.name for u in images or []], list(masks_by_name))
     outputs = {}

@@ -50,13 +50,32 @@ def mask_scores(prediction, truth, num_classes):
     return result["mean_iou"], result["pixel_accuracy"]
 
 
+def _mask_stem(name):
+    stem = Path(name).stem
+    return stem[: -len("_mask")] if stem.lower().endswith("_mask") else stem
+
+
 def pair_masks(image_names, mask_names):
-    """{image name: mask name} by stem, the mask optionally suffixed `_mask`."""
+    """{image name: mask name} by stem, the mask optionally suffixed `_mask` (of masks that
+    share a stem, the last: see `mask_conflicts`)."""
+    by_stem = {_mask_stem(name): name for name in mask_names}
+    return {name: by_stem[Path(name).stem] for name in image_names if Path(name).stem in by_stem}
+
+
+def mask_conflicts(mask_names):
+    """One sentence per stem that more than one uploaded mask pairs with (the same file
+    uploaded twice, or `a.png` and `a_mask.png`): which one is used, and that the rest are not.
+
+    Example:
+        ["a_mask.png", "a_mask.png"] -> ["2 masks pair with the images named a: a_mask.png,
+        a_mask.png. The last uploaded is used; remove the others."]
+    """
     by_stem = {}
     for name in mask_names:
-        stem = Path(name).stem
-        by_stem[stem[: -len("_mask")] if stem.lower().endswith("_mask") else stem] = name
-    return {name: by_stem[Path(name).stem] for name in image_names if Path(name).stem in by_stem}
+        by_stem.setdefault(_mask_stem(name), []).append(name)
+    return [f"{len(names)} masks pair with the images named {stem}: {', '.join(names)}. The "
+            "last uploaded is used; remove the others." for stem, names in by_stem.items()
+            if len(names) > 1]
 
 
 MASK_FORMATS = {

@@ -31,6 +31,21 @@ def test_each_mask_format_downloads_under_its_own_name(app_env):
     assert "x_color.png" in names["colours"]
 
 
+def test_two_masks_for_one_image_are_said_and_the_last_is_scored(app_env):
+    at = page("predict").run()
+    image = png_bytes(np.random.default_rng(0).integers(0, 255, (40, 60, 3), np.uint8))
+    right = png_bytes(np.zeros((40, 60), np.uint8))
+    wrong = png_bytes(np.zeros((20, 30), np.uint8))
+    at.file_uploader(key="predict_images").set_value([("x.png", image, "image/png")]).run()
+    at.file_uploader(key="predict_masks").set_value(
+        [("x_mask.png", wrong, "image/png"), ("x.png", right, "image/png")]).run()
+    no_exceptions(at)
+    assert [w.value for w in at.warning if "masks pair" in w.value] == [
+        "2 masks pair with the images named x: x_mask.png, x.png. The last uploaded is used; "
+        "remove the others."]
+    assert not [e.value for e in at.error if "mask is" in e.value]  # the right one scored
+
+
 def test_a_prediction_opens_at_full_resolution_to_zoom_and_pan(app_env):
     at = page("predict").run()
     image = png_bytes(np.random.default_rng(1).integers(0, 255, (300, 1400, 3), np.uint8))

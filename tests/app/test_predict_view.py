@@ -26,6 +26,17 @@ def test_masks_download_as_labels_raw_values_or_colours():
 def test_pair_masks_by_stem_with_or_without_the_mask_suffix():
     pairs = predict_view.pair_masks(["a.png", "b.jpg", "c.png"], ["a_mask.png", "b.png"])
     assert pairs == {"a.png": "a_mask.png", "b.jpg": "b.png"}
+    assert predict_view.mask_conflicts(["a_mask.png", "b.png"]) == []
+
+
+def test_masks_that_pair_with_one_image_are_named():
+    # The same file twice, and a mask by either naming: each stem said once, the last used.
+    said = predict_view.mask_conflicts(["a_mask.png", "a_mask.png", "b.png", "b_mask.png"])
+    assert said == ["2 masks pair with the images named a: a_mask.png, a_mask.png. The last "
+                    "uploaded is used; remove the others.",
+                    "2 masks pair with the images named b: b.png, b_mask.png. The last "
+                    "uploaded is used; remove the others."]
+    assert predict_view.pair_masks(["b.png"], ["b.png", "b_mask.png"]) == {"b.png": "b_mask.png"}
 
 
 def test_mask_scores_and_a_mask_of_the_wrong_size():

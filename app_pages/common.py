@@ -12,6 +12,7 @@ from segcore.commands.data import DEMO_NAME, ensure_demo
 from segcore.data.doctor import check_folder
 from segcore.errors import SegcoreError
 from segcore.place import keep_place, read_place
+from segcore.progress import poll_interval
 from segcore.training import settings
 from segcore.workspace import child_path, datasets_dir, workspace_root
 
@@ -190,20 +191,27 @@ def sidebar():
         run_id = current_run()
         if run_id:
             path = runs.runs_dir(workspace()) / run_id
-            status = runs.read_status(path)  # never raises
-            best = status.get("best_mean_iou")
-            score = f" · best mIoU {best:.3f}" if best is not None and best >= 0 else ""
-            name = runs.read_run_name(path)
-            st.markdown(f"**{run_id}**" + (f" · {name}" if name else "")
-                        + f"  \n{status.get('state', '?')}{score}")
-            if status.get("problem"):
-                st.caption(status["problem"])
+            live = runs.read_status(path).get("state") in runs.ACTIVE  # never raises
+            # A training run's line follows it, as the Train page's live view does.
+            st.fragment(run_every=poll_interval(live))(_run_line)(path, run_id)
         else:
             st.markdown("none yet")
         active = launch.active_run(workspace())
         if active is not None and active.run_id != run_id:
             st.caption(f"Training now: {active.run_id}")
         st.caption(f"Workspace: `{workspace()}`")
+
+
+def _run_line(path, run_id):
+    """The sidebar's run: its id, name, state and best mean IoU (and a damaged file's note)."""
+    status = runs.read_status(path)  # never raises
+    best = status.get("best_mean_iou")
+    score = f" · best mIoU {best:.3f}" if best is not None and best >= 0 else ""
+    name = runs.read_run_name(path)
+    st.markdown(f"**{run_id}**" + (f" · {name}" if name else "")
+                + f"  \n{status.get('state', '?')}{score}")
+    if status.get("problem"):
+        st.caption(status["problem"])
 
 
 def fail(error):

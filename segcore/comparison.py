@@ -122,7 +122,7 @@ def comparison_notes(run_infos):
         listed = "; ".join(f"{run}: {', '.join(n) or 'none'}" for run, n in names.items())
         what = (f"the per-class chart shows only the {len(shared)} they share "
                 f"({', '.join(shared)})" if shared
-                else "they share no class, so there is no per-class chart")
+                else "no class is in all of them, so there is no per-class chart")
         notes.append(f"These runs have different classes ({listed}): {what}.")
     return notes
 

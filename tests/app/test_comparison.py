@@ -56,7 +56,7 @@ def test_other_datasets_a_changed_dataset_and_other_classes_are_each_said(tmp_pa
         "Dataset demo changed between these runs (files added, removed or edited): their "
         "validation images may differ."]
     apart = run_info(tmp_path, "d", names=("sky", "road"))
-    assert "they share no class, so there is no per-class chart" in (
+    assert "no class is in all of them, so there is no per-class chart" in (
         comparison.comparison_notes([a, apart])[0])
 
 

@@ -36,7 +36,7 @@ def test_first_open_shows_the_guide_and_the_demo_run_starts_and_opens_train(work
         assert at.slider(key="epochs").value == 4 and at.slider(key="hp_depth").value == 2
         assert at.selectbox(key="watch_run").options == [f"{started[0].run_id} · demo-run"]
         fresh = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()  # new tab
-        sidebar = [getattr(e, "value", "") for e in fresh.sidebar.children.values()]
+        sidebar = [m.value for m in fresh.sidebar.markdown]  # the run's line polls: a fragment
         assert f"**{started[0].run_id}** · demo-run  \nrunning" in sidebar or \
             f"**{started[0].run_id}** · demo-run  \nqueued" in sidebar, sidebar
         assert not any("training steps per epoch" in w.value for w in at.warning)
